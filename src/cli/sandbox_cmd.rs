@@ -1,0 +1,108 @@
+//! `hgsql sandbox`: the HG API sandbox as a standalone server, or `--dump DIR`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::exit;
+use crate::sandbox::{self, Endpoint, Sandbox, SandboxConfig};
+
+#[derive(Args, Debug)]
+pub struct SandboxArgs {
+    /// Port on 127.0.0.1 (0 = any free port).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// The API key the sandbox accepts.
+    #[arg(long, default_value = sandbox::DEFAULT_KEY, hide_default_value = true)]
+    key: String,
+    /// Requests per second (0 = no limit).
+    #[arg(long, default_value_t = 25.0)]
+    rate: f64,
+    /// Requests allowed at once before the rate applies.
+    #[arg(long, default_value_t = 25)]
+    burst: u32,
+    /// Fixed latency added to every API response, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Random extra latency of up to this many milliseconds.
+    #[arg(long, default_value_t = 0)]
+    jitter_ms: u64,
+    /// Share of requests (0–1) answered with an injected fault: 500, 503, truncated JSON,
+    /// connection reset or a spurious 429.
+    #[arg(long, default_value_t = 0.0)]
+    fault_rate: f64,
+    /// Credit balance of the key.
+    #[arg(long, default_value_t = 1_000_000)]
+    credits: u64,
+    /// Number of companies in the data set.
+    #[arg(long, default_value_t = 20_000)]
+    companies: usize,
+    /// Seed of the data set and of the faults.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Deny the key an endpoint (repeatable): match, firmographic, installs, spend, intent,
+    /// search, catalog.
+    #[arg(long, value_name = "ENDPOINT")]
+    deny: Vec<String>,
+    /// Write the data set as Parquet files into DIR and exit instead of serving.
+    #[arg(long, value_name = "DIR")]
+    dump: Option<PathBuf>,
+}
+
+pub async fn run(args: SandboxArgs) -> ExitCode {
+    if let Some(dir) = &args.dump {
+        return match sandbox::dump(args.seed, args.companies, dir) {
+            Ok(files) => {
+                for file in files {
+                    println!("{}", file.display());
+                }
+                ExitCode::from(exit::OK)
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(exit::QUERY_ERROR)
+            }
+        };
+    }
+    let mut deny = Vec::new();
+    for name in &args.deny {
+        match Endpoint::parse_list(name) {
+            Some(endpoints) => deny.extend(endpoints),
+            None => {
+                eprintln!(
+                    "error: --deny {name}: unknown endpoint; use one of match, firmographic, installs, spend, intent, search, catalog"
+                );
+                return ExitCode::from(exit::USAGE);
+            }
+        }
+    }
+    let config = SandboxConfig {
+        port: args.port,
+        key: args.key,
+        rate: (args.rate > 0.0).then_some(args.rate),
+        burst: args.burst,
+        latency: Duration::from_millis(args.latency_ms),
+        jitter: Duration::from_millis(args.jitter_ms),
+        fault_rate: args.fault_rate,
+        credits: Some(args.credits),
+        companies: args.companies,
+        seed: args.seed,
+        deny,
+    };
+    let sandbox = match Sandbox::start(config).await {
+        Ok(sandbox) => sandbox,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    println!("listening on {}", sandbox.base_url());
+    let _ = std::io::stdout().flush();
+    eprintln!("counters at {}/__sandbox/stats; Ctrl-C stops", sandbox.root_url());
+    let _ = tokio::signal::ctrl_c().await;
+    sandbox.stop();
+    ExitCode::from(exit::OK)
+}

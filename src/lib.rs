@@ -1,0 +1,16 @@
+//! hgsql: query the HG Insights company-data API with SQL.
+//!
+//! HG endpoints become Apache DataFusion tables in schema `hg`; predicates push down onto API
+//! parameters; the keys of a local table become batched, rate-limited, cached API lookups. See
+//! `DESIGN.md` in the shared folder for the architecture. Data flows one way:
+//! `cli` → [`session`] → `tables` → `plan` → `api` → HG (or [`sandbox`]).
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod plan;
+pub mod sandbox;
+pub mod session;
+pub mod tables;
+
+pub use session::{Session, SessionError};

@@ -1,0 +1,2 @@
+//! Pushdown, `ApiScanExec`, key extraction from join filters and the physical rules. Filled in
+//! with the SQL tables.

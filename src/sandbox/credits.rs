@@ -1,0 +1,72 @@
+//! The credit ledger: an enrich endpoint charges one credit per company the first time it
+//! returns that company; asking again is free (CONTRACT.md §4).
+
+use std::collections::HashSet;
+
+use super::endpoints::Endpoint;
+use super::error::ApiError;
+
+pub struct Ledger {
+    /// Credits left; `None` for an unlimited balance.
+    balance: Option<u64>,
+    charged: HashSet<(Endpoint, u128)>,
+}
+
+impl Ledger {
+    pub fn new(balance: Option<u64>) -> Ledger {
+        Ledger { balance, charged: HashSet::new() }
+    }
+
+    pub fn remaining(&self) -> Option<u64> {
+        self.balance
+    }
+
+    /// Charges for `companies` returned by `endpoint`, all or nothing. Returns how many
+    /// companies were charged. With no credits left a charged endpoint answers 402 even for a
+    /// repeat, as the contract says.
+    pub fn charge(&mut self, endpoint: Endpoint, companies: &[u128]) -> Result<u64, ApiError> {
+        if !endpoint.charged() {
+            return Ok(0);
+        }
+        let new: Vec<u128> = companies.iter().copied().filter(|c| !self.charged.contains(&(endpoint, *c))).collect();
+        if let Some(balance) = self.balance {
+            if balance == 0 {
+                return Err(ApiError::credits_exhausted("Credits exhausted: no credits remain on this key"));
+            }
+            if new.len() as u64 > balance {
+                return Err(ApiError::credits_exhausted(format!(
+                    "Credits exhausted: this request needs {} credits but only {balance} remain",
+                    new.len()
+                )));
+            }
+            self.balance = Some(balance - new.len() as u64);
+        }
+        let count = new.len() as u64;
+        self.charged.extend(new.into_iter().map(|c| (endpoint, c)));
+        Ok(count)
+    }
+
+    /// Forgets every charge and sets a new balance.
+    pub fn reset(&mut self, balance: Option<u64>) {
+        *self = Ledger::new(balance);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn charges_once_per_endpoint_and_company() {
+        let mut ledger = Ledger::new(Some(3));
+        assert_eq!(ledger.charge(Endpoint::Installs, &[1, 2]).unwrap(), 2);
+        assert_eq!(ledger.charge(Endpoint::Installs, &[1, 2]).unwrap(), 0);
+        assert_eq!(ledger.charge(Endpoint::Match, &[9]).unwrap(), 0);
+        assert_eq!(ledger.remaining(), Some(1));
+        let refused = ledger.charge(Endpoint::Firmographic, &[1, 2]).unwrap_err();
+        assert_eq!(refused.status.as_u16(), 402);
+        assert_eq!(ledger.remaining(), Some(1), "a refused request charges nothing");
+        assert_eq!(ledger.charge(Endpoint::Firmographic, &[1]).unwrap(), 1);
+        assert_eq!(ledger.charge(Endpoint::Installs, &[1]).unwrap_err().status.as_u16(), 402);
+    }
+}

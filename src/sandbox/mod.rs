@@ -1,0 +1,183 @@
+//! An in-process HG Data API v1 server for tests, demos and benchmarks, written from
+//! `shared/hg-api/CONTRACT.md` alone.
+//!
+//! It shares no code with the client (`api/`) or the tables (`tables/`): it reads and writes
+//! JSON with its own types, so a misunderstanding of the contract on one side shows up as a
+//! failing test instead of being mirrored on both.
+//!
+//! Choices the contract leaves open, made here:
+//! - `fields` omitted: firmographic returns `company_id, company_name, domain_name`; installs
+//!   `product_id, product_name, vendor_id, vendor_name`; spend `category_id, category_name,
+//!   spend, country_code`; intent `topic_id, topic_name, signal_strength`.
+//! - Unknown properties anywhere in a body, and unknown or repeated query parameters, are 422.
+//! - A `product_categories` filter matches a product's category or any category above it.
+//! - Search returns companies largest revenue first; `count` is capped at 25,000.
+//! - Credits: with a balance of 0 every charged call is 402; a call that needs more credits than
+//!   remain is 402 and charges nothing.
+//! - Order of checks: path, method, latency, injected fault, key, rate limit, entitlement,
+//!   request validation, credits.
+
+mod credits;
+pub mod data;
+mod dump;
+pub mod endpoints;
+mod error;
+mod faults;
+mod ratelimit;
+mod request;
+mod server;
+mod stats;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+pub use data::DataSet;
+pub use endpoints::Endpoint;
+pub use faults::Fault;
+pub use server::BASE_PATH;
+
+/// How a sandbox behaves. `Default` is the real API's documented behaviour: 25 requests/s with
+/// a burst of 25, no latency or faults, a large credit balance, 20,000 companies.
+#[derive(Clone, Debug)]
+pub struct SandboxConfig {
+    /// Port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// The one API key the sandbox accepts.
+    pub key: String,
+    /// Requests per second; `None` for no limit.
+    pub rate: Option<f64>,
+    pub burst: u32,
+    /// Added to every API response.
+    pub latency: Duration,
+    /// Up to this much more, drawn at random per request.
+    pub jitter: Duration,
+    /// Share of requests (0–1) that get an injected fault.
+    pub fault_rate: f64,
+    /// Credit balance; `None` for unlimited.
+    pub credits: Option<u64>,
+    pub companies: usize,
+    pub seed: u64,
+    /// Endpoints the key is not entitled to: they answer 401 "Access denied to field group".
+    pub deny: Vec<Endpoint>,
+}
+
+/// The key a sandbox accepts unless told otherwise.
+pub const DEFAULT_KEY: &str = "sandbox-key";
+
+impl Default for SandboxConfig {
+    fn default() -> SandboxConfig {
+        SandboxConfig {
+            port: 0,
+            key: DEFAULT_KEY.to_string(),
+            rate: Some(25.0),
+            burst: 25,
+            latency: Duration::ZERO,
+            jitter: Duration::ZERO,
+            fault_rate: 0.0,
+            credits: Some(1_000_000),
+            companies: 20_000,
+            seed: 42,
+            deny: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("cannot listen on 127.0.0.1:{port}: {source}; pick another port with --port, or 0 for any free one")]
+    Bind { port: u16, source: std::io::Error },
+    #[error("invalid sandbox setting: {0}")]
+    Config(String),
+    #[error("cannot write the dump to {}: {source}", dir.display())]
+    Dump { dir: PathBuf, source: std::io::Error },
+}
+
+impl SandboxConfig {
+    fn check(&self) -> Result<(), SandboxError> {
+        if !(0.0..=1.0).contains(&self.fault_rate) {
+            return Err(SandboxError::Config(format!("fault rate must be between 0 and 1, got {}", self.fault_rate)));
+        }
+        if self.companies == 0 {
+            return Err(SandboxError::Config("the data set needs at least one company".into()));
+        }
+        if self.key.trim().is_empty() {
+            return Err(SandboxError::Config("the API key must not be empty".into()));
+        }
+        Ok(())
+    }
+}
+
+/// A running sandbox. Dropping it stops the server.
+pub struct Sandbox {
+    addr: SocketAddr,
+    app: Arc<server::App>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Sandbox {
+    /// Generates (or reuses) the data set and starts serving on 127.0.0.1, on the current
+    /// tokio runtime.
+    pub async fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
+        config.check()?;
+        let (seed, companies) = (config.seed, config.companies);
+        let data =
+            tokio::task::spawn_blocking(move || DataSet::shared(seed, companies)).await.expect("data generation");
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, config.port))
+            .await
+            .map_err(|source| SandboxError::Bind { port: config.port, source })?;
+        let addr = listener.local_addr().map_err(|source| SandboxError::Bind { port: config.port, source })?;
+        let app = Arc::new(server::App::new(data, config));
+        let (shutdown, stopped) = watch::channel(false);
+        tokio::spawn(server::serve_forever(listener, server::router(app.clone()), stopped));
+        Ok(Sandbox { addr, app, shutdown })
+    }
+
+    /// `http://127.0.0.1:PORT/data-api/v1`: what a client is configured with.
+    pub fn base_url(&self) -> String {
+        format!("http://{}{BASE_PATH}", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT`: where `/__sandbox/stats` and `/__sandbox/reset` live.
+    pub fn root_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn key(&self) -> &str {
+        &self.app.config.key
+    }
+
+    pub fn data(&self) -> &DataSet {
+        &self.app.data
+    }
+
+    /// The counters `/__sandbox/stats` serves, without an HTTP call.
+    pub fn stats(&self) -> serde_json::Value {
+        let credits = self.app.ledger.lock().expect("ledger").remaining();
+        self.app.stats.to_json(credits)
+    }
+
+    /// Stops accepting and closes open connections.
+    pub fn stop(&self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Writes the data set for `seed` and `companies` as Parquet files into `dir`.
+pub fn dump(seed: u64, companies: usize, dir: &Path) -> Result<Vec<PathBuf>, SandboxError> {
+    let data = DataSet::shared(seed, companies);
+    dump::dump(&data, dir).map_err(|source| SandboxError::Dump { dir: dir.to_path_buf(), source })
+}

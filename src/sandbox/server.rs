@@ -1,0 +1,223 @@
+//! The HTTP side: one handler for every API path that applies, in order, latency, faults,
+//! authentication, the rate limit, entitlements, the endpoint and the credit ledger; and an
+//! accept loop that can reset a connection for real.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Extension, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH};
+use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{get, post};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, watch};
+use tower::ServiceExt;
+
+use super::SandboxConfig;
+use super::credits::Ledger;
+use super::data::DataSet;
+use super::endpoints::{self, Endpoint, Input};
+use super::error::ApiError;
+use super::faults::{Fault, Faults};
+use super::ratelimit::TokenBucket;
+use super::stats::Stats;
+
+/// Every API path starts with this.
+pub const BASE_PATH: &str = "/data-api/v1";
+
+/// Shared state of one running sandbox.
+pub struct App {
+    pub data: Arc<DataSet>,
+    pub config: SandboxConfig,
+    pub bucket: TokenBucket,
+    pub ledger: Mutex<Ledger>,
+    pub faults: Faults,
+    pub stats: Stats,
+}
+
+impl App {
+    pub fn new(data: Arc<DataSet>, config: SandboxConfig) -> App {
+        App {
+            data,
+            bucket: TokenBucket::new(config.rate, config.burst),
+            ledger: Mutex::new(Ledger::new(config.credits)),
+            faults: Faults::new(config.seed, config.fault_rate, config.latency, config.jitter),
+            stats: Stats::default(),
+            config,
+        }
+    }
+}
+
+/// Lets a handler ask its connection to be reset (put on each request by the accept loop).
+#[derive(Clone)]
+struct ConnectionReset(Arc<Notify>);
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/__sandbox/stats", get(stats))
+        .route("/__sandbox/reset", post(reset))
+        .fallback(api)
+        .with_state(app)
+}
+
+async fn stats(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
+    let credits = app.ledger.lock().expect("ledger").remaining();
+    Json(app.stats.to_json(credits))
+}
+
+/// Zeroes the counters; `?credits=true` also restores the credit balance and forgets charges.
+async fn reset(State(app): State<Arc<App>>, uri: Uri) -> StatusCode {
+    app.stats.reset();
+    if form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).any(|(k, v)| k == "credits" && v == "true") {
+        app.ledger.lock().expect("ledger").reset(app.config.credits);
+    }
+    StatusCode::NO_CONTENT
+}
+
+async fn api(
+    State(app): State<Arc<App>>,
+    reset: Option<Extension<ConnectionReset>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let endpoint = uri.path().strip_prefix(BASE_PATH).and_then(Endpoint::from_path);
+    let label = endpoint.map_or("unknown", Endpoint::name);
+    let _in_flight = app.stats.begin(label);
+    let (delay, fault) = if endpoint.is_some() { app.faults.draw() } else { (Duration::ZERO, None) };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    if let Some(fault) = fault {
+        app.stats.fault(fault.name());
+    }
+    let mut response = match fault {
+        Some(Fault::ConnectionReset) if reset.is_some() => {
+            app.stats.finish(label, Fault::ConnectionReset.name());
+            if let Some(Extension(ConnectionReset(notify))) = reset {
+                notify.notify_one();
+            }
+            return std::future::pending::<Response>().await;
+        }
+        Some(Fault::ServerError) => ApiError::internal().into_response(),
+        Some(Fault::Unavailable | Fault::ConnectionReset) => ApiError::unavailable().into_response(),
+        Some(Fault::SpuriousTooManyRequests) => ApiError::too_many_requests().into_response(),
+        Some(Fault::TruncatedJson) | None => match serve(&app, endpoint, &method, &uri, &headers, &body) {
+            Ok(body) => Json(body).into_response(),
+            Err(error) => error.into_response(),
+        },
+    };
+    if fault == Some(Fault::TruncatedJson) && response.status() == StatusCode::OK {
+        response = truncate(response).await;
+    }
+    add_headers(&app, response.headers_mut());
+    app.stats.finish(label, response.status().as_str());
+    response
+}
+
+fn serve(
+    app: &App,
+    endpoint: Option<Endpoint>,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<serde_json::Value, ApiError> {
+    let endpoint = endpoint.ok_or_else(|| ApiError::not_found(uri.path()))?;
+    let expected = if endpoint.is_get() { Method::GET } else { Method::POST };
+    if *method != expected {
+        return Err(ApiError::method_not_allowed(method.as_str(), uri.path()));
+    }
+    authorize(headers, &app.config.key)?;
+    if !app.bucket.try_take() {
+        app.stats.rate_limited();
+        return Err(ApiError::too_many_requests());
+    }
+    if app.config.deny.contains(&endpoint) {
+        return Err(ApiError::unauthorized(format!("Access denied to field group: {}", endpoint.field_group())));
+    }
+    let query: Vec<(String, String)> =
+        form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect();
+    let input = if endpoint.is_get() { Input::Query(&query) } else { Input::Body(body) };
+    let listing = endpoints::handle(&app.data, endpoint, input)?;
+    let charged = app.ledger.lock().expect("ledger").charge(endpoint, &listing.companies)?;
+    app.stats.served(endpoint.name(), listing.data.len(), charged);
+    Ok(listing.body())
+}
+
+/// Accepts `Bearer <key>`, `bearer <key>` or the bare key.
+fn authorize(headers: &HeaderMap, key: &str) -> Result<(), ApiError> {
+    let Some(value) = headers.get(AUTHORIZATION) else {
+        return Err(ApiError::unauthorized("Invalid or missing API key: send it in the Authorization header"));
+    };
+    let value = value.to_str().unwrap_or("").trim();
+    let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).unwrap_or(value).trim();
+    if token == key { Ok(()) } else { Err(ApiError::unauthorized("The token provided is not valid")) }
+}
+
+async fn truncate(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    parts.headers.remove(CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(bytes.slice(..bytes.len() / 2)))
+}
+
+fn add_headers(app: &App, headers: &mut HeaderMap) {
+    let rate = app.bucket.state();
+    let mut set = |name: &'static str, value: String| {
+        headers.insert(name, HeaderValue::from_str(&value).expect("ascii header"));
+    };
+    set("x-ratelimit-limit", format!("{}, {};w=1", rate.limit, rate.limit));
+    set("x-ratelimit-remaining", rate.remaining.to_string());
+    set("x-ratelimit-reset", rate.reset_seconds.to_string());
+    if let Some(credits) = app.ledger.lock().expect("ledger").remaining() {
+        set("x-credits-remaining", credits.to_string());
+    }
+}
+
+/// Serves connections until `shutdown` changes.
+pub async fn serve_forever(listener: TcpListener, router: Router, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                // Out of file descriptors and the like: wait and go on rather than die.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => return,
+        };
+        tokio::spawn(connection(stream, router.clone(), shutdown.clone()));
+    }
+}
+
+/// Serves one connection. A handler that draws the reset fault notifies; the connection is then
+/// closed with `SO_LINGER` 0, so the client sees a TCP reset, not a clean close.
+async fn connection(stream: TcpStream, router: Router, mut shutdown: watch::Receiver<bool>) {
+    let _ = stream.set_nodelay(true);
+    let Ok(reset_handle) = socket2::SockRef::from(&stream).try_clone() else {
+        return;
+    };
+    let notify = Arc::new(Notify::new());
+    let hook = ConnectionReset(notify.clone());
+    let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+        request.extensions_mut().insert(hook.clone());
+        router.clone().oneshot(request.map(Body::new))
+    });
+    let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    tokio::select! {
+        _ = conn => {}
+        _ = notify.notified() => {
+            let _ = reset_handle.set_linger(Some(Duration::ZERO));
+        }
+        _ = shutdown.changed() => {}
+    }
+}

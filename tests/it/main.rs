@@ -1,0 +1,8 @@
+//! hgsql's one integration-test binary (every test binary links DataFusion, so there is one).
+
+mod cli;
+mod sandbox_dump;
+mod sandbox_endpoints;
+mod sandbox_faults;
+mod sandbox_rules;
+mod support;
