@@ -52,6 +52,10 @@ impl ApiError {
         ApiError::new(StatusCode::METHOD_NOT_ALLOWED, format!("{method} is not allowed on {path}"))
     }
 
+    pub fn too_large(limit: usize) -> ApiError {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("Request body is larger than {limit} bytes"))
+    }
+
     pub fn too_many_requests() -> ApiError {
         ApiError::new(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded")
     }

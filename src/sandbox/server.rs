@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Extension, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH};
+use axum::http::header::{ALLOW, AUTHORIZATION, CONTENT_LENGTH};
 use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
@@ -29,6 +29,9 @@ use super::stats::Stats;
 
 /// Every API path starts with this.
 pub const BASE_PATH: &str = "/data-api/v1";
+
+/// Largest request body the sandbox reads; a 25-id batch with every field is under 4 KiB.
+const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// Shared state of one running sandbox.
 pub struct App {
@@ -85,7 +88,7 @@ async fn api(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let endpoint = uri.path().strip_prefix(BASE_PATH).and_then(Endpoint::from_path);
     let label = endpoint.map_or("unknown", Endpoint::name);
@@ -94,27 +97,46 @@ async fn api(
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    if let Some(fault) = fault {
-        app.stats.fault(fault.name());
-    }
     let mut response = match fault {
-        Some(Fault::ConnectionReset) if reset.is_some() => {
-            app.stats.finish(label, Fault::ConnectionReset.name());
+        Some(Fault::ConnectionReset) => {
             if let Some(Extension(ConnectionReset(notify))) = reset {
+                app.stats.fault(Fault::ConnectionReset.name());
+                app.stats.finish(label, Fault::ConnectionReset.name());
                 notify.notify_one();
+                return std::future::pending::<Response>().await;
             }
-            return std::future::pending::<Response>().await;
+            // Not served by our accept loop, so the connection cannot be reset: a 503 instead.
+            ApiError::unavailable().into_response()
         }
         Some(Fault::ServerError) => ApiError::internal().into_response(),
-        Some(Fault::Unavailable | Fault::ConnectionReset) => ApiError::unavailable().into_response(),
+        Some(Fault::Unavailable) => ApiError::unavailable().into_response(),
         Some(Fault::SpuriousTooManyRequests) => ApiError::too_many_requests().into_response(),
-        Some(Fault::TruncatedJson) | None => match serve(&app, endpoint, &method, &uri, &headers, &body) {
-            Ok(body) => Json(body).into_response(),
-            Err(error) => error.into_response(),
-        },
+        Some(Fault::TruncatedJson) | None => {
+            let result = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+                Ok(body) => serve(&app, endpoint, &method, &uri, &headers, &body),
+                Err(_) => Err(ApiError::too_large(MAX_BODY_BYTES)),
+            };
+            match result {
+                Ok(body) => Json(body).into_response(),
+                Err(error) => error.into_response(),
+            }
+        }
     };
     if fault == Some(Fault::TruncatedJson) && response.status() == StatusCode::OK {
         response = truncate(response).await;
+    }
+    // Counted as what was sent: a truncation drawn for a request that failed validation is not one.
+    match fault {
+        Some(Fault::TruncatedJson) if response.status() != StatusCode::OK => {}
+        Some(Fault::ConnectionReset) => app.stats.fault(Fault::Unavailable.name()),
+        Some(fault) => app.stats.fault(fault.name()),
+        None => {}
+    }
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED
+        && let Some(endpoint) = endpoint
+    {
+        let allow = if endpoint.is_get() { "GET" } else { "POST" };
+        response.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
     }
     add_headers(&app, response.headers_mut());
     app.stats.finish(label, response.status().as_str());

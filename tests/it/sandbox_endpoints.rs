@@ -182,6 +182,18 @@ const FIRMOGRAPHIC_TYPES: &[(&str, &str)] = &[
     ("global_hq_fortune_500_rank", "integer"),
 ];
 
+/// Checks each row's fields against their documented JSON types, and that every field has a
+/// value in at least one row, so a field the server never fills cannot pass as "null".
+fn assert_typed(rows: &[Value], types: &[(&str, &str)]) {
+    assert!(!rows.is_empty());
+    for (field, kind) in types {
+        for row in rows {
+            assert!(has_type(&row[*field], kind), "{field} should be {kind}: {}", row[*field]);
+        }
+        assert!(rows.iter().any(|r| !r[*field].is_null()), "{field} is null in all {} rows", rows.len());
+    }
+}
+
 fn has_type(value: &Value, kind: &str) -> bool {
     value.is_null()
         || match kind {
@@ -199,24 +211,22 @@ async fn firmographic_returns_every_documented_field_with_its_type() {
     let api = Api::new(&sb);
     let fields: Vec<&str> = FIRMOGRAPHIC_TYPES.iter().map(|(f, _)| *f).collect();
     let (ghq, members) = big_family(sb.data());
+    let mut rows = Vec::new();
     let mut nulls_seen = HashSet::new();
     let mut levels_seen = HashSet::new();
-    for company in sb.data().companies.iter().take(300) {
+    for company in sb.data().companies.iter().take(400) {
         let reply =
             api.post("/company/firmographic", json!({"company_id": emitted(company.id), "fields": fields})).await;
         assert_eq!(reply.status, 200);
         assert_eq!(reply.body["count"], json!(1));
-        let row = &reply.data()[0];
+        let row = reply.data()[0].clone();
         assert_eq!(row.as_object().unwrap().len(), fields.len());
-        for (field, kind) in FIRMOGRAPHIC_TYPES {
-            assert!(has_type(&row[*field], kind), "{field} should be {kind}: {}", row[*field]);
-            if row[*field].is_null() {
-                nulls_seen.insert(*field);
-            }
-        }
+        nulls_seen.extend(fields.iter().filter(|f| row[**f].is_null()).copied());
         levels_seen.insert(row["company_level"].as_str().unwrap().to_string());
         assert!(row["domain_name_normalized"].as_str().unwrap().len() <= row["domain_name"].as_str().unwrap().len());
+        rows.push(row);
     }
+    assert_typed(&rows, FIRMOGRAPHIC_TYPES);
     assert_eq!(levels_seen, HashSet::from(["GLOBAL_HQ".to_string(), "DOMESTIC_HQ".to_string(), "SITE".to_string()]));
     for optional in ["postal_code", "fortune_500_rank", "it_spend"] {
         assert!(nulls_seen.contains(optional), "{optional} is sometimes null");
@@ -397,7 +407,6 @@ async fn installs_filters_any_none_country_vendor_category() {
 async fn installs_fields_have_their_documented_types() {
     let sb = sandbox(|_| {}).await;
     let api = Api::new(&sb);
-    let id = emitted(company_with_installs(sb.data(), 10));
     let fields = [
         ("product_id", "integer"),
         ("product_name", "string"),
@@ -419,13 +428,17 @@ async fn installs_fields_have_their_documented_types() {
         ("country_code", "string"),
     ];
     let names: Vec<&str> = fields.iter().map(|f| f.0).collect();
-    let reply =
-        api.post("/company/installs", json!({"fields": names, "filters": {"company_id": id}, "limit": 100})).await;
-    for row in reply.data() {
-        assert!(row.get("company_id").is_none(), "company_id is not a field of single-company installs");
-        for (field, kind) in fields {
-            assert!(has_type(&row[field], kind), "{field}: {}", row[field]);
-        }
+    let mut rows = Vec::new();
+    for chunk in sb.data().companies.chunks(25).take(20) {
+        let ids: Vec<String> = chunk.iter().map(|c| emitted(c.id)).collect();
+        let body = json!({"fields": names, "filters": {"company_ids": ids}, "limit": 100});
+        rows.extend(api.post("/company/installs", body).await.data().iter().cloned());
+    }
+    assert_typed(&rows, &fields);
+    let one = emitted(company_with_installs(sb.data(), 1));
+    let single = api.post("/company/installs", json!({"filters": {"company_id": one}})).await;
+    assert!(single.data()[0].get("company_id").is_none(), "company_id is not a field of single-company installs");
+    for row in &rows {
         assert!((0..=365).contains(&row["product_intensity"].as_i64().unwrap()));
         let first = row["product_first_verified_date"].as_str().unwrap();
         let last = row["product_last_verified_date"].as_str().unwrap();
@@ -508,30 +521,52 @@ async fn installs_validation_points_at_the_fault() {
 }
 
 #[tokio::test]
-async fn spend_batches_filters_and_sorts() {
+async fn spend_batches_filters_sorts_and_pages() {
     let sb = sandbox(|_| {}).await;
     let api = Api::new(&sb);
     let ids: Vec<String> = sb.data().companies.iter().take(5).map(|c| emitted(c.id)).collect();
-    let fields =
-        ["company_id", "spend", "category_id", "category_name", "category_description", "country_code", "country_name"];
-    let reply = api.post("/company/spend", json!({"fields": fields, "filters": {"company_ids": ids}, "limit": 100, "sorts": [{"field": "spend", "direction": "ASC"}]})).await;
+    let types = [
+        ("company_id", "string"),
+        ("spend", "integer"),
+        ("category_id", "string"),
+        ("category_name", "string"),
+        ("category_description", "string"),
+        ("country_code", "string"),
+        ("country_name", "string"),
+    ];
+    let fields: Vec<&str> = types.iter().map(|t| t.0).collect();
+    let body = json!({"fields": fields, "filters": {"company_ids": ids}, "limit": 100,
+                      "sorts": [{"field": "spend", "direction": "ASC"}]});
+    let reply = api.post("/company/spend", body).await;
     assert_eq!(reply.status, 200);
     let rows = reply.data();
     assert!(rows.len() >= 15, "3 to 10 categories per company");
+    assert_typed(rows, &types);
     assert!(rows.windows(2).all(|w| w[0]["spend"].as_i64() <= w[1]["spend"].as_i64()));
-    for row in rows {
-        assert!(ids.contains(&row["company_id"].as_str().unwrap().to_string()));
-        for f in fields {
-            assert!(!row[f].is_null(), "{f}");
-        }
-        assert!(row["spend"].is_i64());
+    // Batch rows carry company_id even when it was not asked for.
+    let unasked = api.post("/company/spend", json!({"fields": ["spend"], "filters": {"company_ids": ids}})).await;
+    assert!(unasked.data().iter().all(|r| ids.contains(&r["company_id"].as_str().unwrap().to_string())));
+    // Default order: largest spend first; pages of 3 give the same rows.
+    let one = &ids[0];
+    let query = |limit: usize, offset: usize| json!({"fields": ["category_id", "spend"], "filters": {"company_id": one}, "limit": limit, "offset": offset});
+    let all = api.post("/company/spend", query(100, 0)).await;
+    let total = all.body["count"].as_u64().unwrap() as usize;
+    assert_eq!(all.data().len(), total);
+    assert!(all.data().windows(2).all(|w| w[0]["spend"].as_i64() >= w[1]["spend"].as_i64()));
+    let mut paged = Vec::new();
+    while paged.len() < total {
+        let page = api.post("/company/spend", query(3, paged.len())).await;
+        assert_eq!(page.body["count"], json!(total));
+        paged.extend(page.data().iter().cloned());
     }
+    assert_eq!(&paged, all.data());
     let category = rows[0]["category_id"].clone();
-    let one = api.post("/company/spend", json!({"fields": ["category_id"], "filters": {"company_ids": ids, "category_ids": [category]}, "limit": 100})).await;
-    assert!(!one.data().is_empty());
-    assert!(one.data().iter().all(|r| r["category_id"] == category));
+    let body = json!({"fields": ["category_id"], "filters": {"company_ids": ids, "category_ids": [category]}});
+    let filtered = api.post("/company/spend", body).await;
+    assert!(!filtered.data().is_empty());
+    assert!(filtered.data().iter().all(|r| r["category_id"] == category));
     let bad = api
-        .post("/company/spend", json!({"filters": {"company_id": ids[0]}, "sorts": [{"field": "category_name"}]}))
+        .post("/company/spend", json!({"filters": {"company_id": one}, "sorts": [{"field": "category_name"}]}))
         .await;
     assert_eq!((bad.status.as_u16(), bad.pointer()), (422, "/sorts/0/field"));
 }
@@ -565,11 +600,7 @@ async fn intent_rows_types_filters_and_no_batch() {
         rows.windows(2).all(|w| w[0]["signal_strength"].as_i64() >= w[1]["signal_strength"].as_i64()),
         "strongest first"
     );
-    for row in rows {
-        for (f, kind) in types {
-            assert!(has_type(&row[f], kind), "{f}: {}", row[f]);
-        }
-    }
+    assert_typed(rows, &types);
     let topic = rows[0]["topic_id"].clone();
     let one = api.post("/company/intent", json!({"filters": {"company_id": id, "topic_ids": [topic]}})).await;
     assert_eq!(one.data().len(), 1);
@@ -651,5 +682,61 @@ async fn malformed_json_unknown_paths_and_wrong_methods() {
     let outside = api.http.get(format!("{}/v2/companies", api.root)).send().await.unwrap();
     assert_eq!(outside.status(), 404);
     let wrong = api.get("/company/installs", &[]).await;
-    assert_eq!(wrong.status, 405);
+    assert_eq!((wrong.status.as_u16(), wrong.header("allow")), (405, "POST"));
+}
+
+#[tokio::test]
+async fn search_orders_largest_first_pages_and_excludes() {
+    let sb = sandbox(|_| {}).await;
+    let api = Api::new(&sb);
+    let everyone = api.post("/company/search", json!({"fields": ["company_id"], "limit": 30})).await;
+    let total = everyone.body["count"].as_u64().unwrap();
+    assert_eq!(total, sb.data().companies.len() as u64, "no filters: every company");
+    let mut revenues = Vec::new();
+    for row in everyone.data() {
+        let body = json!({"company_id": row["company_id"], "fields": ["revenue_total"]});
+        revenues.push(api.post("/company/firmographic", body).await.data()[0]["revenue_total"].as_i64());
+    }
+    assert!(revenues.windows(2).all(|w| w[0] >= w[1]), "largest revenue first: {revenues:?}");
+    let uses = |method: &str| json!({"fields": ["company_id"], "filters": {"installs": {"products": [{"ids": [814], "inclusion_method": method}]}}});
+    let any = api.post("/company/search", uses("ANY_PRESENT")).await.body["count"].as_u64().unwrap();
+    let none = api.post("/company/search", uses("NONE_PRESENT")).await.body["count"].as_u64().unwrap();
+    assert!(any > 0 && none > 0);
+    assert_eq!(any + none, total);
+    let second = api.post("/company/search", json!({"fields": ["company_id"], "limit": 10, "offset": 10})).await;
+    assert_eq!(second.data()[..], everyone.data()[10..20]);
+    let past = api.post("/company/search", json!({"fields": ["company_id"], "offset": total})).await;
+    assert_eq!((past.body["count"].as_u64(), past.data().len()), (Some(total), 0));
+}
+
+#[tokio::test]
+async fn search_returns_at_most_25000_companies() {
+    let sb = sandbox(|c| c.companies = 25_100).await;
+    let api = Api::new(&sb);
+    let all = api.post("/company/search", json!({"fields": ["company_id"], "limit": 100, "offset": 24_950})).await;
+    assert_eq!(all.body["count"], json!(25_000));
+    assert_eq!(all.data().len(), 50, "the last page stops at 25,000");
+    let past = api.post("/company/search", json!({"fields": ["company_id"], "offset": 25_000})).await;
+    assert!(past.data().is_empty());
+}
+
+#[tokio::test]
+async fn catalog_name_filters_and_offsets_on_every_list() {
+    let sb = sandbox(|_| {}).await;
+    let api = Api::new(&sb);
+    let vendors = api.get("/catalog/vendors", &[("name", "micro"), ("limit", "100")]).await;
+    assert_eq!(vendors.data().len(), 1);
+    assert_eq!((vendors.data()[0]["id"].clone(), vendors.data()[0]["name"].clone()), (json!(102), json!("Microsoft")));
+    let categories = api.get("/catalog/product-categories", &[("name", "security"), ("limit", "100")]).await;
+    assert!(categories.data().len() >= 3);
+    assert!(categories.data().iter().all(|c| c["name"].as_str().unwrap().to_lowercase().contains("security")));
+    for path in ["/catalog/products", "/catalog/vendors", "/catalog/product-categories"] {
+        let first = api.get(path, &[]).await;
+        let count = first.body["count"].as_u64().unwrap();
+        assert_eq!(first.data().len(), 10, "{path}: default limit 10");
+        let past = api.get(path, &[("offset", &count.to_string())]).await;
+        assert_eq!((past.body["count"].as_u64(), past.data().len()), (Some(count), 0), "{path}");
+        let too_big = api.get(path, &[("limit", "101")]).await;
+        assert_eq!((too_big.status.as_u16(), too_big.pointer()), (422, "/limit"), "{path}");
+    }
 }

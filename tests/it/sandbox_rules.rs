@@ -39,6 +39,7 @@ async fn every_response_carries_rate_limit_headers() {
         api.get("/nowhere", &[]).await,
         Api::new(&sb).with_auth(None).get("/company/match", &[("domain_name", "a.com")]).await,
         api.post_raw("/company/installs", "{").await,
+        api.get("/company/installs", &[]).await,
     ];
     for reply in &replies {
         assert_eq!(reply.header("x-ratelimit-limit"), "25, 25;w=1", "{}", reply.status);
@@ -106,6 +107,7 @@ async fn credits_are_charged_once_per_company_and_run_out_with_402() {
     assert_eq!(too_many.status, 402);
     assert!(too_many.detail().contains("needs 2 credits"), "{}", too_many.detail());
     assert_eq!(credits(&too_many), "1", "a refused request charges nothing");
+    assert_ne!(too_many.header("x-ratelimit-remaining"), "<absent>", "a 402 carries the rate headers too");
     let last = api.post("/company/firmographic", json!({"company_id": b})).await;
     assert_eq!((last.status.as_u16(), credits(&last)), (200, "0".into()));
     let exhausted = api.post("/company/firmographic", json!({"company_id": a})).await;
@@ -127,12 +129,22 @@ async fn credits_are_charged_once_per_company_and_run_out_with_402() {
 
 #[tokio::test]
 async fn a_denied_endpoint_answers_401_naming_the_field_group() {
-    let sb = sandbox(|c| c.deny = Endpoint::parse_list("installs").unwrap()).await;
+    let deny =
+        ["installs", "match", "search", "catalog"].iter().flat_map(|e| Endpoint::parse_list(e).unwrap()).collect();
+    let sb = sandbox(|c| c.deny = deny).await;
     let api = Api::new(&sb);
     let id = emitted(sb.data().companies[0].id);
-    let denied = api.post("/company/installs", json!({"filters": {"company_id": id}})).await;
-    assert_eq!(denied.status, 401);
-    assert_eq!(denied.detail(), "Access denied to field group: technographics");
+    let denied = [
+        (api.post("/company/installs", json!({"filters": {"company_id": id}})).await, "technographics"),
+        (api.get("/company/match", &[("domain_name", "a.com")]).await, "company_match"),
+        (api.post("/company/search", json!({"fields": ["company_id"]})).await, "company_search"),
+        (api.get("/catalog/products", &[]).await, "catalog"),
+        (api.get("/catalog/product-categories", &[]).await, "catalog"),
+    ];
+    for (reply, group) in denied {
+        assert_eq!(reply.status, 401);
+        assert_eq!(reply.detail(), format!("Access denied to field group: {group}"));
+    }
     let allowed = api.post("/company/firmographic", json!({"company_id": id})).await;
     assert_eq!(allowed.status, 200);
     assert_eq!(Endpoint::parse_list("catalog").unwrap().len(), 3);
@@ -190,13 +202,24 @@ async fn data_is_deterministic_under_a_seed() {
     }
     assert_eq!(answers[0], answers[1], "same seed, same data");
     assert_ne!(answers[0].0, answers[2].0, "another seed, other data");
-    // Generation itself, not just the shared cache, is deterministic.
+    // Generation itself, not just the shared cache, is deterministic, field for field.
     let (x, y) = (DataSet::generate(11, 300), DataSet::generate(11, 300));
+    assert_eq!(x.companies, y.companies);
+    assert_eq!(x.installs, y.installs);
+    assert_eq!(x.spend, y.spend);
+    assert_eq!(x.intent, y.intent);
+    assert_eq!(x.catalog.products, y.catalog.products);
+    assert_eq!(x.catalog.categories, y.catalog.categories);
+    assert_eq!(x.catalog.topics, y.catalog.topics);
+    let other = DataSet::generate(12, 300);
+    assert_ne!(x.companies, other.companies);
+    assert_ne!(x.installs, other.installs);
+    // A larger set starts with the smaller one's companies.
+    let larger = DataSet::generate(11, 600);
     assert_eq!(
-        x.companies.iter().map(|c| (c.id, c.name.clone())).collect::<Vec<_>>(),
-        y.companies.iter().map(|c| (c.id, c.name.clone())).collect::<Vec<_>>()
+        larger.companies[..250].iter().map(|c| c.id).collect::<Vec<_>>(),
+        x.companies[..250].iter().map(|c| c.id).collect::<Vec<_>>()
     );
-    assert_eq!(x.installs.len(), y.installs.len());
 }
 
 #[tokio::test]

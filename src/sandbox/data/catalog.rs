@@ -12,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use super::reference::{ANCHOR_PRODUCTS, ATTRIBUTES, CATEGORY_TREE, CategoryNode, TOPIC_QUALIFIERS, VENDORS};
 
 /// A node of the product-category tree.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Category {
     pub id: u128,
     pub name: String,
@@ -24,7 +24,7 @@ pub struct Category {
     pub nouns: &'static [&'static str],
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Vendor {
     pub id: i64,
     pub name: &'static str,
@@ -33,7 +33,7 @@ pub struct Vendor {
     pub home_root: usize,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Product {
     pub id: i64,
     pub name: String,
@@ -47,7 +47,7 @@ pub struct Product {
     pub popularity: u32,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Topic {
     pub id: u128,
     pub name: String,

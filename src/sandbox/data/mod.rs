@@ -40,7 +40,7 @@ impl CompanyLevel {
 }
 
 /// One company location (HG models global HQs, domestic HQs and sites as companies).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Company {
     pub id: u128,
     pub name: String,
@@ -88,7 +88,7 @@ impl Company {
 }
 
 /// One technology install: a product seen at a company in a country.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Install {
     pub company: u32,
     pub product: u32,
@@ -101,7 +101,7 @@ pub struct Install {
 }
 
 /// Estimated IT spend of a company in one category and country.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Spend {
     pub company: u32,
     pub category: u32,
@@ -110,7 +110,7 @@ pub struct Spend {
 }
 
 /// A research topic a company shows interest in.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Intent {
     pub company: u32,
     pub topic: u32,
