@@ -1,2 +1,35 @@
-//! The HG client: authentication, rate limit, retries, paging, batching, cache, credits and
-//! metrics. Knows nothing of DataFusion. Filled in by the client issue.
+//! The HG client: authentication, rate limit, retries, paging, batching and metrics. It knows
+//! nothing of DataFusion and can be used on its own:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), hgsql::api::HgError> {
+//! use hgsql::api::{ApiKey, ClientConfig, HgClient, MatchQuery};
+//! let client = HgClient::new(ClientConfig::new(hgsql::api::DEFAULT_BASE_URL, ApiKey::new("key")))?;
+//! let rows = client.company_match(&MatchQuery { domain_name: Some("acme.com".into()), limit: 1, ..Default::default() }).await?;
+//! # Ok(()) }
+//! ```
+
+mod client;
+mod endpoint;
+mod error;
+mod ids;
+mod limiter;
+mod lookup;
+mod metrics;
+mod request;
+mod retry;
+mod row;
+mod secret;
+
+pub use client::{ClientConfig, DEFAULT_BASE_URL, HgClient, Page, Payload};
+pub use endpoint::{Endpoint, FieldType};
+pub use error::HgError;
+pub use ids::{CompanyId, HexId, InvalidId};
+pub use lookup::Rows;
+pub use metrics::{EndpointMetrics, MetricsSnapshot};
+pub use request::{
+    Companies, EnrichRequest, Filters, Inclusion, InclusionMethod, ListQuery, MatchQuery, Sort, SortDirection,
+};
+pub use retry::RetryPolicy;
+pub use row::{FieldValue, Row, parse_date};
+pub use secret::{ApiKey, AuthScheme};

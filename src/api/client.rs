@@ -1,0 +1,470 @@
+//! `HgClient`: the one component that talks to HG. One per session, shared by every scan, so
+//! the rate limit and the in-flight cap hold for the whole session.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use serde_json::Value;
+
+use super::endpoint::Endpoint;
+use super::error::HgError;
+use super::limiter::RateGate;
+use super::lookup::Flights;
+use super::metrics::{Metrics, MetricsSnapshot};
+use super::request::{ListQuery, MatchQuery};
+use super::retry::RetryPolicy;
+use super::row::Row;
+use super::secret::{ApiKey, AuthScheme};
+
+/// The documented base URL of HG Data API v1.
+pub const DEFAULT_BASE_URL: &str = "https://api.hginsights.com/data-api/v1";
+
+/// How a client talks to HG.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    pub base_url: String,
+    pub key: ApiKey,
+    pub auth_scheme: AuthScheme,
+    /// Requests per second; `None` for no limit. HG allows 25 per key.
+    pub rate: Option<f64>,
+    pub burst: u32,
+    pub max_in_flight: usize,
+    /// Companies per `company_ids` request (installs, spend).
+    pub batch_size: usize,
+    /// Rows per page.
+    pub page_size: usize,
+    pub retry: RetryPolicy,
+    /// Time allowed for one HTTP exchange.
+    pub timeout: Duration,
+}
+
+impl ClientConfig {
+    /// Defaults from CONTRACT.md: 25 requests/s in bursts of 25, 8 in flight, 25 ids per batch,
+    /// pages of 100, 6 attempts, 30 s per request.
+    pub fn new(base_url: impl Into<String>, key: ApiKey) -> ClientConfig {
+        ClientConfig {
+            base_url: base_url.into(),
+            key,
+            auth_scheme: AuthScheme::Bearer,
+            rate: Some(25.0),
+            burst: 25,
+            max_in_flight: 8,
+            batch_size: 25,
+            page_size: 100,
+            retry: RetryPolicy::default(),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// One page of a list answer.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Page {
+    /// The API's `count`: all rows matching, when it says.
+    pub count: Option<u64>,
+    pub rows: Vec<Row>,
+}
+
+/// What a request sends besides the path.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Payload {
+    Query(Vec<(String, String)>),
+    Body(Value),
+}
+
+impl Payload {
+    fn paged(&self, limit: usize, offset: usize) -> Payload {
+        match self {
+            Payload::Query(params) => {
+                let mut params: Vec<(String, String)> =
+                    params.iter().filter(|(k, _)| k != "limit" && k != "offset").cloned().collect();
+                params.push(("limit".into(), limit.to_string()));
+                params.push(("offset".into(), offset.to_string()));
+                Payload::Query(params)
+            }
+            Payload::Body(body) => {
+                let mut body = body.clone();
+                if let Some(object) = body.as_object_mut() {
+                    object.insert("limit".into(), limit.into());
+                    object.insert("offset".into(), offset.into());
+                }
+                Payload::Body(body)
+            }
+        }
+    }
+}
+
+/// What one attempt came to.
+enum Attempt {
+    Done(Page),
+    /// Worth trying again, after `wait` if the server said how long.
+    Retry {
+        error: HgError,
+        wait: Option<Duration>,
+    },
+    Fail(HgError),
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: ClientConfig,
+    http: reqwest::Client,
+    gate: RateGate,
+    pub(crate) metrics: Metrics,
+    /// Set once batch rows come back without `company_id`: from then on one company per request.
+    pub(crate) batch_unsupported: AtomicBool,
+    pub(crate) flights: Flights,
+}
+
+/// A client for HG Data API v1. Cheap to clone; clones share limits, flights and metrics.
+#[derive(Clone)]
+pub struct HgClient {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for HgClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HgClient").field("base_url", &self.inner.config.base_url).finish_non_exhaustive()
+    }
+}
+
+impl HgClient {
+    pub fn new(mut config: ClientConfig) -> Result<HgClient, HgError> {
+        config.base_url = config.base_url.trim().trim_end_matches('/').to_string();
+        let url = reqwest::Url::parse(&config.base_url).map_err(|e| {
+            HgError::Config(format!(
+                "base URL '{}' is not a URL ({e}); set HG_BASE_URL or --base-url to e.g. {DEFAULT_BASE_URL}",
+                config.base_url
+            ))
+        })?;
+        if !matches!(url.scheme(), "http" | "https") || url.query().is_some() {
+            return Err(HgError::Config(format!(
+                "base URL '{}' must be an http(s) URL without a query",
+                config.base_url
+            )));
+        }
+        if config.key.is_empty() {
+            return Err(HgError::Config(
+                "no HG API key: set HG_API_KEY, add api_key to the config file, or use --sandbox".into(),
+            ));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("hgsql/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| HgError::Config(format!("cannot build the HTTP client: {e}")))?;
+        let gate = RateGate::new(config.rate, config.burst, config.max_in_flight);
+        Ok(HgClient {
+            inner: Arc::new(Inner {
+                config,
+                http,
+                gate,
+                metrics: Metrics::default(),
+                batch_unsupported: AtomicBool::new(false),
+                flights: Flights::default(),
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    /// Counters so far.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.inner.metrics.snapshot()
+    }
+
+    /// One request, retried as the policy allows.
+    pub async fn send(&self, endpoint: Endpoint, payload: &Payload) -> Result<Page, HgError> {
+        let policy = &self.inner.config.retry;
+        let started = Instant::now();
+        let mut waits = policy.waits();
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            match self.attempt(endpoint, payload, attempts > 1).await {
+                Attempt::Done(page) => return Ok(page),
+                Attempt::Fail(error) => return Err(error),
+                Attempt::Retry { error, wait } => {
+                    let backoff = waits.next();
+                    let wait = match (wait, backoff) {
+                        (_, None) => None,
+                        (Some(server), Some(_)) => Some(server),
+                        (None, Some(backoff)) => Some(backoff),
+                    };
+                    match wait {
+                        Some(wait) if started.elapsed() + wait <= policy.max_total => {
+                            tracing::debug!(endpoint = endpoint.name(), attempt = attempts, ?wait, %error, "retrying");
+                            tokio::time::sleep(wait).await;
+                        }
+                        _ => {
+                            return Err(HgError::RetriesExhausted {
+                                endpoint: endpoint.name(),
+                                attempts,
+                                elapsed: started.elapsed(),
+                                last: Box::new(error),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn attempt(&self, endpoint: Endpoint, payload: &Payload, retry: bool) -> Attempt {
+        let inner = &self.inner;
+        let (_permit, waited) = inner.gate.admit().await;
+        inner.metrics.rate_wait(endpoint, waited);
+        inner.metrics.call(endpoint, retry);
+        let url = format!("{}{}", inner.config.base_url, endpoint.path());
+        let request = match payload {
+            Payload::Query(params) => inner.http.get(&url).query(params),
+            Payload::Body(body) => inner.http.post(&url).json(body),
+        };
+        let mut auth = HeaderValue::from_str(&inner.config.key.header_value(inner.config.auth_scheme))
+            .unwrap_or_else(|_| HeaderValue::from_static(""));
+        auth.set_sensitive(true);
+        let transport = |e: &dyn std::fmt::Display| HgError::Transport {
+            endpoint: endpoint.name(),
+            base_url: inner.config.base_url.clone(),
+            message: e.to_string(),
+        };
+        let response = match request.header(AUTHORIZATION, auth).send().await {
+            Ok(response) => response,
+            Err(e) => return Attempt::Retry { error: transport(&without_url(e)), wait: None },
+        };
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        self.observe(&headers);
+        let body = match response.bytes().await {
+            Ok(body) => body,
+            Err(e) => return Attempt::Retry { error: transport(&without_url(e)), wait: None },
+        };
+        let json: Result<Value, _> = serde_json::from_slice(&body);
+        if status == 200 {
+            return match json.map_err(|e| e.to_string()).and_then(|v| envelope(endpoint, v)) {
+                Ok(page) => {
+                    inner.metrics.received(endpoint, page.rows.len(), body.len());
+                    Attempt::Done(page)
+                }
+                // A 200 that is not the JSON promised: cut short on the way, most likely.
+                Err(message) => {
+                    Attempt::Retry { error: HgError::Decode { endpoint: endpoint.name(), message }, wait: None }
+                }
+            };
+        }
+        let (detail, pointer) = json
+            .as_ref()
+            .map(error_detail)
+            .unwrap_or_else(|_| (String::from_utf8_lossy(&body).chars().take(200).collect(), None));
+        let name = endpoint.name();
+        match status {
+            429 => {
+                inner.metrics.throttled(endpoint);
+                let wait =
+                    header_seconds(&headers, "x-ratelimit-reset").or_else(|| header_seconds(&headers, "retry-after"));
+                if let Some(wait) = wait {
+                    inner.gate.pause(wait);
+                }
+                Attempt::Retry { error: HgError::Http { endpoint: name, status, detail }, wait }
+            }
+            500 | 502 | 503 | 504 => {
+                Attempt::Retry { error: HgError::Http { endpoint: name, status, detail }, wait: None }
+            }
+            401 | 403 => match detail.split_once("field group:") {
+                Some((_, group)) => Attempt::Fail(HgError::NotEntitled {
+                    endpoint: name,
+                    field_group: group.trim().to_string(),
+                    detail,
+                }),
+                None => Attempt::Fail(HgError::Authentication { endpoint: name, status, detail }),
+            },
+            402 => Attempt::Fail(HgError::CreditsExhausted { endpoint: name, status, detail }),
+            400..=499 if detail.to_lowercase().contains("credit") => {
+                Attempt::Fail(HgError::CreditsExhausted { endpoint: name, status, detail })
+            }
+            422 => Attempt::Fail(HgError::InvalidRequest {
+                endpoint: name,
+                pointer: pointer.unwrap_or_else(|| "?".into()),
+                detail,
+            }),
+            _ => Attempt::Fail(HgError::Http { endpoint: name, status, detail }),
+        }
+    }
+
+    /// Reads the rate and credit headers every response carries.
+    fn observe(&self, headers: &HeaderMap) {
+        if let Some(remaining) = header_number(headers, "x-ratelimit-remaining") {
+            self.inner.gate.observe_remaining(remaining as u64);
+        }
+        if let Some(credits) = header_number(headers, "x-credits-remaining") {
+            self.inner.metrics.credits(credits as i64);
+        }
+    }
+
+    /// All rows of a list request, page by page, until a short page, the `count`, or
+    /// `row_limit` rows.
+    pub async fn list(
+        &self,
+        endpoint: Endpoint,
+        payload: &Payload,
+        row_limit: Option<usize>,
+    ) -> Result<Vec<Row>, HgError> {
+        let page_size = self.inner.config.page_size.max(1);
+        let mut rows: Vec<Row> = Vec::new();
+        loop {
+            let want = row_limit.map_or(page_size, |l| page_size.min(l - rows.len()));
+            if want == 0 {
+                return Ok(rows);
+            }
+            let page = self.send(endpoint, &payload.paged(want, rows.len())).await?;
+            let short = page.rows.len() < want;
+            rows.extend(page.rows);
+            // A short page ends the list even if `count` says more (CONTRACT.md §1).
+            if short || page.count.is_some_and(|c| rows.len() as u64 >= c) {
+                return Ok(rows);
+            }
+        }
+    }
+
+    /// `GET /company/match`: the best matches for one domain and/or name.
+    pub async fn company_match(&self, query: &MatchQuery) -> Result<Vec<Row>, HgError> {
+        let params = serde_urlencoded_pairs(query);
+        Ok(self.send(Endpoint::Match, &Payload::Query(params)).await?.rows)
+    }
+
+    /// Search or a catalog list, every page up to `row_limit`.
+    pub async fn list_query(
+        &self,
+        endpoint: Endpoint,
+        query: &ListQuery,
+        row_limit: Option<usize>,
+    ) -> Result<Vec<Row>, HgError> {
+        let payload = match query {
+            ListQuery::Search { fields, filters } => {
+                let mut body = serde_json::json!({ "fields": fields });
+                if let Some(filters) = filters {
+                    body["filters"] = filters.clone();
+                }
+                Payload::Body(body)
+            }
+            ListQuery::Catalog { name } => {
+                Payload::Query(name.iter().map(|n| ("name".to_string(), n.clone())).collect())
+            }
+        };
+        self.list(endpoint, &payload, row_limit).await
+    }
+}
+
+fn serde_urlencoded_pairs(query: &MatchQuery) -> Vec<(String, String)> {
+    let mut params = Vec::new();
+    for (key, value) in [
+        ("domain_name", &query.domain_name),
+        ("company_name", &query.company_name),
+        ("country_code", &query.country_code),
+    ] {
+        if let Some(value) = value {
+            params.push((key.to_string(), value.clone()));
+        }
+    }
+    params.push(("limit".into(), query.limit.clamp(1, 10).to_string()));
+    params
+}
+
+/// reqwest's message without the URL: the URL holds query values the user typed, and messages
+/// name the endpoint already.
+fn without_url(error: reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "connection failed"
+    } else if error.is_body() || error.is_decode() {
+        "the connection broke while reading the answer"
+    } else {
+        "the request failed"
+    };
+    let mut message = kind.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+/// `{"count": n, "data": [...]}` into a page; tolerates a missing count.
+fn envelope(endpoint: Endpoint, value: Value) -> Result<Page, String> {
+    let data =
+        value.get("data").and_then(Value::as_array).ok_or_else(|| "the answer has no 'data' list".to_string())?;
+    let rows = data
+        .iter()
+        .map(|item| {
+            item.as_object()
+                .map(|o| Row::decode(endpoint, o))
+                .ok_or_else(|| "a 'data' item is not an object".to_string())
+        })
+        .collect::<Result<Vec<Row>, String>>()?;
+    Ok(Page { count: value.get("count").and_then(Value::as_u64), rows })
+}
+
+/// The first error's `detail` and `source.pointer`.
+fn error_detail(value: &Value) -> (String, Option<String>) {
+    let first = &value["errors"][0];
+    let detail = first["detail"].as_str().or_else(|| first["title"].as_str()).unwrap_or("no detail given").to_string();
+    let pointer = first["source"]["pointer"].as_str().map(str::to_string);
+    (detail, pointer)
+}
+
+/// A header's leading number: `25`, `25, 25;w=1` and `0.5` all read.
+fn header_number(headers: &HeaderMap, name: &str) -> Option<f64> {
+    let value = headers.get(name)?.to_str().ok()?;
+    let lead: String = value.trim().chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    lead.parse().ok()
+}
+
+fn header_seconds(headers: &HeaderMap, name: &str) -> Option<Duration> {
+    header_number(headers, name).filter(|s| *s >= 0.0 && *s < 3600.0).map(Duration::from_secs_f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_read_their_leading_number() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-ratelimit-limit", HeaderValue::from_static("25, 25;w=1"));
+        headers.insert("x-ratelimit-reset", HeaderValue::from_static("0.5"));
+        headers.insert("retry-after", HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        assert_eq!(header_number(&headers, "x-ratelimit-limit"), Some(25.0));
+        assert_eq!(header_seconds(&headers, "x-ratelimit-reset"), Some(Duration::from_millis(500)));
+        assert_eq!(header_seconds(&headers, "retry-after"), None);
+        assert_eq!(header_number(&headers, "x-credits-remaining"), None);
+    }
+
+    #[test]
+    fn paging_replaces_limit_and_offset() {
+        let query = Payload::Query(vec![("name".into(), "x".into()), ("limit".into(), "3".into())]);
+        assert_eq!(
+            query.paged(100, 200),
+            Payload::Query(vec![
+                ("name".into(), "x".into()),
+                ("limit".into(), "100".into()),
+                ("offset".into(), "200".into())
+            ])
+        );
+    }
+
+    #[test]
+    fn the_key_is_required_and_never_in_debug() {
+        let err = HgClient::new(ClientConfig::new(DEFAULT_BASE_URL, ApiKey::new(""))).unwrap_err();
+        assert!(err.to_string().contains("HG_API_KEY"));
+        let client = HgClient::new(ClientConfig::new(DEFAULT_BASE_URL, ApiKey::new("s3cr3t-key"))).unwrap();
+        assert!(!format!("{client:?} {:?}", client.config()).contains("s3cr3t"));
+        assert!(HgClient::new(ClientConfig::new("ftp://x", ApiKey::new("k"))).is_err());
+    }
+}

@@ -1,0 +1,56 @@
+//! The one error type of the client. Every message names the endpoint, the HTTP status and the
+//! API's own `detail`, says what to do, and never contains the key.
+
+use std::time::Duration;
+
+/// Something the HG API or the way to it did wrong.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum HgError {
+    #[error(
+        "HG {endpoint}: the API key was refused (HTTP {status}: {detail}); check HG_API_KEY or the profile in use (`hgsql doctor` shows where the key came from)"
+    )]
+    Authentication { endpoint: &'static str, status: u16, detail: String },
+
+    #[error(
+        "HG {endpoint}: your HG plan does not include the '{field_group}' data (HTTP 401: {detail}); ask your HG account manager for it, or leave this table out of the query"
+    )]
+    NotEntitled { endpoint: &'static str, field_group: String, detail: String },
+
+    #[error(
+        "HG {endpoint}: credits exhausted (HTTP {status}: {detail}); nothing more can be fetched until the balance is topped up"
+    )]
+    CreditsExhausted { endpoint: &'static str, status: u16, detail: String },
+
+    #[error("HG {endpoint}: the API refused the request (HTTP 422 at {pointer}): {detail}")]
+    InvalidRequest { endpoint: &'static str, pointer: String, detail: String },
+
+    #[error("HG {endpoint}: HTTP {status}: {detail}")]
+    Http { endpoint: &'static str, status: u16, detail: String },
+
+    #[error("HG {endpoint}: no answer from {base_url}: {message}; check the network and HG_BASE_URL")]
+    Transport { endpoint: &'static str, base_url: String, message: String },
+
+    #[error("HG {endpoint}: the response could not be read: {message}")]
+    Decode { endpoint: &'static str, message: String },
+
+    #[error("HG {endpoint}: gave up after {attempts} attempts in {elapsed:.1?}; last error: {last}")]
+    RetriesExhausted { endpoint: &'static str, attempts: u32, elapsed: Duration, last: Box<HgError> },
+
+    #[error("{0}")]
+    Config(String),
+}
+
+impl HgError {
+    /// The HTTP status the API answered with, when there was one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            HgError::Authentication { status, .. }
+            | HgError::CreditsExhausted { status, .. }
+            | HgError::Http { status, .. } => Some(*status),
+            HgError::NotEntitled { .. } => Some(401),
+            HgError::InvalidRequest { .. } => Some(422),
+            HgError::RetriesExhausted { last, .. } => last.status(),
+            _ => None,
+        }
+    }
+}

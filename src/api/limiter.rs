@@ -1,0 +1,108 @@
+//! Pacing requests: a token bucket (governor) at the configured rate, a cap on requests in
+//! flight, and pauses the server asks for (a 429, or `x-ratelimit-remaining` reaching 0).
+
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+pub struct RateGate {
+    bucket: Option<DefaultDirectRateLimiter>,
+    in_flight: std::sync::Arc<Semaphore>,
+    /// No request leaves before this instant.
+    paused_until: Mutex<Option<Instant>>,
+    /// One token's worth of time, for pausing when the server says it has none left.
+    token_period: Duration,
+}
+
+impl RateGate {
+    /// `rate` requests per second (`None` for no limit), bursts of `burst`, at most
+    /// `max_in_flight` requests at once.
+    pub fn new(rate: Option<f64>, burst: u32, max_in_flight: usize) -> RateGate {
+        let rate = rate.filter(|r| r.is_finite() && *r > 0.0);
+        let token_period = rate.map_or(Duration::ZERO, |r| Duration::from_secs_f64(1.0 / r));
+        let bucket = rate.and_then(|_| {
+            let quota = Quota::with_period(token_period)?.allow_burst(NonZeroU32::new(burst.max(1)).expect("non-zero"));
+            Some(RateLimiter::direct(quota))
+        });
+        RateGate {
+            bucket,
+            in_flight: std::sync::Arc::new(Semaphore::new(max_in_flight.max(1))),
+            paused_until: Mutex::new(None),
+            token_period,
+        }
+    }
+
+    /// Waits for a place among the requests in flight and for the rate limit; returns the
+    /// place (held until the response is read) and the time spent waiting for the rate.
+    pub async fn admit(&self) -> (OwnedSemaphorePermit, Duration) {
+        let permit = self.in_flight.clone().acquire_owned().await.expect("semaphore never closes");
+        let started = Instant::now();
+        loop {
+            let pause = *self.paused_until.lock().expect("pause");
+            match pause {
+                Some(until) if until > Instant::now() => tokio::time::sleep_until(until.into()).await,
+                _ => break,
+            }
+        }
+        if let Some(bucket) = &self.bucket {
+            bucket.until_ready().await;
+        }
+        (permit, started.elapsed())
+    }
+
+    /// Holds every request back for `wait` (a 429's `x-ratelimit-reset`, say).
+    pub fn pause(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut paused = self.paused_until.lock().expect("pause");
+        if paused.is_none_or(|p| p < until) {
+            *paused = Some(until);
+        }
+    }
+
+    /// Reads `x-ratelimit-remaining`: at 0 the next request waits one token's time, so the
+    /// client slows down before the server has to refuse.
+    pub fn observe_remaining(&self, remaining: u64) {
+        if remaining == 0 && !self.token_period.is_zero() {
+            self.pause(self.token_period);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_bucket_paces_after_the_burst() {
+        let gate = RateGate::new(Some(50.0), 5, 8);
+        let started = Instant::now();
+        for _ in 0..10 {
+            drop(gate.admit().await);
+        }
+        // 5 at once, then 5 more at 20 ms each.
+        assert!(started.elapsed() >= Duration::from_millis(90), "{:?}", started.elapsed());
+    }
+
+    #[tokio::test]
+    async fn a_pause_holds_requests_back() {
+        let gate = RateGate::new(None, 1, 1);
+        gate.pause(Duration::from_millis(100));
+        let started = Instant::now();
+        let (_permit, waited) = gate.admit().await;
+        assert!(started.elapsed() >= Duration::from_millis(100));
+        assert!(waited >= Duration::from_millis(100));
+    }
+
+    #[tokio::test]
+    async fn in_flight_is_capped() {
+        let gate = RateGate::new(None, 1, 2);
+        let a = gate.admit().await;
+        let b = gate.admit().await;
+        let third = tokio::time::timeout(Duration::from_millis(50), gate.admit()).await;
+        assert!(third.is_err(), "a third request waits");
+        drop((a, b));
+    }
+}

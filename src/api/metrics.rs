@@ -1,0 +1,138 @@
+//! Counters per endpoint, live (read at any time from another task, e.g. a progress bar) and
+//! final. Atomics, so counting costs nothing on the request path.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::endpoint::Endpoint;
+
+#[derive(Default)]
+struct Counters {
+    calls: AtomicU64,
+    retries: AtomicU64,
+    throttled: AtomicU64,
+    rate_wait_ns: AtomicU64,
+    rows: AtomicU64,
+    bytes: AtomicU64,
+}
+
+/// The client's counters.
+pub struct Metrics {
+    per_endpoint: Vec<Counters>,
+    /// Last `x-credits-remaining` seen, or -1.
+    credits_remaining: AtomicI64,
+    /// First `x-credits-remaining` seen, or -1.
+    credits_at_start: AtomicI64,
+}
+
+/// A copy of one endpoint's counters.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct EndpointMetrics {
+    /// HTTP requests sent, retries included.
+    pub calls: u64,
+    /// Requests sent again after a retryable failure.
+    pub retries: u64,
+    /// 429 answers.
+    pub throttled: u64,
+    /// Time spent waiting for the rate limit, summed over requests.
+    pub rate_wait: Duration,
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+/// A copy of all counters.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct MetricsSnapshot {
+    pub endpoints: BTreeMap<&'static str, EndpointMetrics>,
+    /// Credits left according to the API, when it says.
+    pub credits_remaining: Option<i64>,
+    /// Credits spent since this client's first answer, according to the API.
+    pub credits_used: Option<i64>,
+}
+
+impl MetricsSnapshot {
+    /// Sum over endpoints.
+    pub fn total(&self) -> EndpointMetrics {
+        self.endpoints.values().fold(EndpointMetrics::default(), |mut sum, e| {
+            sum.calls += e.calls;
+            sum.retries += e.retries;
+            sum.throttled += e.throttled;
+            sum.rate_wait += e.rate_wait;
+            sum.rows += e.rows;
+            sum.bytes += e.bytes;
+            sum
+        })
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            per_endpoint: Endpoint::ALL.iter().map(|_| Counters::default()).collect(),
+            credits_remaining: AtomicI64::new(-1),
+            credits_at_start: AtomicI64::new(-1),
+        }
+    }
+}
+
+impl Metrics {
+    fn of(&self, endpoint: Endpoint) -> &Counters {
+        &self.per_endpoint[Endpoint::ALL.iter().position(|e| *e == endpoint).expect("known endpoint")]
+    }
+
+    pub(crate) fn call(&self, endpoint: Endpoint, retry: bool) {
+        let c = self.of(endpoint);
+        c.calls.fetch_add(1, Ordering::Relaxed);
+        if retry {
+            c.retries.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn throttled(&self, endpoint: Endpoint) {
+        self.of(endpoint).throttled.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn rate_wait(&self, endpoint: Endpoint, waited: Duration) {
+        self.of(endpoint).rate_wait_ns.fetch_add(waited.as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn received(&self, endpoint: Endpoint, rows: usize, bytes: usize) {
+        let c = self.of(endpoint);
+        c.rows.fetch_add(rows as u64, Ordering::Relaxed);
+        c.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn credits(&self, remaining: i64) {
+        let _ = self.credits_at_start.compare_exchange(-1, remaining, Ordering::Relaxed, Ordering::Relaxed);
+        self.credits_remaining.store(remaining, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> MetricsSnapshot {
+        let endpoints = Endpoint::ALL
+            .iter()
+            .map(|&e| {
+                let c = self.of(e);
+                let m = EndpointMetrics {
+                    calls: c.calls.load(Ordering::Relaxed),
+                    retries: c.retries.load(Ordering::Relaxed),
+                    throttled: c.throttled.load(Ordering::Relaxed),
+                    rate_wait: Duration::from_nanos(c.rate_wait_ns.load(Ordering::Relaxed)),
+                    rows: c.rows.load(Ordering::Relaxed),
+                    bytes: c.bytes.load(Ordering::Relaxed),
+                };
+                (e.name(), m)
+            })
+            .filter(|(_, m)| m.calls > 0)
+            .collect();
+        let remaining = self.credits_remaining.load(Ordering::Relaxed);
+        let start = self.credits_at_start.load(Ordering::Relaxed);
+        MetricsSnapshot {
+            endpoints,
+            credits_remaining: (remaining >= 0).then_some(remaining),
+            credits_used: (start >= 0 && remaining >= 0).then_some(start - remaining),
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! Rows as the client hands them on: every documented field read leniently into its type, ids
+//! normalised, dates reduced to dates. Extra fields are kept as text; missing ones are absent.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use serde_json::Value;
+
+use super::endpoint::{Endpoint, FieldType};
+use super::ids::HexId;
+
+/// One field's value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FieldValue {
+    Null,
+    Text(String),
+    Int(i64),
+    Float(f64),
+    Date(NaiveDate),
+    List(Vec<String>),
+}
+
+impl FieldValue {
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            FieldValue::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            FieldValue::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+}
+
+/// One row of an endpoint's answer.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Row {
+    pub fields: BTreeMap<String, FieldValue>,
+}
+
+impl Row {
+    pub fn get(&self, field: &str) -> Option<&FieldValue> {
+        self.fields.get(field)
+    }
+
+    /// The row's `company_id`, normalised, when it has one.
+    pub fn company_id(&self) -> Option<&str> {
+        self.get("company_id").and_then(FieldValue::as_str)
+    }
+
+    /// Reads a JSON object returned by `endpoint`.
+    pub fn decode(endpoint: Endpoint, object: &serde_json::Map<String, Value>) -> Row {
+        let fields = object
+            .iter()
+            .map(|(name, value)| {
+                let kind = endpoint.field_type(name).unwrap_or(FieldType::Text);
+                (name.clone(), read(kind, value))
+            })
+            .collect();
+        Row { fields }
+    }
+}
+
+fn read(kind: FieldType, value: &Value) -> FieldValue {
+    match (kind, value) {
+        (_, Value::Null) => FieldValue::Null,
+        (FieldType::Id, Value::String(s)) => {
+            FieldValue::Text(HexId::parse(s).map_or_else(|_| s.trim().to_string(), |id| id.as_str().to_string()))
+        }
+        (FieldType::Int, Value::Number(n)) => {
+            n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)).map_or(FieldValue::Null, FieldValue::Int)
+        }
+        (FieldType::Int, Value::String(s)) => s.trim().parse().map_or(FieldValue::Null, FieldValue::Int),
+        (FieldType::Float, Value::Number(n)) => n.as_f64().map_or(FieldValue::Null, FieldValue::Float),
+        (FieldType::Float, Value::String(s)) => s.trim().parse().map_or(FieldValue::Null, FieldValue::Float),
+        (FieldType::Date, Value::String(s)) => parse_date(s).map_or(FieldValue::Null, FieldValue::Date),
+        (FieldType::TextList, Value::Array(items)) => FieldValue::List(items.iter().filter_map(text).collect()),
+        (FieldType::TextList, other) => text(other).map_or(FieldValue::Null, |t| FieldValue::List(vec![t])),
+        (_, other) => text(other).map_or(FieldValue::Null, FieldValue::Text),
+    }
+}
+
+fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// `YYYY-MM-DD`, or the date part of an RFC 3339 timestamp.
+pub fn parse_date(raw: &str) -> Option<NaiveDate> {
+    let raw = raw.trim();
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .ok()
+        .or_else(|| chrono::DateTime::parse_from_rfc3339(raw).ok().map(|t| t.date_naive()))
+        .or_else(|| raw.get(..10).and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn decode(endpoint: Endpoint, value: Value) -> Row {
+        Row::decode(endpoint, value.as_object().unwrap())
+    }
+
+    #[test]
+    fn fields_are_read_leniently_into_their_types() {
+        let row = decode(
+            Endpoint::Installs,
+            json!({"company_id": "abc", "product_id": "814", "product_intensity": 12.0,
+                   "product_last_verified_date": "2026-03-04T10:11:12Z", "product_first_verified_date": "2020-01-02",
+                   "product_attributes": ["Cloud", 7], "product_locations": "Austin, TX",
+                   "product_name": null, "surprise": {"x": 1}}),
+        );
+        assert_eq!(row.company_id(), Some("00000000000000000000000000000ABC"));
+        assert_eq!(row.get("product_id"), Some(&FieldValue::Int(814)));
+        assert_eq!(row.get("product_intensity"), Some(&FieldValue::Int(12)));
+        assert_eq!(
+            row.get("product_last_verified_date"),
+            Some(&FieldValue::Date(NaiveDate::from_ymd_opt(2026, 3, 4).unwrap()))
+        );
+        assert_eq!(
+            row.get("product_first_verified_date"),
+            Some(&FieldValue::Date(NaiveDate::from_ymd_opt(2020, 1, 2).unwrap()))
+        );
+        assert_eq!(row.get("product_attributes"), Some(&FieldValue::List(vec!["Cloud".into(), "7".into()])));
+        assert_eq!(row.get("product_locations"), Some(&FieldValue::List(vec!["Austin, TX".into()])));
+        assert_eq!(row.get("product_name"), Some(&FieldValue::Null));
+        assert_eq!(row.get("surprise"), Some(&FieldValue::Text("{\"x\":1}".into())));
+        assert_eq!(row.get("vendor_name"), None);
+    }
+
+    #[test]
+    fn unreadable_values_become_null_not_errors() {
+        let row = decode(
+            Endpoint::Intent,
+            json!({"signal_strength": "high", "datestamp": "yesterday", "signal_trend": "1.5"}),
+        );
+        assert_eq!(row.get("signal_strength"), Some(&FieldValue::Null));
+        assert_eq!(row.get("datestamp"), Some(&FieldValue::Null));
+        assert_eq!(row.get("signal_trend"), Some(&FieldValue::Float(1.5)));
+    }
+}
