@@ -1,5 +1,6 @@
 //! hgsql's one integration-test binary (every test binary links DataFusion, so there is one).
 
+mod api_client;
 mod cli;
 mod sandbox_dump;
 mod sandbox_endpoints;
