@@ -330,6 +330,13 @@ async fn batch_rows_without_company_id() -> (String, std::sync::Arc<[std::sync::
             }
         }),
     );
+    // Search claims 1,000 matches but has only 3: a short page must end the list.
+    let app = app.route(
+        "/data-api/v1/company/search",
+        post(|| async {
+            Json(json!({"count": 1000, "data": [{"company_id": "A"}, {"company_id": "B"}, {"company_id": "C"}]}))
+        }),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/data-api/v1", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -356,4 +363,44 @@ async fn batch_rows_without_company_id_fall_back_to_one_company_per_request() {
         (counts[0].load(std::sync::atomic::Ordering::SeqCst), counts[1].load(std::sync::atomic::Ordering::SeqCst));
     assert!((1..=2).contains(&batches), "batching stops after the first sign: {batches}");
     assert_eq!(singles, 50);
+}
+
+#[tokio::test]
+async fn a_short_page_ends_the_list_even_when_count_says_more() {
+    let (url, _) = batch_rows_without_company_id().await;
+    let mut config = ClientConfig::new(url, ApiKey::new("k"));
+    config.rate = None;
+    let client = HgClient::new(config).unwrap();
+    let query = hgsql::api::ListQuery::Search { fields: vec!["company_id".into()], filters: None };
+    let rows = client.list_query(hgsql::api::Endpoint::Search, &query, None).await.unwrap();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(client.metrics().total().calls, 1);
+}
+
+#[tokio::test]
+async fn retries_are_bounded_and_say_what_happened_last() {
+    let sb = sandbox(|c| c.fault_rate = 1.0).await;
+    let client = client(&sb, |c| c.retry.max_attempts = 3);
+    let error =
+        collect(&client, hgsql::api::Endpoint::Firmographic, EnrichRequest::default(), ids(&sb, 1)).await.unwrap_err();
+    assert!(matches!(&error, HgError::RetriesExhausted { attempts: 3, .. }), "{error:?}");
+    assert_eq!(sb.stats()["requests"], json!(3));
+    assert_eq!(client.metrics().total().retries, 2);
+
+    // Nothing listens on port 1: transport errors, retried, then reported with the base URL.
+    let mut config = ClientConfig::new("http://127.0.0.1:1/data-api/v1", ApiKey::new(KEY));
+    config.retry = RetryPolicy { max_attempts: 2, base_delay: Duration::from_millis(1), ..RetryPolicy::default() };
+    let unreachable = HgClient::new(config).unwrap();
+    let error = unreachable
+        .company_match(&MatchQuery { domain_name: Some("a.com".into()), limit: 1, ..MatchQuery::default() })
+        .await
+        .unwrap_err();
+    match &error {
+        HgError::RetriesExhausted { attempts: 2, last, .. } => {
+            assert!(matches!(**last, HgError::Transport { .. }), "{last:?}")
+        }
+        other => panic!("expected exhausted retries, got {other:?}"),
+    }
+    let shown = error.to_string();
+    assert!(shown.contains("127.0.0.1:1") && !shown.contains(KEY), "{shown}");
 }
