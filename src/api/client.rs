@@ -110,6 +110,8 @@ enum Attempt {
 pub(crate) struct Inner {
     pub(crate) config: ClientConfig,
     http: reqwest::Client,
+    /// The `Authorization` header, marked sensitive so no debug output shows it.
+    authorization: HeaderValue,
     gate: RateGate,
     pub(crate) metrics: Metrics,
     /// Set once batch rows come back without `company_id`: from then on one company per request.
@@ -149,6 +151,9 @@ impl HgClient {
                 "no HG API key: set HG_API_KEY, add api_key to the config file, or use --sandbox".into(),
             ));
         }
+        let mut authorization = HeaderValue::from_str(&config.key.header_value(config.auth_scheme))
+            .map_err(|_| HgError::Config("the API key holds characters that cannot be sent in an HTTP header; copy it again without spaces or line breaks".into()))?;
+        authorization.set_sensitive(true);
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .redirect(reqwest::redirect::Policy::none())
@@ -160,6 +165,7 @@ impl HgClient {
             inner: Arc::new(Inner {
                 config,
                 http,
+                authorization,
                 gate,
                 metrics: Metrics::default(),
                 batch_unsupported: AtomicBool::new(false),
@@ -224,15 +230,12 @@ impl HgClient {
             Payload::Query(params) => inner.http.get(&url).query(params),
             Payload::Body(body) => inner.http.post(&url).json(body),
         };
-        let mut auth = HeaderValue::from_str(&inner.config.key.header_value(inner.config.auth_scheme))
-            .unwrap_or_else(|_| HeaderValue::from_static(""));
-        auth.set_sensitive(true);
         let transport = |e: &dyn std::fmt::Display| HgError::Transport {
             endpoint: endpoint.name(),
             base_url: inner.config.base_url.clone(),
             message: e.to_string(),
         };
-        let response = match request.header(AUTHORIZATION, auth).send().await {
+        let response = match request.header(AUTHORIZATION, inner.authorization.clone()).send().await {
             Ok(response) => response,
             Err(e) => return Attempt::Retry { error: transport(&without_url(e)), wait: None },
         };
@@ -332,7 +335,7 @@ impl HgClient {
 
     /// `GET /company/match`: the best matches for one domain and/or name.
     pub async fn company_match(&self, query: &MatchQuery) -> Result<Vec<Row>, HgError> {
-        let params = serde_urlencoded_pairs(query);
+        let params = match_params(query);
         Ok(self.send(Endpoint::Match, &Payload::Query(params)).await?.rows)
     }
 
@@ -359,7 +362,7 @@ impl HgClient {
     }
 }
 
-fn serde_urlencoded_pairs(query: &MatchQuery) -> Vec<(String, String)> {
+fn match_params(query: &MatchQuery) -> Vec<(String, String)> {
     let mut params = Vec::new();
     for (key, value) in [
         ("domain_name", &query.domain_name),
@@ -466,5 +469,7 @@ mod tests {
         let client = HgClient::new(ClientConfig::new(DEFAULT_BASE_URL, ApiKey::new("s3cr3t-key"))).unwrap();
         assert!(!format!("{client:?} {:?}", client.config()).contains("s3cr3t"));
         assert!(HgClient::new(ClientConfig::new("ftp://x", ApiKey::new("k"))).is_err());
+        let broken = HgClient::new(ClientConfig::new(DEFAULT_BASE_URL, ApiKey::new("ab\ncd"))).unwrap_err();
+        assert!(broken.to_string().contains("header") && !broken.to_string().contains("ab"), "{broken}");
     }
 }
