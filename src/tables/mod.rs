@@ -1,1 +1,240 @@
-//! One declarative `TableSpec` per HG endpoint (schema `hg`). Filled in with the SQL tables.
+//! One declarative [`TableSpec`] per HG endpoint, in schema `hg`: its columns with Arrow types
+//! and descriptions (shown by `\d`), how its rows are found (key columns), and which filters the
+//! API can apply. Adding a table is adding a file here and a line in [`all`]; `plan/` and `api/`
+//! stay as they are.
+
+mod catalog;
+mod companies;
+mod firmographics;
+mod installs;
+mod intent;
+mod search;
+mod spend;
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+
+use crate::api::Endpoint;
+
+/// The SQL type of a column, chosen to keep meaning: dates stay dates, money and counts are
+/// 64-bit integers, lists stay lists, ids are text in their 32-character normal form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColumnType {
+    Text,
+    /// A hexadecimal HG id, always 32 upper-case characters.
+    Id,
+    Int,
+    Float,
+    Date,
+    TextList,
+}
+
+impl ColumnType {
+    pub fn data_type(self) -> DataType {
+        match self {
+            ColumnType::Text | ColumnType::Id => DataType::Utf8,
+            ColumnType::Int => DataType::Int64,
+            ColumnType::Float => DataType::Float64,
+            ColumnType::Date => DataType::Date32,
+            ColumnType::TextList => DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+        }
+    }
+}
+
+/// Where a column's values come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColumnSource {
+    /// The API field of the same name.
+    Field,
+    /// The API field of another name.
+    Renamed(&'static str),
+    /// The value the lookup asked with (hg.companies echoes its inputs, so joins on them hold).
+    Echo,
+    /// The rank of a match, 1 for the best, counted by the client.
+    Rank,
+}
+
+/// One column of a table.
+#[derive(Clone, Copy, Debug)]
+pub struct Column {
+    pub name: &'static str,
+    pub kind: ColumnType,
+    pub source: ColumnSource,
+    pub description: &'static str,
+}
+
+/// Shorthand for a column read from the API field of the same name.
+pub const fn field(name: &'static str, kind: ColumnType, description: &'static str) -> Column {
+    Column { name, kind, source: ColumnSource::Field, description }
+}
+
+/// How a table finds its rows: the API cannot be scanned, so most tables need keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// Rows per company: `company_id` must be given by `=`/`IN` or by a join.
+    ByCompany { key: &'static str },
+    /// hg.companies: `match_domain` or `match_name` must be given; `match_country_code` narrows.
+    ByMatch { domain: &'static str, name: &'static str, country: &'static str },
+    /// A bounded listing that needs no key (search, catalog).
+    Listing { max_rows: usize },
+}
+
+/// A filter the API can apply, mapped from a column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApiFilter {
+    /// installs: `filters.products` (`=`, `IN` → ANY_PRESENT; `<>`, `NOT IN` → NONE_PRESENT).
+    Products,
+    Vendors,
+    ProductCategories,
+    CountryCodes,
+    /// spend: `filters.category_ids`.
+    CategoryIds,
+    /// intent: `filters.topic_ids`.
+    TopicIds,
+    /// hg.companies: `match_rank <= n` → `limit=n`.
+    MatchLimit,
+    /// catalog: `name = x` or `name ILIKE '%x%'` → `name=x`.
+    CatalogName,
+}
+
+/// A column the API filters on.
+#[derive(Clone, Copy, Debug)]
+pub struct Pushdown {
+    pub column: &'static str,
+    pub filter: ApiFilter,
+    /// Whether the API's answer is exactly what SQL would keep (then DataFusion need not
+    /// filter again); otherwise the filter only narrows and DataFusion re-checks.
+    pub exact: bool,
+}
+
+/// An HG endpoint as a SQL table.
+#[derive(Debug)]
+pub struct TableSpec {
+    /// Name in schema `hg`.
+    pub name: &'static str,
+    pub endpoint: Endpoint,
+    pub description: &'static str,
+    pub columns: &'static [Column],
+    pub lookup: Lookup,
+    pub pushdown: &'static [Pushdown],
+}
+
+impl TableSpec {
+    /// The Arrow schema: every column nullable, since HG may leave any field empty.
+    pub fn schema(&self) -> SchemaRef {
+        Arc::new(Schema::new(
+            self.columns.iter().map(|c| Field::new(c.name, c.kind.data_type(), true)).collect::<Vec<_>>(),
+        ))
+    }
+
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// Columns whose values find rows, and the operators that can give them.
+    pub fn key_columns(&self) -> Vec<(&'static str, &'static str)> {
+        match self.lookup {
+            Lookup::ByCompany { key } => vec![(key, "= or IN, or a join (required)")],
+            Lookup::ByMatch { domain, name, country } => vec![
+                (domain, "= or IN, or a join (this or the name is required)"),
+                (name, "= or IN, or a join (this or the domain is required)"),
+                (country, "= (optional, narrows)"),
+            ],
+            Lookup::Listing { .. } => Vec::new(),
+        }
+    }
+}
+
+static ALL: [&TableSpec; 9] = [
+    &companies::SPEC,
+    &firmographics::SPEC,
+    &installs::SPEC,
+    &spend::SPEC,
+    &intent::SPEC,
+    &search::SPEC,
+    &catalog::PRODUCTS,
+    &catalog::VENDORS,
+    &catalog::CATEGORIES,
+];
+
+/// Every `hg.*` table.
+pub fn all() -> &'static [&'static TableSpec] {
+    &ALL
+}
+
+/// The table named `name` in schema `hg`.
+pub fn find(name: &str) -> Option<&'static TableSpec> {
+    all().iter().copied().find(|t| t.name.eq_ignore_ascii_case(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_table_is_well_formed() {
+        let mut names = std::collections::HashSet::new();
+        for table in all() {
+            assert!(names.insert(table.name), "{} declared twice", table.name);
+            assert!(!table.description.is_empty());
+            let mut columns = std::collections::HashSet::new();
+            for column in table.columns {
+                assert!(columns.insert(column.name), "{}.{} declared twice", table.name, column.name);
+                assert!(!column.description.is_empty(), "{}.{} needs a description", table.name, column.name);
+                // A column read from the API must be a field the endpoint returns, typed alike.
+                let api_name = match column.source {
+                    ColumnSource::Field => Some(column.name),
+                    ColumnSource::Renamed(f) => Some(f),
+                    _ => None,
+                };
+                if let Some(api_name) = api_name {
+                    let api_type = table.endpoint.field_type(api_name);
+                    assert!(
+                        api_type.is_some(),
+                        "{}.{}: {:?} has no field {api_name}",
+                        table.name,
+                        column.name,
+                        table.endpoint
+                    );
+                    let same = matches!(
+                        (api_type.unwrap(), column.kind),
+                        (crate::api::FieldType::Text, ColumnType::Text)
+                            | (crate::api::FieldType::Id, ColumnType::Id)
+                            | (crate::api::FieldType::Int, ColumnType::Int)
+                            | (crate::api::FieldType::Float, ColumnType::Float)
+                            | (crate::api::FieldType::Date, ColumnType::Date)
+                            | (crate::api::FieldType::TextList, ColumnType::TextList)
+                    );
+                    assert!(
+                        same,
+                        "{}.{}: column type {:?} differs from the API's",
+                        table.name, column.name, column.kind
+                    );
+                }
+            }
+            for (key, _) in table.key_columns() {
+                assert!(table.column(key).is_some(), "{}: key {key} is not a column", table.name);
+            }
+            for pushdown in table.pushdown {
+                assert!(table.column(pushdown.column).is_some(), "{}: {} is not a column", table.name, pushdown.column);
+            }
+        }
+        assert_eq!(all().len(), 9);
+    }
+
+    #[test]
+    fn types_keep_meaning() {
+        let installs = find("installs").unwrap().schema();
+        assert_eq!(installs.field_with_name("product_last_verified_date").unwrap().data_type(), &DataType::Date32);
+        assert_eq!(installs.field_with_name("product_intensity").unwrap().data_type(), &DataType::Int64);
+        assert!(matches!(installs.field_with_name("product_attributes").unwrap().data_type(), DataType::List(_)));
+        assert_eq!(installs.field_with_name("company_id").unwrap().data_type(), &DataType::Utf8);
+        let firmographics = find("FIRMOGRAPHICS").unwrap();
+        assert_eq!(firmographics.schema().field_with_name("revenue_total").unwrap().data_type(), &DataType::Int64);
+        assert_eq!(firmographics.key_columns()[0].0, "company_id");
+        let companies = find("companies").unwrap();
+        assert_eq!(companies.key_columns().len(), 3);
+        assert_eq!(companies.column("match_domain").unwrap().source, ColumnSource::Echo);
+    }
+}

@@ -1,0 +1,28 @@
+//! `hg.spend`: IT spend by category (`POST /company/spend`, charged, batched).
+
+use super::ColumnSource::Echo;
+use super::ColumnType::{Id, Int, Text};
+use super::{ApiFilter, Column, Lookup, Pushdown, TableSpec, field};
+use crate::api::Endpoint;
+
+pub static SPEC: TableSpec = TableSpec {
+    name: "spend",
+    endpoint: Endpoint::Spend,
+    description: "Estimated IT spend per category and country (1 credit per company, once; 25 companies per call).",
+    columns: &[
+        Column {
+            name: "company_id",
+            kind: Id,
+            source: Echo,
+            description: "HG id of the company (key: give it by = / IN or a join).",
+        },
+        field("spend", Int, "Estimated annual spend in USD."),
+        field("category_id", Id, "HG spend category id (filter with = / IN: sent to HG)."),
+        field("category_name", Text, "Spend category."),
+        field("category_description", Text, "What the category covers."),
+        field("country_code", Text, "Country of the spend."),
+        field("country_name", Text, "Country."),
+    ],
+    lookup: Lookup::ByCompany { key: "company_id" },
+    pushdown: &[Pushdown { column: "category_id", filter: ApiFilter::CategoryIds, exact: false }],
+};
