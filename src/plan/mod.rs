@@ -1,2 +1,4 @@
-//! Pushdown, `ApiScanExec`, key extraction from join filters and the physical rules. Filled in
-//! with the SQL tables.
+//! Planning HG scans: pushdown (predicates → API parameters), and, with the SQL tables,
+//! `ApiScanExec`, key extraction from join filters and the physical rules.
+
+pub mod pushdown;
