@@ -1,0 +1,197 @@
+//! Reading the keys out of a hash join's dynamic filter, in every shape DataFusion 55 produces
+//! (notes §2.1): `key IN (SET) ([…])`, bounds `AND`ed with it, `OR`s, a `CASE` per hash
+//! partition with `false` for empty partitions, `key = v`, and casts around the key. An opaque
+//! shape (`hash_lookup`, `IS NULL`) makes the set unknown, and the scan refuses rather than
+//! guessing.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::Operator;
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::expressions::{
+    BinaryExpr, CaseExpr, CastExpr, Column, DynamicFilterPhysicalExpr, InListExpr, Literal, TryCastExpr,
+};
+
+use super::pushdown::text;
+
+/// What a filter says about the values the key column may take.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeySet {
+    /// Only these values pass (none at all when empty).
+    Values(BTreeSet<String>),
+    /// The filter does not list them.
+    Unknown,
+}
+
+impl KeySet {
+    fn and(self, other: KeySet) -> KeySet {
+        match (self, other) {
+            (KeySet::Values(a), KeySet::Values(b)) => KeySet::Values(a.intersection(&b).cloned().collect()),
+            (KeySet::Values(a), KeySet::Unknown) | (KeySet::Unknown, KeySet::Values(a)) => KeySet::Values(a),
+            (KeySet::Unknown, KeySet::Unknown) => KeySet::Unknown,
+        }
+    }
+
+    fn or(self, other: KeySet) -> KeySet {
+        match (self, other) {
+            (KeySet::Values(mut a), KeySet::Values(b)) => {
+                a.extend(b);
+                KeySet::Values(a)
+            }
+            _ => KeySet::Unknown,
+        }
+    }
+}
+
+/// The values of `key` that can pass `filter`.
+pub fn extract(filter: &Arc<dyn PhysicalExpr>, key: &str) -> KeySet {
+    let expr = filter.as_ref();
+    if let Some(dynamic) = expr.downcast_ref::<DynamicFilterPhysicalExpr>() {
+        return dynamic.current().map_or(KeySet::Unknown, |current| extract(&current, key));
+    }
+    if let Some(list) = expr.downcast_ref::<InListExpr>() {
+        if list.negated() || !is_column(list.expr(), key) {
+            return KeySet::Unknown;
+        }
+        return list
+            .list()
+            .iter()
+            .map(|item| literal(item).map(|v| text(&v)))
+            .collect::<Option<Vec<Option<String>>>>()
+            .map_or(KeySet::Unknown, |values| KeySet::Values(values.into_iter().flatten().collect()));
+    }
+    if let Some(binary) = expr.downcast_ref::<BinaryExpr>() {
+        return match binary.op() {
+            Operator::And => extract(binary.left(), key).and(extract(binary.right(), key)),
+            Operator::Or => extract(binary.left(), key).or(extract(binary.right(), key)),
+            Operator::Eq => {
+                let (l, r) = (binary.left(), binary.right());
+                let value = if is_column(l, key) {
+                    literal(r)
+                } else if is_column(r, key) {
+                    literal(l)
+                } else {
+                    None
+                };
+                value.map_or(KeySet::Unknown, |v| KeySet::Values(text(&v).into_iter().collect()))
+            }
+            _ => KeySet::Unknown,
+        };
+    }
+    if let Some(case) = expr.downcast_ref::<CaseExpr>() {
+        let branches = case.when_then_expr().iter().map(|(_, then)| then).chain(case.else_expr());
+        return branches.fold(KeySet::Values(BTreeSet::new()), |acc, branch| acc.or(extract(branch, key)));
+    }
+    match literal(filter) {
+        Some(ScalarValue::Boolean(Some(false))) => KeySet::Values(BTreeSet::new()),
+        _ => KeySet::Unknown,
+    }
+}
+
+fn is_column(expr: &Arc<dyn PhysicalExpr>, key: &str) -> bool {
+    let expr = expr.as_ref();
+    if let Some(column) = expr.downcast_ref::<Column>() {
+        return column.name() == key;
+    }
+    if let Some(cast) = expr.downcast_ref::<CastExpr>() {
+        return is_column(cast.expr(), key);
+    }
+    if let Some(cast) = expr.downcast_ref::<TryCastExpr>() {
+        return is_column(cast.expr(), key);
+    }
+    false
+}
+
+fn literal(expr: &Arc<dyn PhysicalExpr>) -> Option<ScalarValue> {
+    expr.as_ref().downcast_ref::<Literal>().map(|l| l.value().clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::physical_expr::expressions::{binary, col, in_list, lit};
+
+    fn schema() -> Schema {
+        Schema::new(vec![Field::new("company_id", DataType::Utf8, true), Field::new("other", DataType::Utf8, true)])
+    }
+
+    fn set(values: &[&str]) -> KeySet {
+        KeySet::Values(values.iter().map(|v| v.to_string()).collect())
+    }
+
+    fn inlist(values: &[&str]) -> Arc<dyn PhysicalExpr> {
+        let list = values.iter().map(|v| lit(*v)).collect();
+        in_list(col("company_id", &schema()).unwrap(), list, &false, &schema()).unwrap()
+    }
+
+    fn bounds_and(list: Arc<dyn PhysicalExpr>) -> Arc<dyn PhysicalExpr> {
+        let s = schema();
+        let key = col("company_id", &s).unwrap();
+        let low = binary(key.clone(), Operator::GtEq, lit("A"), &s).unwrap();
+        let high = binary(key, Operator::LtEq, lit("C"), &s).unwrap();
+        let bounds = binary(low, Operator::And, high, &s).unwrap();
+        binary(bounds, Operator::And, list, &s).unwrap()
+    }
+
+    #[test]
+    fn collect_left_in_list_with_bounds() {
+        // `company_id >= A AND company_id <= C AND company_id IN (SET) ([A, B, B, C])`: keys
+        // repeat in chained joins, and the bounds say nothing the list does not.
+        assert_eq!(extract(&bounds_and(inlist(&["A", "B", "B", "C"])), "company_id"), set(&["A", "B", "C"]));
+    }
+
+    #[test]
+    fn partitioned_case_unions_the_branches_and_false_is_empty() {
+        let partition = lit(0i64);
+        let case: Arc<dyn PhysicalExpr> = Arc::new(
+            CaseExpr::try_new(
+                Some(partition),
+                vec![
+                    (lit(0i64), bounds_and(inlist(&["A"]))),
+                    (lit(1i64), lit(false)),
+                    (lit(2i64), inlist(&["C", "D"])),
+                ],
+                Some(lit(false)),
+            )
+            .unwrap(),
+        );
+        assert_eq!(extract(&case, "company_id"), set(&["A", "C", "D"]));
+        assert_eq!(extract(&lit(false), "company_id"), set(&[]));
+    }
+
+    #[test]
+    fn opaque_or_foreign_shapes_are_unknown() {
+        let s = schema();
+        let key = col("company_id", &s).unwrap();
+        let bounds_only = binary(key.clone(), Operator::GtEq, lit("A"), &s).unwrap();
+        assert_eq!(extract(&bounds_only, "company_id"), KeySet::Unknown);
+        assert_eq!(extract(&lit(true), "company_id"), KeySet::Unknown);
+        let other = in_list(col("other", &s).unwrap(), vec![lit("x")], &false, &s).unwrap();
+        assert_eq!(extract(&other, "company_id"), KeySet::Unknown);
+        let negated = in_list(key.clone(), vec![lit("x")], &true, &s).unwrap();
+        assert_eq!(extract(&negated, "company_id"), KeySet::Unknown);
+        // `IN (…) OR company_id IS NULL`: the null branch lists nothing, so nothing is known.
+        let is_null: Arc<dyn PhysicalExpr> =
+            Arc::new(datafusion::physical_expr::expressions::IsNullExpr::new(key.clone()));
+        let with_nulls = binary(inlist(&["A"]), Operator::Or, is_null, &s).unwrap();
+        assert_eq!(extract(&with_nulls, "company_id"), KeySet::Unknown);
+        // An equality and an OR of equalities.
+        let eq = binary(key.clone(), Operator::Eq, lit("A"), &s).unwrap();
+        let eq2 = binary(lit("B"), Operator::Eq, key, &s).unwrap();
+        assert_eq!(extract(&binary(eq, Operator::Or, eq2, &s).unwrap(), "company_id"), set(&["A", "B"]));
+    }
+
+    #[test]
+    fn a_dynamic_filter_is_read_through_its_current_expression() {
+        let s = schema();
+        let key = col("company_id", &s).unwrap();
+        let dynamic = Arc::new(DynamicFilterPhysicalExpr::new(vec![key], lit(true)));
+        let as_expr: Arc<dyn PhysicalExpr> = dynamic.clone();
+        assert_eq!(extract(&as_expr, "company_id"), KeySet::Unknown, "not filled in yet");
+        dynamic.update(bounds_and(inlist(&["A", "B"]))).unwrap();
+        assert_eq!(extract(&as_expr, "company_id"), set(&["A", "B"]));
+    }
+}
