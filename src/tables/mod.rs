@@ -3,6 +3,7 @@
 //! API can apply. Adding a table is adding a file here and a line in [`all`]; `plan/` and `api/`
 //! stay as they are.
 
+pub mod arrow;
 mod catalog;
 mod companies;
 mod firmographics;
