@@ -38,6 +38,10 @@ pub enum HgError {
 
     #[error("{0}")]
     Config(String),
+
+    /// Another query that was fetching the same key was cancelled; whoever waited fetches it.
+    #[error("HG {endpoint}: the lookup this query was waiting for was cancelled")]
+    Cancelled { endpoint: &'static str },
 }
 
 impl HgError {

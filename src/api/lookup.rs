@@ -45,7 +45,7 @@ impl Drop for Claim {
 
 impl Flights {
     /// For each key: the flight already under way, or a claim to fetch it.
-    fn claim(&self, keys: &[String]) -> (Vec<Option<Flight>>, Vec<Claim>) {
+    fn claim(&self, endpoint: Endpoint, keys: &[String]) -> (Vec<Option<Flight>>, Vec<Claim>) {
         let mut map = self.map.lock().expect("flights");
         let mut claims = Vec::new();
         let flights = keys
@@ -55,7 +55,7 @@ impl Flights {
                 None => {
                     let (done, result) = oneshot::channel();
                     let flight = result
-                        .map(|r| r.unwrap_or_else(|_| Err(HgError::Config("the lookup was cancelled".into()))))
+                        .map(move |r| r.unwrap_or(Err(HgError::Cancelled { endpoint: endpoint.name() })))
                         .boxed()
                         .shared();
                     map.insert(key.clone(), flight);
@@ -115,7 +115,7 @@ impl HgClient {
     ) -> Result<Vec<(CompanyId, Rows)>, HgError> {
         let keys: Vec<String> = ids.iter().map(|id| format!("{prefix}{id}")).collect();
         let flights = &self.inner.flights;
-        let (others, claims) = flights.claim(&keys);
+        let (others, claims) = flights.claim(endpoint, &keys);
         let mut fetched: HashMap<CompanyId, Rows> = HashMap::new();
         if !claims.is_empty() {
             let mine: Vec<CompanyId> =
@@ -139,7 +139,17 @@ impl HgClient {
         let mut out = Vec::with_capacity(ids.len());
         for (id, other) in ids.into_iter().zip(others) {
             let rows = match other {
-                Some(flight) => flight.await?,
+                Some(flight) => match flight.await {
+                    Ok(rows) => rows,
+                    // The query fetching it went away: fetch it here instead of failing.
+                    Err(HgError::Cancelled { .. }) => Arc::new(
+                        self.fetch_companies(endpoint, request, std::slice::from_ref(&id))
+                            .await?
+                            .remove(&id)
+                            .unwrap_or_default(),
+                    ),
+                    Err(error) => return Err(error),
+                },
                 None => fetched.remove(&id).expect("every claimed id was fetched"),
             };
             out.push((id, rows));

@@ -14,8 +14,9 @@
 //! - Search returns companies largest revenue first; `count` is capped at 25,000.
 //! - Credits: with a balance of 0 every charged call is 402; a call that needs more credits than
 //!   remain is 402 and charges nothing.
-//! - Order of checks: path, method, latency, injected fault, key, rate limit, entitlement,
-//!   request validation, credits.
+//! - Order of checks: path, latency, injected fault, method, key, rate limit, entitlement,
+//!   request validation, credits. Faults therefore hit requests a real gateway would refuse
+//!   later anyway, as a flaky network does.
 
 mod credits;
 pub mod data;

@@ -404,3 +404,24 @@ async fn retries_are_bounded_and_say_what_happened_last() {
     let shown = error.to_string();
     assert!(shown.contains("127.0.0.1:1") && !shown.contains(KEY), "{shown}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_query_does_not_fail_another_waiting_for_the_same_keys() {
+    let sb = sandbox(|c| c.latency = Duration::from_millis(300)).await;
+    let client = client(&sb, |_| {});
+    let wanted = ids(&sb, 3);
+    let request = EnrichRequest::default();
+    // The first query claims the keys, then is cancelled while its requests are under way.
+    let first = collect(&client, hgsql::api::Endpoint::Firmographic, request.clone(), wanted.clone());
+    let second = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        collect(&client, hgsql::api::Endpoint::Firmographic, request.clone(), wanted.clone()).await
+    };
+    let cancel_first = async {
+        let _ = tokio::time::timeout(Duration::from_millis(100), first).await;
+    };
+    let ((), answers) = tokio::join!(cancel_first, second);
+    let answers = answers.expect("the second query fetches what the first abandoned");
+    assert_eq!(answers.len(), 3);
+    assert!(answers.values().all(|rows| rows.len() == 1));
+}
