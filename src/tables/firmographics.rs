@@ -1,8 +1,7 @@
 //! `hg.firmographics`: one company's profile (`POST /company/firmographic`, charged).
 
-use super::ColumnSource::Echo;
 use super::ColumnType::{Id, Int, Text, TextList};
-use super::{Column, Lookup, TableSpec, field};
+use super::{COMPANY_KEY, Lookup, TableSpec, field};
 use crate::api::Endpoint;
 
 pub static SPEC: TableSpec = TableSpec {
@@ -10,12 +9,7 @@ pub static SPEC: TableSpec = TableSpec {
     endpoint: Endpoint::Firmographic,
     description: "Company profile: location, industry, size, revenue, IT spend, rankings and global HQ (1 credit per company, once).",
     columns: &[
-        Column {
-            name: "company_id",
-            kind: Id,
-            source: Echo,
-            description: "HG id of the company (key: give it by = / IN or a join).",
-        },
+        COMPANY_KEY,
         field("company_name", Text, "Company name."),
         field("domain_name", Text, "Web domain as HG stores it."),
         field("domain_name_normalized", Text, "Domain without scheme or www."),

@@ -1,8 +1,7 @@
 //! `hg.installs`: technologies a company uses (`POST /company/installs`, charged, batched).
 
-use super::ColumnSource::Echo;
 use super::ColumnType::{Date, Id, Int, Text, TextList};
-use super::{ApiFilter, Column, Lookup, Pushdown, TableSpec, field};
+use super::{ApiFilter, COMPANY_KEY, Lookup, Pushdown, TableSpec, field};
 use crate::api::Endpoint;
 
 pub static SPEC: TableSpec = TableSpec {
@@ -10,12 +9,7 @@ pub static SPEC: TableSpec = TableSpec {
     endpoint: Endpoint::Installs,
     description: "Products a company is seen using, one row per product and country (1 credit per company, once; 25 companies per call).",
     columns: &[
-        Column {
-            name: "company_id",
-            kind: Id,
-            source: Echo,
-            description: "HG id of the company (key: give it by = / IN or a join).",
-        },
+        COMPANY_KEY,
         field("product_id", Int, "HG product id, e.g. 814 (filter with = / IN / NOT IN: sent to HG)."),
         field("product_name", Text, "Product."),
         field("product_description", Text, "What the product is."),

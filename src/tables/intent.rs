@@ -1,8 +1,7 @@
 //! `hg.intent`: research topics a company shows interest in (`POST /company/intent`, charged).
 
-use super::ColumnSource::Echo;
 use super::ColumnType::{Date, Float, Id, Int, Text, TextList};
-use super::{ApiFilter, Column, Lookup, Pushdown, TableSpec, field};
+use super::{ApiFilter, COMPANY_KEY, Lookup, Pushdown, TableSpec, field};
 use crate::api::Endpoint;
 
 pub static SPEC: TableSpec = TableSpec {
@@ -10,12 +9,7 @@ pub static SPEC: TableSpec = TableSpec {
     endpoint: Endpoint::Intent,
     description: "Topics a company is researching, with signal strength and trend (1 credit per company, once; one company per call).",
     columns: &[
-        Column {
-            name: "company_id",
-            kind: Id,
-            source: Echo,
-            description: "HG id of the company (key: give it by = / IN or a join).",
-        },
+        COMPANY_KEY,
         field("topic_id", Id, "HG intent topic id (filter with = / IN: sent to HG)."),
         field("topic_name", Text, "Topic."),
         field("url", Text, "Page about the topic."),

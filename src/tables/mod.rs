@@ -18,28 +18,19 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use crate::api::Endpoint;
 
-/// The SQL type of a column, chosen to keep meaning: dates stay dates, money and counts are
-/// 64-bit integers, lists stay lists, ids are text in their 32-character normal form.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ColumnType {
-    Text,
-    /// A hexadecimal HG id, always 32 upper-case characters.
-    Id,
-    Int,
-    Float,
-    Date,
-    TextList,
-}
+/// The type of a column: the client's type of the field it is read from. Its SQL (Arrow) type
+/// keeps meaning: dates stay dates, money and counts are 64-bit integers, lists stay lists, ids
+/// are text in their 32-character normal form.
+pub use crate::api::FieldType as ColumnType;
 
-impl ColumnType {
-    pub fn data_type(self) -> DataType {
-        match self {
-            ColumnType::Text | ColumnType::Id => DataType::Utf8,
-            ColumnType::Int => DataType::Int64,
-            ColumnType::Float => DataType::Float64,
-            ColumnType::Date => DataType::Date32,
-            ColumnType::TextList => DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
-        }
+/// The Arrow type a column of `kind` has.
+pub fn arrow_type(kind: ColumnType) -> DataType {
+    match kind {
+        ColumnType::Text | ColumnType::Id => DataType::Utf8,
+        ColumnType::Int => DataType::Int64,
+        ColumnType::Float => DataType::Float64,
+        ColumnType::Date => DataType::Date32,
+        ColumnType::TextList => DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
     }
 }
 
@@ -69,6 +60,14 @@ pub struct Column {
 pub const fn field(name: &'static str, kind: ColumnType, description: &'static str) -> Column {
     Column { name, kind, source: ColumnSource::Field, description }
 }
+
+/// The key of every per-company table: the id it was asked for, echoed.
+pub const COMPANY_KEY: Column = Column {
+    name: "company_id",
+    kind: ColumnType::Id,
+    source: ColumnSource::Echo,
+    description: "HG id of the company (key: give it by = / IN or a join).",
+};
 
 /// How a table finds its rows: the API cannot be scanned, so most tables need keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,7 +124,7 @@ impl TableSpec {
     /// The Arrow schema: every column nullable, since HG may leave any field empty.
     pub fn schema(&self) -> SchemaRef {
         Arc::new(Schema::new(
-            self.columns.iter().map(|c| Field::new(c.name, c.kind.data_type(), true)).collect::<Vec<_>>(),
+            self.columns.iter().map(|c| Field::new(c.name, arrow_type(c.kind), true)).collect::<Vec<_>>(),
         ))
     }
 
@@ -198,19 +197,12 @@ mod tests {
                         column.name,
                         table.endpoint
                     );
-                    let same = matches!(
-                        (api_type.unwrap(), column.kind),
-                        (crate::api::FieldType::Text, ColumnType::Text)
-                            | (crate::api::FieldType::Id, ColumnType::Id)
-                            | (crate::api::FieldType::Int, ColumnType::Int)
-                            | (crate::api::FieldType::Float, ColumnType::Float)
-                            | (crate::api::FieldType::Date, ColumnType::Date)
-                            | (crate::api::FieldType::TextList, ColumnType::TextList)
-                    );
-                    assert!(
-                        same,
-                        "{}.{}: column type {:?} differs from the API's",
-                        table.name, column.name, column.kind
+                    assert_eq!(
+                        api_type,
+                        Some(column.kind),
+                        "{}.{}: its type differs from the API's",
+                        table.name,
+                        column.name
                     );
                 }
             }

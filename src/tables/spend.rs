@@ -1,8 +1,7 @@
 //! `hg.spend`: IT spend by category (`POST /company/spend`, charged, batched).
 
-use super::ColumnSource::Echo;
 use super::ColumnType::{Id, Int, Text};
-use super::{ApiFilter, Column, Lookup, Pushdown, TableSpec, field};
+use super::{ApiFilter, COMPANY_KEY, Lookup, Pushdown, TableSpec, field};
 use crate::api::Endpoint;
 
 pub static SPEC: TableSpec = TableSpec {
@@ -10,12 +9,7 @@ pub static SPEC: TableSpec = TableSpec {
     endpoint: Endpoint::Spend,
     description: "Estimated IT spend per category and country (1 credit per company, once; 25 companies per call).",
     columns: &[
-        Column {
-            name: "company_id",
-            kind: Id,
-            source: Echo,
-            description: "HG id of the company (key: give it by = / IN or a join).",
-        },
+        COMPANY_KEY,
         field("spend", Int, "Estimated annual spend in USD."),
         field("category_id", Id, "HG spend category id (filter with = / IN: sent to HG)."),
         field("category_name", Text, "Spend category."),
