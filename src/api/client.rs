@@ -12,7 +12,7 @@ use super::endpoint::Endpoint;
 use super::error::HgError;
 use super::limiter::RateGate;
 use super::lookup::Flights;
-use super::metrics::{Metrics, MetricsSnapshot};
+use super::metrics::{Metrics, MetricsSnapshot, Tally};
 use super::request::{ListQuery, MatchQuery};
 use super::retry::RetryPolicy;
 use super::row::Row;
@@ -123,6 +123,8 @@ pub(crate) struct Inner {
 #[derive(Clone)]
 pub struct HgClient {
     pub(crate) inner: Arc<Inner>,
+    /// Where this handle's requests are also counted, if anywhere.
+    tally: Option<Arc<Tally>>,
 }
 
 impl std::fmt::Debug for HgClient {
@@ -171,7 +173,14 @@ impl HgClient {
                 batch_unsupported: AtomicBool::new(false),
                 flights: Flights::default(),
             }),
+            tally: None,
         })
+    }
+
+    /// A handle on the same client (same limits, flights and metrics) that also counts its
+    /// requests in `tally`, so one consumer can report its own share.
+    pub fn with_tally(&self, tally: Arc<Tally>) -> HgClient {
+        HgClient { inner: self.inner.clone(), tally: Some(tally) }
     }
 
     pub fn config(&self) -> &ClientConfig {
@@ -225,6 +234,10 @@ impl HgClient {
         let (_permit, waited) = inner.gate.admit().await;
         inner.metrics.rate_wait(endpoint, waited);
         inner.metrics.call(endpoint, retry);
+        if let Some(tally) = &self.tally {
+            tally.rate_wait(waited);
+            tally.call(retry);
+        }
         let url = format!("{}{}", inner.config.base_url, endpoint.path());
         let request = match payload {
             Payload::Query(params) => inner.http.get(&url).query(params),
@@ -251,6 +264,9 @@ impl HgClient {
             return match json.map_err(|e| e.to_string()).and_then(|v| envelope(endpoint, v)) {
                 Ok(page) => {
                     inner.metrics.received(endpoint, page.rows.len(), body.len());
+                    if let Some(tally) = &self.tally {
+                        tally.received(page.rows.len());
+                    }
                     Attempt::Done(page)
                 }
                 // A 200 that is not the JSON promised: cut short on the way, most likely.
@@ -267,6 +283,9 @@ impl HgClient {
         match status {
             429 => {
                 inner.metrics.throttled(endpoint);
+                if let Some(tally) = &self.tally {
+                    tally.throttled();
+                }
                 let wait =
                     header_seconds(&headers, "x-ratelimit-reset").or_else(|| header_seconds(&headers, "retry-after"));
                 if let Some(wait) = wait {

@@ -136,3 +136,59 @@ impl Metrics {
         }
     }
 }
+
+/// Counters of one consumer of a shared client (one SQL scan), kept beside the client's own:
+/// a session's client serves many scans at once, and `EXPLAIN ANALYZE` reports each scan's
+/// share. Attach one with [`HgClient::with_tally`](super::HgClient::with_tally).
+#[derive(Debug, Default)]
+pub struct Tally {
+    calls: AtomicU64,
+    retries: AtomicU64,
+    throttled: AtomicU64,
+    rate_wait_ns: AtomicU64,
+    rows: AtomicU64,
+}
+
+/// A copy of a [`Tally`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TallySnapshot {
+    /// HTTP requests sent, retries included.
+    pub calls: u64,
+    pub retries: u64,
+    /// 429 answers.
+    pub throttled: u64,
+    pub rate_wait: Duration,
+    /// Rows received.
+    pub rows: u64,
+}
+
+impl Tally {
+    pub(crate) fn call(&self, retry: bool) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        if retry {
+            self.retries.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn throttled(&self) {
+        self.throttled.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn rate_wait(&self, waited: Duration) {
+        self.rate_wait_ns.fetch_add(waited.as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn received(&self, rows: usize) {
+        self.rows.fetch_add(rows as u64, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> TallySnapshot {
+        TallySnapshot {
+            calls: self.calls.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+            throttled: self.throttled.load(Ordering::Relaxed),
+            rate_wait: Duration::from_nanos(self.rate_wait_ns.load(Ordering::Relaxed)),
+            rows: self.rows.load(Ordering::Relaxed),
+        }
+    }
+}

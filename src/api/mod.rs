@@ -10,6 +10,7 @@
 //! ```
 
 mod client;
+mod domain;
 mod endpoint;
 mod error;
 mod ids;
@@ -22,11 +23,12 @@ mod row;
 mod secret;
 
 pub use client::{ClientConfig, DEFAULT_BASE_URL, HgClient, Page, Payload};
+pub use domain::normalize_domain;
 pub use endpoint::{Endpoint, FieldType};
 pub use error::HgError;
 pub use ids::{CompanyId, HexId, InvalidId};
 pub use lookup::Rows;
-pub use metrics::{EndpointMetrics, MetricsSnapshot};
+pub use metrics::{EndpointMetrics, MetricsSnapshot, Tally, TallySnapshot};
 pub use request::{
     Companies, EnrichRequest, Filters, Inclusion, InclusionMethod, ListQuery, MatchQuery, Sort, SortDirection,
 };

@@ -7,12 +7,13 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use datafusion::arrow::array::Array;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::Operator;
-use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::{
     BinaryExpr, CaseExpr, CastExpr, Column, DynamicFilterPhysicalExpr, InListExpr, Literal, TryCastExpr,
 };
+use datafusion::physical_expr::{PhysicalExpr, ScalarFunctionExpr};
 
 use super::pushdown::text;
 
@@ -52,13 +53,22 @@ pub fn extract(filter: &Arc<dyn PhysicalExpr>, key: &str) -> KeySet {
         return dynamic.current().map_or(KeySet::Unknown, |current| extract(&current, key));
     }
     if let Some(list) = expr.downcast_ref::<InListExpr>() {
-        if list.negated() || !is_column(list.expr(), key) {
+        if list.negated() {
             return KeySet::Unknown;
         }
+        // A join on several columns lists `struct(k1, k2, …)` values: take the key's field.
+        let field = if is_column(list.expr(), key) {
+            None
+        } else {
+            match struct_position(list.expr(), key) {
+                Some(i) => Some(i),
+                None => return KeySet::Unknown,
+            }
+        };
         return list
             .list()
             .iter()
-            .map(|item| literal(item).map(|v| text(&v)))
+            .map(|item| literal(item).and_then(|v| struct_field(v, field)).map(|v| text(&v)))
             .collect::<Option<Vec<Option<String>>>>()
             .map_or(KeySet::Unknown, |values| KeySet::Values(values.into_iter().flatten().collect()));
     }
@@ -102,6 +112,23 @@ fn is_column(expr: &Arc<dyn PhysicalExpr>, key: &str) -> bool {
         return is_column(cast.expr(), key);
     }
     false
+}
+
+/// Where `key` is among the arguments of a `struct(…)` the join builds for several columns.
+fn struct_position(expr: &Arc<dyn PhysicalExpr>, key: &str) -> Option<usize> {
+    let function = expr.as_ref().downcast_ref::<ScalarFunctionExpr>()?;
+    (function.name() == "struct").then(|| function.args().iter().position(|arg| is_column(arg, key)))?
+}
+
+/// The `field`th field of a struct value, or the value itself when `field` is `None`.
+fn struct_field(value: ScalarValue, field: Option<usize>) -> Option<ScalarValue> {
+    match (field, value) {
+        (None, value) => Some(value),
+        (Some(i), ScalarValue::Struct(array)) if i < array.num_columns() && array.len() == 1 => {
+            ScalarValue::try_from_array(array.column(i), 0).ok()
+        }
+        _ => None,
+    }
 }
 
 fn literal(expr: &Arc<dyn PhysicalExpr>) -> Option<ScalarValue> {
@@ -182,6 +209,38 @@ mod tests {
         let eq = binary(key.clone(), Operator::Eq, lit("A"), &s).unwrap();
         let eq2 = binary(lit("B"), Operator::Eq, key, &s).unwrap();
         assert_eq!(extract(&binary(eq, Operator::Or, eq2, &s).unwrap(), "company_id"), set(&["A", "B"]));
+    }
+
+    #[test]
+    fn a_join_on_two_columns_lists_structs_and_each_key_is_read_from_its_field() {
+        use datafusion::arrow::array::{ArrayRef, StringArray, StructArray};
+        use datafusion::arrow::datatypes::Fields;
+        use datafusion::physical_expr::expressions::InListExpr;
+        let s = schema();
+        let args = vec![col("other", &s).unwrap(), col("company_id", &s).unwrap()];
+        let fields = Fields::from(vec![Field::new("c0", DataType::Utf8, true), Field::new("c1", DataType::Utf8, true)]);
+        let return_field = Arc::new(Field::new("struct", DataType::Struct(fields.clone()), true));
+        let config = Arc::new(datafusion::config::ConfigOptions::default());
+        let function = datafusion::functions::core::r#struct();
+        let expr: Arc<dyn PhysicalExpr> =
+            Arc::new(ScalarFunctionExpr::new("struct", function, args, return_field, config));
+        let pairs = StructArray::new(
+            fields,
+            vec![
+                Arc::new(StringArray::from(vec!["US", "DE", "US"])) as ArrayRef,
+                Arc::new(StringArray::from(vec!["A", "B", "A"])) as ArrayRef,
+            ],
+            None,
+        );
+        let struct_schema = Schema::new(vec![
+            Field::new("company_id", DataType::Utf8, true),
+            Field::new("other", DataType::Utf8, true),
+        ]);
+        let list: Arc<dyn PhysicalExpr> =
+            Arc::new(InListExpr::try_new_from_array(expr, Arc::new(pairs), false, &struct_schema).unwrap());
+        assert_eq!(extract(&list, "company_id"), set(&["A", "B"]));
+        assert_eq!(extract(&list, "other"), set(&["DE", "US"]));
+        assert_eq!(extract(&list, "missing"), KeySet::Unknown);
     }
 
     #[test]

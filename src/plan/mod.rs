@@ -1,5 +1,14 @@
-//! Planning HG scans: pushdown (predicates → API parameters), and, with the SQL tables,
-//! `ApiScanExec`, key extraction from join filters and the physical rules.
+//! Planning HG scans: pushdown (predicates → API parameters), the table provider, `ApiScanExec`
+//! and its stream, key extraction from join filters, and the physical rules.
 
+mod fetch;
 pub mod keys;
+mod provider;
 pub mod pushdown;
+mod rules;
+mod scan;
+
+pub use fetch::ScanError;
+pub use provider::HgTable;
+pub use rules::{ApiOnProbeSide, ApiScanGuard, missing_keys_message};
+pub use scan::{ApiScanExec, ScanOptions};

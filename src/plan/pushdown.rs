@@ -93,8 +93,13 @@ pub fn text(value: &ScalarValue) -> Option<String> {
     }
 }
 
-/// `match_rank <= n` (or `< n`, `= 1`) as the number of matches to ask for.
-fn match_limit(expr: &Expr, column: &str) -> Option<u32> {
+/// HG answers at most this many matches per lookup.
+pub const MAX_MATCHES: i64 = 10;
+
+/// A predicate on `match_rank` as the number of matches to ask for, and whether asking for
+/// that many answers it exactly: `<= n` and `< n` do; `= n` (n > 1), `>`, `>=` and `<>` need
+/// every match up to n (or all 10) and DataFusion keeps the rows it wants.
+fn match_limit(expr: &Expr, column: &str) -> Option<(u32, bool)> {
     let Expr::BinaryExpr(BinaryExpr { left, op, right }) = expr else { return None };
     if column_name(left).as_deref() != Some(column) {
         return None;
@@ -102,15 +107,19 @@ fn match_limit(expr: &Expr, column: &str) -> Option<u32> {
     let n = match literal(right)? {
         ScalarValue::Int64(Some(n)) => n,
         ScalarValue::Int32(Some(n)) => n.into(),
+        ScalarValue::UInt64(Some(n)) => i64::try_from(n).unwrap_or(i64::MAX),
+        ScalarValue::UInt32(Some(n)) => n.into(),
         _ => return None,
     };
-    let limit = match op {
-        Operator::LtEq => n,
-        Operator::Lt => n - 1,
-        Operator::Eq if n == 1 => 1,
+    let (limit, exact) = match op {
+        Operator::LtEq => (n, true),
+        Operator::Lt => (n.saturating_sub(1), true),
+        Operator::Eq => (n, n == 1),
+        Operator::Gt | Operator::GtEq | Operator::NotEq => (MAX_MATCHES, false),
         _ => return None,
     };
-    (1..=10).contains(&limit).then_some(limit as u32)
+    // Below 1 nothing can pass; ask for 1 and let DataFusion drop it.
+    Some(if limit < 1 { (1, false) } else { (limit.min(MAX_MATCHES) as u32, exact) })
 }
 
 /// `name ILIKE '%x%'`, `name LIKE '%x%'` or `name = 'x'` as the text to search for.
@@ -140,16 +149,12 @@ pub fn support(spec: &TableSpec, expr: &Expr) -> TableProviderFilterPushDown {
     }
     for pushdown in spec.pushdown {
         let handled = match pushdown.filter {
-            ApiFilter::MatchLimit => match_limit(expr, pushdown.column).is_some(),
-            ApiFilter::CatalogName => name_search(expr, pushdown.column).is_some(),
-            _ => column_values(expr).is_some_and(|v| v.column == pushdown.column),
+            ApiFilter::MatchLimit => match_limit(expr, pushdown.column).map(|(_, exact)| exact),
+            ApiFilter::CatalogName => name_search(expr, pushdown.column).map(|_| pushdown.exact),
+            _ => column_values(expr).filter(|v| v.column == pushdown.column).map(|_| pushdown.exact),
         };
-        if handled {
-            return if pushdown.exact {
-                TableProviderFilterPushDown::Exact
-            } else {
-                TableProviderFilterPushDown::Inexact
-            };
+        if let Some(exact) = handled {
+            return if exact { TableProviderFilterPushDown::Exact } else { TableProviderFilterPushDown::Inexact };
         }
     }
     TableProviderFilterPushDown::Unsupported
@@ -178,7 +183,7 @@ pub fn analyze(spec: &TableSpec, filters: &[Expr]) -> Pushed {
         for pushdown in spec.pushdown {
             match pushdown.filter {
                 ApiFilter::MatchLimit => {
-                    if let Some(n) = match_limit(expr, pushdown.column) {
+                    if let Some((n, _)) = match_limit(expr, pushdown.column) {
                         pushed.match_limit = Some(pushed.match_limit.map_or(n, |m| m.min(n)));
                     }
                 }
@@ -263,7 +268,20 @@ mod tests {
             analyze(companies, &[col("match_rank").lt_eq(lit(3i64)), col("match_rank").lt(lit(2i64))]).match_limit,
             Some(1)
         );
-        assert_eq!(support(companies, &col("match_rank").lt_eq(lit(50i64))), Unsupported, "HG matches at most 10");
+        // HG matches at most 10: asking for 10 answers `<= 50` exactly.
+        assert_eq!(support(companies, &col("match_rank").lt_eq(lit(50i64))), Exact);
+        assert_eq!(analyze(companies, &[col("match_rank").lt_eq(lit(50i64))]).match_limit, Some(10));
+        // Predicates that need more than the first n matches ask for enough and stay checked.
+        for (expr, limit) in [
+            (col("match_rank").eq(lit(2i64)), 2),
+            (col("match_rank").gt(lit(1i64)), 10),
+            (col("match_rank").not_eq(lit(1i64)), 10),
+            (col("match_rank").lt(lit(1i64)), 1),
+        ] {
+            assert_eq!(support(companies, &expr), Inexact, "{expr}");
+            assert_eq!(analyze(companies, std::slice::from_ref(&expr)).match_limit, Some(limit), "{expr}");
+        }
+        assert_eq!(support(companies, &col("match_rank").eq(lit(1i64))), Exact);
         assert_eq!(support(companies, &col("match_domain").eq(lit("acme.com"))), Exact);
         let products = crate::tables::find("products").unwrap();
         assert_eq!(analyze(products, &[col("name").ilike(lit("%sales%"))]).name.as_deref(), Some("sales"));

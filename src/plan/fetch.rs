@@ -1,0 +1,559 @@
+//! What an HG scan does once polled: wait for the join's keys, read them, and turn them into
+//! lookups whose answers stream out as record batches.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::pin::pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::expressions::DynamicFilterPhysicalExpr;
+use datafusion::physical_plan::metrics::{Count, ExecutionPlanMetricsSet, Gauge, MetricBuilder, Time};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+
+use super::keys::{self, KeySet};
+use super::pushdown::{self, ColumnValues, Pushed};
+use super::scan::{ApiScanExec, ScanOptions, references};
+use crate::api::{
+    CompanyId, EnrichRequest, Filters, HexId, HgClient, HgError, Inclusion, InclusionMethod, ListQuery, MatchQuery,
+    Row, Rows, Tally, normalize_domain,
+};
+use crate::tables::arrow::{Record, to_batch};
+use crate::tables::{ApiFilter, Lookup, TableSpec};
+
+/// Companies (or match queries) whose rows go into one record batch: small enough that rows
+/// flow out while later lookups are still under way.
+const LOOKUPS_PER_BATCH: usize = 64;
+/// Rows per batch for listings.
+const LISTING_BATCH_ROWS: usize = 8192;
+/// Match lookups one scan may make from a cross of domains, names and countries.
+const MAX_MATCH_COMBINATIONS: usize = 100_000;
+
+/// Why a scan could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("{0}")]
+    NoKeys(String),
+    #[error(
+        "hg.{table}: the keys of the join on {column} cannot be read from the filter DataFusion built ({shape}). \
+         Join on the column itself (not an expression of it), or raise \
+         datafusion.optimizer.hash_join_inlist_pushdown_max_distinct_values / _max_size if the key set is very large"
+    )]
+    UnreadableKeys { table: &'static str, column: &'static str, shape: String },
+    #[error(
+        "hg.{table}: waited {idle:?} for the keys of its join while nothing happened; the join never produced them. \
+         This is a planning bug in hgsql: please report the query"
+    )]
+    JoinTimeout { table: &'static str, idle: Duration },
+    #[error(
+        "hg.companies: {count} combinations of match_domain × match_name × match_country_code would each be a request \
+         (at most {MAX_MATCH_COMBINATIONS}); look companies up by domain or by name, not by both from separate lists"
+    )]
+    TooManyMatches { count: usize },
+}
+
+fn external(error: impl std::error::Error + Send + Sync + 'static) -> DataFusionError {
+    DataFusionError::External(Box::new(error))
+}
+
+/// The scan's counters in `EXPLAIN ANALYZE`, filled from its own share of the client's
+/// requests.
+struct Report {
+    tally: Arc<Tally>,
+    api_calls: Gauge,
+    retries: Gauge,
+    http_429: Gauge,
+    keys_requested: Count,
+    cache_hits: Count,
+    output_rows: Count,
+    join_wait: Time,
+    rate_limit_wait: Time,
+    rate_wait_reported: Mutex<Duration>,
+}
+
+impl Report {
+    fn new(metrics: &ExecutionPlanMetricsSet, partition: usize, tally: Arc<Tally>) -> Report {
+        let report = Report {
+            tally,
+            api_calls: MetricBuilder::new(metrics).gauge("api_calls", partition),
+            retries: MetricBuilder::new(metrics).gauge("retries", partition),
+            http_429: MetricBuilder::new(metrics).gauge("http_429", partition),
+            keys_requested: MetricBuilder::new(metrics).counter("keys_requested", partition),
+            // The persistent cache arrives with issue 6; until then every key is fetched.
+            cache_hits: MetricBuilder::new(metrics).counter("cache_hits", partition),
+            output_rows: MetricBuilder::new(metrics).output_rows(partition),
+            join_wait: MetricBuilder::new(metrics).subset_time("join_wait", partition),
+            rate_limit_wait: MetricBuilder::new(metrics).subset_time("rate_limit_wait", partition),
+            rate_wait_reported: Mutex::new(Duration::ZERO),
+        };
+        report.cache_hits.add(0);
+        report
+    }
+
+    fn update(&self) {
+        let now = self.tally.snapshot();
+        self.api_calls.set(now.calls as usize);
+        self.retries.set(now.retries as usize);
+        self.http_429.set(now.throttled as usize);
+        let mut reported = self.rate_wait_reported.lock().expect("rate wait");
+        if now.rate_wait > *reported {
+            self.rate_limit_wait.add_duration(now.rate_wait - *reported);
+            *reported = now.rate_wait;
+        }
+    }
+}
+
+/// Everything one execution of a scan needs, owned, so the stream is `'static`.
+struct Run {
+    spec: &'static TableSpec,
+    /// The scan's handle on the session's client, counting into the report.
+    client: HgClient,
+    projection: Option<Vec<usize>>,
+    pushed: Pushed,
+    limit: Option<usize>,
+    join_filters: Vec<Arc<dyn PhysicalExpr>>,
+    options: ScanOptions,
+    fields: Vec<String>,
+    report: Arc<Report>,
+}
+
+/// The stream of a scan. Nothing happens until it is polled.
+pub(super) fn stream(
+    scan: &ApiScanExec,
+    partition: usize,
+    metrics: &ExecutionPlanMetricsSet,
+) -> SendableRecordBatchStream {
+    let tally = Arc::new(Tally::default());
+    let report = Arc::new(Report::new(metrics, partition, tally.clone()));
+    let run = Run {
+        spec: scan.spec,
+        client: scan.client.with_tally(tally),
+        projection: scan.projection.clone(),
+        pushed: scan.pushed.clone(),
+        limit: scan.limit,
+        join_filters: scan.join_filters.clone(),
+        options: scan.options,
+        fields: scan.api_fields(),
+        report: report.clone(),
+    };
+    let schema: SchemaRef = datafusion::physical_plan::ExecutionPlan::schema(scan);
+    let batches = stream::once(run.start()).try_flatten();
+    let batches = limit_rows(batches.boxed(), scan.limit);
+    let counted = report.clone();
+    let batches = batches
+        .inspect(move |item| {
+            if let Ok(batch) = item {
+                counted.output_rows.add(batch.num_rows());
+            }
+            counted.update();
+        })
+        .map(Some)
+        // Once more at the end, for requests that produced no rows.
+        .chain(stream::once(async move {
+            report.update();
+            None
+        }))
+        .filter_map(std::future::ready);
+    Box::pin(RecordBatchStreamAdapter::new(schema, batches.boxed()))
+}
+
+/// Ends `batches` after `limit` rows, without asking for more.
+fn limit_rows(
+    batches: BoxStream<'static, Result<RecordBatch>>,
+    limit: Option<usize>,
+) -> BoxStream<'static, Result<RecordBatch>> {
+    let Some(limit) = limit else { return batches };
+    batches
+        .scan(0usize, move |seen, item| {
+            if *seen >= limit {
+                return std::future::ready(None);
+            }
+            std::future::ready(Some(item.map(|batch| {
+                let take = (limit - *seen).min(batch.num_rows());
+                *seen += take;
+                batch.slice(0, take)
+            })))
+        })
+        .boxed()
+}
+
+/// What is known of the values one column may take.
+enum Known {
+    Values(BTreeSet<String>),
+    /// No literal and no join on the column.
+    Absent,
+    /// A join on the column whose filter lists no values (`hash_lookup`, an expression).
+    Unreadable(String),
+}
+
+impl Run {
+    async fn start(self) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+        self.wait_for_joins().await?;
+        match self.spec.lookup {
+            Lookup::ByCompany { key } => self.by_company(key),
+            Lookup::ByMatch { domain, name, country } => self.by_match(domain, name, country),
+            Lookup::Listing { max_rows } => self.listing(max_rows).await,
+        }
+    }
+
+    /// Waits until every join filter is complete. Gives up only when the session's client has
+    /// made no progress for the idle limit: a join fed by an earlier HG lookup may take long.
+    async fn wait_for_joins(&self) -> Result<()> {
+        let started = Instant::now();
+        let tick = Duration::from_millis(200).min(self.options.join_wait_idle);
+        for filter in &self.join_filters {
+            let Some(dynamic) = filter.as_ref().downcast_ref::<DynamicFilterPhysicalExpr>() else { continue };
+            let mut complete = pin!(dynamic.wait_complete());
+            let mut progress = self.session_progress();
+            let mut idle_since = Instant::now();
+            loop {
+                tokio::select! {
+                    _ = &mut complete => break,
+                    _ = tokio::time::sleep(tick) => {
+                        let now = self.session_progress();
+                        if now != progress {
+                            progress = now;
+                            idle_since = Instant::now();
+                        } else if idle_since.elapsed() >= self.options.join_wait_idle {
+                            return Err(external(ScanError::JoinTimeout {
+                                table: self.spec.name,
+                                idle: self.options.join_wait_idle,
+                            }));
+                        }
+                    }
+                }
+            }
+        }
+        self.report.join_wait.add_duration(started.elapsed());
+        Ok(())
+    }
+
+    /// Requests and rows so far over the whole session: changes while any lookup runs.
+    fn session_progress(&self) -> (u64, u64) {
+        let total = self.client.metrics().total();
+        (total.calls, total.rows)
+    }
+
+    /// Literal values of `column` intersected with what every join on it allows.
+    fn known(&self, column: &'static str) -> Known {
+        let mut values = self.pushed.keys.iter().find(|(c, _)| c == column).map(|(_, v)| v.clone());
+        let mut unreadable = None;
+        for filter in self.join_filters.iter().filter(|f| references(f, column)) {
+            match keys::extract(filter, column) {
+                KeySet::Values(found) => {
+                    values = Some(match values {
+                        Some(before) => before.intersection(&found).cloned().collect(),
+                        None => found,
+                    })
+                }
+                KeySet::Unknown => unreadable = Some(shape(filter)),
+            }
+        }
+        match (values, unreadable) {
+            (Some(values), _) => Known::Values(values),
+            (None, Some(shape)) => Known::Unreadable(shape),
+            (None, None) => Known::Absent,
+        }
+    }
+
+    fn no_keys(&self) -> DataFusionError {
+        external(ScanError::NoKeys(super::rules::missing_keys_message(self.spec)))
+    }
+
+    fn by_company(self, key: &'static str) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+        let raw = match self.known(key) {
+            Known::Values(values) => values,
+            Known::Absent => return Err(self.no_keys()),
+            Known::Unreadable(shape) => {
+                return Err(external(ScanError::UnreadableKeys { table: self.spec.name, column: key, shape }));
+            }
+        };
+        // One lookup per company, whatever the spellings of its id; each spelling gets its rows
+        // back under the spelling asked for, so the join holds.
+        let mut spellings: BTreeMap<CompanyId, Vec<String>> = BTreeMap::new();
+        let mut invalid = Vec::new();
+        for value in raw {
+            match CompanyId::parse(&value) {
+                Ok(id) => spellings.entry(id).or_default().push(value),
+                Err(_) => invalid.push(value),
+            }
+        }
+        if !invalid.is_empty() {
+            tracing::warn!(
+                table = self.spec.name,
+                count = invalid.len(),
+                example = %invalid[0],
+                "values of {key} that are not HG ids (up to 32 hex digits) match nothing and were not looked up"
+            );
+        }
+        self.report.keys_requested.add(spellings.len());
+        let request =
+            EnrichRequest { fields: Some(self.fields.clone()), filters: api_filters(&self.pushed), sorts: Vec::new() };
+        let ids: Vec<CompanyId> = spellings.keys().cloned().collect();
+        let spellings = Arc::new(spellings);
+        let (spec, projection) = (self.spec, self.projection.clone());
+        let batches = self
+            .client
+            .enrich(self.spec.endpoint, request, stream::iter(ids))
+            .ready_chunks(LOOKUPS_PER_BATCH)
+            .map(move |chunk| {
+                let chunk = chunk.into_iter().collect::<Result<Vec<(CompanyId, Rows)>, HgError>>().map_err(external)?;
+                company_batch(spec, projection.as_deref(), key, &chunk, &spellings)
+            });
+        Ok(batches.boxed())
+    }
+
+    fn by_match(
+        self,
+        domain: &'static str,
+        name: &'static str,
+        country: &'static str,
+    ) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+        let mut dimensions = Vec::new();
+        for column in [domain, name, country] {
+            dimensions.push(match self.known(column) {
+                Known::Values(values) => Some(values),
+                Known::Absent => None,
+                Known::Unreadable(shape) => {
+                    return Err(external(ScanError::UnreadableKeys { table: self.spec.name, column, shape }));
+                }
+            });
+        }
+        let [domains, names, countries]: [Option<BTreeSet<String>>; 3] = dimensions.try_into().expect("three");
+        if domains.is_none() && names.is_none() {
+            return Err(self.no_keys());
+        }
+        // Each dimension as (value echoed, value sent); a missing one is a single "not given".
+        let domains = options(domains, normalize_domain);
+        let names = options(names, |n| Some(n.trim().to_string()).filter(|n| !n.is_empty()));
+        let countries = options(countries, |c| {
+            let c = c.trim().to_ascii_uppercase();
+            (c.len() == 2 && c.chars().all(|ch| ch.is_ascii_alphabetic())).then_some(c)
+        });
+        let count = domains.len() * names.len() * countries.len();
+        if count > MAX_MATCH_COMBINATIONS {
+            return Err(external(ScanError::TooManyMatches { count }));
+        }
+        let limit = self.pushed.match_limit.unwrap_or(1);
+        let mut echoes: HashMap<MatchQuery, Vec<Echo>> = HashMap::new();
+        let mut queries = Vec::new();
+        for d in &domains {
+            for n in &names {
+                if d.is_none() && n.is_none() {
+                    continue;
+                }
+                for c in &countries {
+                    let query = MatchQuery {
+                        domain_name: d.as_ref().map(|(_, sent)| sent.clone()),
+                        company_name: n.as_ref().map(|(_, sent)| sent.clone()),
+                        country_code: c.as_ref().map(|(_, sent)| sent.clone()),
+                        limit,
+                    };
+                    let echo = [d, n, c].map(|v| v.as_ref().map(|(asked, _)| asked.clone()));
+                    match echoes.get_mut(&query) {
+                        Some(list) => list.push(echo),
+                        None => {
+                            echoes.insert(query.clone(), vec![echo]);
+                            queries.push(query);
+                        }
+                    }
+                }
+            }
+        }
+        self.report.keys_requested.add(queries.len());
+        let echoes = Arc::new(echoes);
+        let (spec, projection) = (self.spec, self.projection.clone());
+        let columns = [domain, name, country];
+        let batches = self.client.match_many(stream::iter(queries)).ready_chunks(LOOKUPS_PER_BATCH).map(move |chunk| {
+            let chunk =
+                chunk.into_iter().collect::<Result<Vec<(MatchQuery, Vec<Row>)>, HgError>>().map_err(external)?;
+            match_batch(spec, projection.as_deref(), columns, &chunk, &echoes)
+        });
+        Ok(batches.boxed())
+    }
+
+    async fn listing(self, max_rows: usize) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+        let endpoint = self.spec.endpoint;
+        let query = if endpoint.is_get() {
+            ListQuery::Catalog { name: self.pushed.name.clone() }
+        } else {
+            ListQuery::Search { fields: self.fields.clone(), filters: None }
+        };
+        let row_limit = self.limit.map_or(max_rows, |l| l.min(max_rows));
+        self.report.keys_requested.add(0);
+        let rows = self.client.list_query(endpoint, &query, Some(row_limit)).await.map_err(external)?;
+        if rows.len() >= max_rows {
+            tracing::warn!(
+                table = self.spec.name,
+                max_rows,
+                "HG returns at most {max_rows} rows here; narrow the query"
+            );
+        }
+        let mut batches = Vec::new();
+        for chunk in rows.chunks(LISTING_BATCH_ROWS) {
+            let records: Vec<Record> = chunk.iter().map(|row| Record { row, echo: &[], rank: None }).collect();
+            batches.push(to_batch(self.spec, self.projection.as_deref(), &records).map_err(DataFusionError::from));
+        }
+        Ok(stream::iter(batches).boxed())
+    }
+}
+
+/// Values echoed in match_domain, match_name and match_country_code.
+type Echo = [Option<String>; 3];
+
+/// The values of one match dimension as (asked, sent) pairs, dropping those that cannot be
+/// sent (blank, not a domain); `[None]` when the dimension is not given at all.
+fn options(
+    values: Option<BTreeSet<String>>,
+    normalise: impl Fn(&str) -> Option<String>,
+) -> Vec<Option<(String, String)>> {
+    match values {
+        None => vec![None],
+        Some(values) => {
+            values.into_iter().filter_map(|asked| normalise(&asked).map(|sent| Some((asked, sent)))).collect()
+        }
+    }
+}
+
+fn company_batch(
+    spec: &TableSpec,
+    projection: Option<&[usize]>,
+    key: &'static str,
+    chunk: &[(CompanyId, Rows)],
+    spellings: &BTreeMap<CompanyId, Vec<String>>,
+) -> Result<RecordBatch> {
+    let mut echoes: Vec<[(&'static str, Option<&str>); 1]> = Vec::new();
+    let mut pairs: Vec<(usize, &Row)> = Vec::new();
+    for (id, rows) in chunk {
+        for spelling in spellings.get(id).into_iter().flatten() {
+            echoes.push([(key, Some(spelling.as_str()))]);
+            pairs.extend(rows.iter().map(|row| (echoes.len() - 1, row)));
+        }
+    }
+    let records: Vec<Record> = pairs.iter().map(|&(e, row)| Record { row, echo: &echoes[e], rank: None }).collect();
+    Ok(to_batch(spec, projection, &records)?)
+}
+
+fn match_batch(
+    spec: &TableSpec,
+    projection: Option<&[usize]>,
+    columns: [&'static str; 3],
+    chunk: &[(MatchQuery, Vec<Row>)],
+    echoes: &HashMap<MatchQuery, Vec<Echo>>,
+) -> Result<RecordBatch> {
+    let mut echo_rows: Vec<[(&'static str, Option<&str>); 3]> = Vec::new();
+    let mut records_at: Vec<(usize, &Row, i64)> = Vec::new();
+    for (query, rows) in chunk {
+        for echo in echoes.get(query).into_iter().flatten() {
+            echo_rows.push([0, 1, 2].map(|i| (columns[i], echo[i].as_deref())));
+            for (rank, row) in rows.iter().enumerate() {
+                records_at.push((echo_rows.len() - 1, row, rank as i64 + 1));
+            }
+        }
+    }
+    let records: Vec<Record> =
+        records_at.iter().map(|&(e, row, rank)| Record { row, echo: &echo_rows[e], rank: Some(rank) }).collect();
+    Ok(to_batch(spec, projection, &records)?)
+}
+
+/// A filter as text for messages, cut short.
+fn shape(filter: &Arc<dyn PhysicalExpr>) -> String {
+    let text = match filter.as_ref().downcast_ref::<DynamicFilterPhysicalExpr>().map(|d| d.current()) {
+        Some(Ok(current)) => current.to_string(),
+        _ => filter.to_string(),
+    };
+    if text.chars().count() > 160 { format!("{}…", text.chars().take(160).collect::<String>()) } else { text }
+}
+
+/// The API filters of the pushed predicates. Every one is a superset of what SQL keeps
+/// (DataFusion checks the predicate again), so when a column has several, the first is sent.
+pub(super) fn api_filters(pushed: &Pushed) -> Filters {
+    let mut filters = Filters::default();
+    for (filter, values) in &pushed.filters {
+        let method = if values.negated { InclusionMethod::NonePresent } else { InclusionMethod::AnyPresent };
+        match filter {
+            ApiFilter::Products if filters.products.is_none() => filters.products = inclusion(values, int, method),
+            ApiFilter::Vendors if filters.vendors.is_none() => filters.vendors = inclusion(values, int, method),
+            ApiFilter::ProductCategories if filters.product_categories.is_none() => {
+                filters.product_categories = inclusion(values, hex, method)
+            }
+            ApiFilter::CountryCodes if filters.country_codes.is_none() => {
+                filters.country_codes = inclusion(values, |v| Some(v.trim().to_string()), method)
+            }
+            ApiFilter::CategoryIds if filters.category_ids.is_none() && !values.negated => {
+                filters.category_ids = all(values, hex)
+            }
+            ApiFilter::TopicIds if filters.topic_ids.is_none() && !values.negated => {
+                filters.topic_ids = all(values, hex)
+            }
+            _ => {}
+        }
+    }
+    filters
+}
+
+fn int(value: &str) -> Option<i64> {
+    value.trim().parse().ok()
+}
+
+fn hex(value: &str) -> Option<HexId> {
+    HexId::parse(value).ok()
+}
+
+/// Every value converted, or `None` (send nothing) when one cannot be.
+fn all<T>(values: &ColumnValues, convert: impl Fn(&str) -> Option<T>) -> Option<Vec<T>> {
+    values.values.iter().map(|v| pushdown::text(v).and_then(|t| convert(&t))).collect()
+}
+
+fn inclusion<T>(
+    values: &ColumnValues,
+    convert: impl Fn(&str) -> Option<T>,
+    inclusion_method: InclusionMethod,
+) -> Option<Inclusion<T>> {
+    all(values, convert).map(|ids| Inclusion { ids, inclusion_method })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::logical_expr::{col, in_list, lit};
+
+    #[test]
+    fn pushed_filters_become_api_filters_and_unsendable_values_send_nothing() {
+        let installs = crate::tables::find("installs").unwrap();
+        let pushed = pushdown::analyze(
+            installs,
+            &[
+                in_list(col("product_id"), vec![lit(814i64), lit(1023i64), lit(5i64), lit(6i64)], false),
+                col("vendor_id").not_eq(lit(316i64)),
+                col("country_code").eq(lit("US")),
+                col("product_category_id").eq(lit("not-hex")),
+            ],
+        );
+        let filters = api_filters(&pushed);
+        let products = filters.products.unwrap();
+        assert_eq!(products.ids, [814, 1023, 5, 6]);
+        assert_eq!(products.inclusion_method, InclusionMethod::AnyPresent);
+        let vendors = filters.vendors.unwrap();
+        assert_eq!((vendors.ids, vendors.inclusion_method), (vec![316], InclusionMethod::NonePresent));
+        assert_eq!(filters.country_codes.unwrap().ids, ["US"]);
+        assert!(filters.product_categories.is_none(), "a value that is not an id is left to DataFusion");
+        let spend = crate::tables::find("spend").unwrap();
+        let negated = pushdown::analyze(spend, &[col("category_id").not_eq(lit("0A"))]);
+        assert!(api_filters(&negated).category_ids.is_none(), "category_ids has no NONE_PRESENT form");
+    }
+
+    #[test]
+    fn match_dimensions_keep_what_was_asked_and_send_what_hg_understands() {
+        let asked = BTreeSet::from(["https://www.Acme.com/".to_string(), "  ".to_string(), "acme.com".to_string()]);
+        let domains = options(Some(asked), normalize_domain);
+        let sent: Vec<_> = domains.iter().map(|d| d.as_ref().unwrap().1.as_str()).collect();
+        assert_eq!(sent, ["acme.com", "acme.com"], "the blank is dropped; both spellings are kept to echo");
+        assert_eq!(options(None, normalize_domain), vec![None]);
+    }
+}

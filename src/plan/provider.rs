@@ -1,0 +1,65 @@
+//! `HgTable`: a [`TableSpec`] as a DataFusion table. Planning only: what DataFusion may push
+//! down, and an [`ApiScanExec`] per scan.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
+use datafusion::physical_plan::ExecutionPlan;
+
+use super::pushdown;
+use super::scan::{ApiScanExec, ScanOptions};
+use crate::api::HgClient;
+use crate::tables::TableSpec;
+
+/// One `hg.*` table. Without a client (no key configured) it still plans `\d` and
+/// `information_schema`, and any query that reads it fails before a call with how to configure one.
+#[derive(Debug)]
+pub struct HgTable {
+    spec: &'static TableSpec,
+    client: Result<HgClient, String>,
+    options: ScanOptions,
+}
+
+impl HgTable {
+    pub fn new(spec: &'static TableSpec, client: Result<HgClient, String>, options: ScanOptions) -> HgTable {
+        HgTable { spec, client, options }
+    }
+
+    pub fn spec(&self) -> &'static TableSpec {
+        self.spec
+    }
+}
+
+#[async_trait]
+impl TableProvider for HgTable {
+    fn schema(&self) -> SchemaRef {
+        self.spec.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
+        Ok(filters.iter().map(|expr| pushdown::support(self.spec, expr)).collect())
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let client = self
+            .client
+            .clone()
+            .map_err(|message| DataFusionError::Plan(format!("hg.{}: {message}", self.spec.name)))?;
+        let scan = ApiScanExec::new(self.spec, client, projection.cloned(), filters, limit, self.options)?;
+        Ok(Arc::new(scan))
+    }
+}
