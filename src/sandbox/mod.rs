@@ -165,6 +165,11 @@ impl Sandbox {
         self.app.stats.to_json(credits)
     }
 
+    /// Zeroes the counters, as `POST /__sandbox/reset` does.
+    pub fn reset_stats(&self) {
+        self.app.stats.reset();
+    }
+
     /// Stops accepting and closes open connections.
     pub fn stop(&self) {
         let _ = self.shutdown.send(true);

@@ -6,4 +6,5 @@ mod sandbox_dump;
 mod sandbox_endpoints;
 mod sandbox_faults;
 mod sandbox_rules;
+mod sql_slt;
 mod support;
