@@ -223,18 +223,22 @@ impl ApiScanExec {
                 let batch = if endpoint.batches() { self.client.config().batch_size.max(1) } else { 1 };
                 let requests = ids.len().div_ceil(batch);
                 if endpoint == crate::api::Endpoint::Firmographic {
-                    format!("{requests} requests")
+                    requests_text(requests)
                 } else {
-                    format!("at least {requests} requests, more if a company's rows span pages")
+                    format!("at least {}, more if a company's rows span pages", requests_text(requests))
                 }
             }
             Lookup::ByMatch { domain, .. } if column == domain => {
                 let hosts: HashSet<_> = values.iter().filter_map(|v| normalize_domain(v)).collect();
-                format!("{} requests", hosts.len())
+                requests_text(hosts.len())
             }
-            _ => format!("{} requests", values.len()),
+            _ => requests_text(values.len()),
         }
     }
+}
+
+fn requests_text(n: usize) -> String {
+    if n == 1 { "1 request".into() } else { format!("{n} requests") }
 }
 
 /// Whether `expr` (a join's dynamic filter: its children are the probe-side key columns)

@@ -6,5 +6,6 @@ mod sandbox_dump;
 mod sandbox_endpoints;
 mod sandbox_faults;
 mod sandbox_rules;
+mod sql_explain;
 mod sql_slt;
 mod support;

@@ -1,0 +1,126 @@
+//! The README's enrichment at 10,000 accounts, run by hand:
+//! `cargo bench --bench lookup_join`.
+//!
+//! An in-process sandbox with no rate limit (50,000 companies, so there are enough distinct
+//! domains), a generated accounts CSV (9,000 known companies under assorted spellings, 500 of
+//! them listed twice, 500 unknown domains), and `queries/enrich.sql`'s join: match →
+//! firmographics → installs of two products, written to Parquet. It checks that the calls are
+//! exactly the minimum (one match per distinct host, one firmographic per matched company,
+//! ceil(companies / 25) installs: two products fit a batch in one page) and reports wall time
+//! and peak memory (VmHWM, which includes the sandbox's own data set, measured before the query).
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::time::Instant;
+
+use hgsql::api::{ApiKey, ClientConfig, HgClient};
+use hgsql::sandbox::{Sandbox, SandboxConfig};
+use hgsql::session::Session;
+
+const KNOWN: usize = 9_000;
+const TWICE: usize = 500;
+const UNKNOWN: usize = 500;
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    runtime.block_on(run());
+}
+
+/// `VmHWM` / `VmRSS` of this process in MiB.
+fn memory(field: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn spell(host: &str, i: usize) -> String {
+    match i % 6 {
+        0 => host.to_string(),
+        1 => format!("https://www.{host}/"),
+        2 => format!("http://{host}/about"),
+        3 => host.to_uppercase(),
+        4 => format!("www.{host}."),
+        _ => format!(" {host} "),
+    }
+}
+
+async fn run() {
+    let config = SandboxConfig { rate: None, companies: 50_000, ..SandboxConfig::default() };
+    let sandbox = Sandbox::start(config).await.expect("sandbox");
+    // One host per family (families share a domain); the sandbox's normal form is the host.
+    let hosts: Vec<String> = sandbox
+        .data()
+        .companies
+        .iter()
+        .map(|c| c.domain_normalized.clone())
+        .filter(|d| !d.is_empty())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .take(KNOWN)
+        .collect();
+    assert_eq!(hosts.len(), KNOWN, "the data set has enough domains");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let accounts = dir.path().join("accounts.csv");
+    let mut csv = std::io::BufWriter::new(std::fs::File::create(&accounts).expect("csv"));
+    writeln!(csv, "account_id,website").unwrap();
+    let mut n = 0;
+    for (i, host) in hosts.iter().enumerate() {
+        n += 1;
+        writeln!(csv, "A{n},{}", spell(host, i)).unwrap();
+    }
+    for (i, host) in hosts.iter().take(TWICE).enumerate() {
+        n += 1;
+        writeln!(csv, "A{n},{}", spell(host, i + 3)).unwrap();
+    }
+    for i in 0..UNKNOWN {
+        n += 1;
+        writeln!(csv, "A{n},unknown-{i}.example").unwrap();
+    }
+    csv.flush().unwrap();
+    drop(csv);
+
+    let client_config =
+        ClientConfig { rate: None, ..ClientConfig::new(sandbox.base_url(), ApiKey::new(sandbox.key())) };
+    let session = Session::with_client(HgClient::new(client_config).expect("client"));
+    let out = dir.path().join("enriched.parquet");
+    let sql = format!(
+        "COPY (
+           SELECT a.account_id, a.website, c.company_id, f.revenue_band, f.employees_total, f.industry_name,
+                  coalesce(bool_or(i.product_id = 814), false) AS has_salesforce,
+                  max(i.product_last_verified_date) FILTER (WHERE i.product_id = 814) AS salesforce_last_verified_date
+           FROM '{}' a
+           LEFT JOIN hg.companies c     ON c.match_domain = a.website
+           LEFT JOIN hg.firmographics f ON f.company_id = c.company_id
+           LEFT JOIN hg.installs i      ON i.company_id = c.company_id AND i.product_id IN (814, 1023)
+           GROUP BY 1, 2, 3, 4, 5, 6) TO '{}'",
+        accounts.display(),
+        out.display()
+    );
+    let rss_before = memory("VmRSS:");
+    sandbox.reset_stats();
+    let started = Instant::now();
+    let results = session.run(&sql).await.expect("the enrichment runs");
+    let wall = started.elapsed().as_secs_f64();
+    let peak = memory("VmHWM:");
+    let written =
+        results[0].batches[0].column(0).as_any().downcast_ref::<arrow::array::UInt64Array>().map(|a| a.value(0));
+
+    let stats = sandbox.stats();
+    let calls = |endpoint: &str| stats["endpoints"][endpoint]["calls"].as_u64().unwrap_or(0);
+    let rows = n;
+    let (matched, firmographic, installs) =
+        (calls("company/match"), calls("company/firmographic"), calls("company/installs"));
+    let minimum = ((KNOWN + UNKNOWN) as u64, KNOWN as u64, KNOWN.div_ceil(25) as u64);
+    println!(
+        "enrichment of {rows} accounts (no rate limit): {wall:.2} s; rows written {written:?}; \
+         calls match {matched} (min {}), firmographic {firmographic} (min {}), installs {installs} (min {}); \
+         RSS before the query {rss_before:.0} MiB, peak {peak:.0} MiB",
+        minimum.0, minimum.1, minimum.2
+    );
+    assert_eq!((matched, firmographic, installs), minimum, "calls must be exactly the minimum");
+    assert_eq!(written, Some(rows as u64), "every account is kept");
+}
