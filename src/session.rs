@@ -100,9 +100,8 @@ impl Session {
         &self.ctx
     }
 
-    /// The default physical rules with hgsql's two: HG scans onto the probe side right after
-    /// join selection (before dynamic filters are built), and the guard after filter pushdown.
-    #[doc(hidden)]
+    /// Names of the physical optimizer rules in the order they run: hgsql's two sit right
+    /// after join selection (before dynamic filters are built) and after filter pushdown.
     pub fn rule_names(&self) -> Vec<String> {
         self.ctx.state().physical_optimizers().iter().map(|r| r.name().to_string()).collect()
     }

@@ -99,3 +99,13 @@ async fn without_a_key_hg_tables_say_how_to_get_one_and_local_sql_still_runs() {
         assert!(row, "hg.{table} missing: {listed}");
     }
 }
+
+#[test]
+fn the_swap_rule_runs_before_dynamic_filters_and_the_guard_after() {
+    let names = Session::new().rule_names();
+    let at = |name: &str| names.iter().position(|n| n == name).unwrap_or_else(|| panic!("{name} missing: {names:?}"));
+    assert_eq!(at("hg_api_on_probe_side"), at("join_selection") + 1, "{names:?}");
+    let last_pushdown = names.iter().rposition(|n| n.starts_with("FilterPushdown")).expect("filter pushdown");
+    assert!(at("hg_api_scan_guard") > last_pushdown, "{names:?}");
+    assert!(at("hg_api_scan_guard") < at("SanityCheckPlan"), "{names:?}");
+}
