@@ -3,8 +3,9 @@
 //!
 //! An in-process sandbox with no rate limit (50,000 companies, so there are enough distinct
 //! domains), a generated accounts CSV (9,000 known companies under assorted spellings, 500 of
-//! them listed twice, 500 unknown domains), and `queries/enrich.sql`'s join: match →
-//! firmographics → installs of two products, written to Parquet. It checks that the calls are
+//! them listed twice, 500 unknown domains), and `queries/enrich.sql` itself (match →
+//! firmographics → installs of two products, the three formulas, written to Parquet) with its
+//! input and output paths pointed at the generated files. It checks that the calls are
 //! exactly the minimum (one match per distinct host, one firmographic per matched company,
 //! ceil(companies / 25) installs: two products fit a batch in one page) and reports wall time
 //! and peak memory (VmHWM, which includes the sandbox's own data set, measured before the query).
@@ -66,19 +67,19 @@ async fn run() {
     let dir = tempfile::tempdir().expect("temp dir");
     let accounts = dir.path().join("accounts.csv");
     let mut csv = std::io::BufWriter::new(std::fs::File::create(&accounts).expect("csv"));
-    writeln!(csv, "account_id,website").unwrap();
+    writeln!(csv, "account_id,account_name,website").unwrap();
     let mut n = 0;
     for (i, host) in hosts.iter().enumerate() {
         n += 1;
-        writeln!(csv, "A{n},{}", spell(host, i)).unwrap();
+        writeln!(csv, "A{n},Account {n},{}", spell(host, i)).unwrap();
     }
     for (i, host) in hosts.iter().take(TWICE).enumerate() {
         n += 1;
-        writeln!(csv, "A{n},{}", spell(host, i + 3)).unwrap();
+        writeln!(csv, "A{n},Account {n},{}", spell(host, i + 3)).unwrap();
     }
     for i in 0..UNKNOWN {
         n += 1;
-        writeln!(csv, "A{n},unknown-{i}.example").unwrap();
+        writeln!(csv, "A{n},Account {n},unknown-{i}.example").unwrap();
     }
     csv.flush().unwrap();
     drop(csv);
@@ -87,27 +88,25 @@ async fn run() {
         ClientConfig { rate: None, ..ClientConfig::new(sandbox.base_url(), ApiKey::new(sandbox.key())) };
     let session = Session::with_client(HgClient::new(client_config).expect("client"));
     let out = dir.path().join("enriched.parquet");
-    let sql = format!(
-        "COPY (
-           SELECT a.account_id, a.website, c.company_id, f.revenue_band, f.employees_total, f.industry_name,
-                  coalesce(bool_or(i.product_id = 814), false) AS has_salesforce,
-                  max(i.product_last_verified_date) FILTER (WHERE i.product_id = 814) AS salesforce_last_verified_date
-           FROM '{}' a
-           LEFT JOIN hg.companies c     ON c.match_domain = a.website
-           LEFT JOIN hg.firmographics f ON f.company_id = c.company_id
-           LEFT JOIN hg.installs i      ON i.company_id = c.company_id AND i.product_id IN (814, 1023)
-           GROUP BY 1, 2, 3, 4, 5, 6) TO '{}'",
-        accounts.display(),
-        out.display()
-    );
+    let enrich =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/queries/enrich.sql")).expect("enrich.sql");
+    for path in ["'queries/accounts.csv'", "'enriched.parquet'"] {
+        assert!(enrich.contains(path), "queries/enrich.sql no longer reads or writes {path}");
+    }
+    let sql = enrich
+        .replace("'queries/accounts.csv'", &format!("'{}'", accounts.display()))
+        .replace("'enriched.parquet'", &format!("'{}'", out.display()));
     let rss_before = memory("VmRSS:");
     sandbox.reset_stats();
     let started = Instant::now();
     let results = session.run(&sql).await.expect("the enrichment runs");
     let wall = started.elapsed().as_secs_f64();
     let peak = memory("VmHWM:");
-    let written =
-        results[0].batches[0].column(0).as_any().downcast_ref::<arrow::array::UInt64Array>().map(|a| a.value(0));
+    let written = results.last().expect("the COPY").batches[0]
+        .column(0)
+        .as_any()
+        .downcast_ref::<arrow::array::UInt64Array>()
+        .map(|a| a.value(0));
 
     let stats = sandbox.stats();
     let calls = |endpoint: &str| stats["endpoints"][endpoint]["calls"].as_u64().unwrap_or(0);

@@ -385,7 +385,6 @@ impl Run {
             ListQuery::Search { fields: self.fields.clone(), filters: None }
         };
         let row_limit = self.limit.map_or(max_rows, |l| l.min(max_rows));
-        self.report.keys_requested.add(0);
         let rows = self.client.list_query(endpoint, &query, Some(row_limit)).await.map_err(external)?;
         if rows.len() >= max_rows {
             tracing::warn!(

@@ -28,10 +28,6 @@ impl HgTable {
     pub fn new(spec: &'static TableSpec, client: Result<HgClient, String>, options: ScanOptions) -> HgTable {
         HgTable { spec, client, options }
     }
-
-    pub fn spec(&self) -> &'static TableSpec {
-        self.spec
-    }
 }
 
 #[async_trait]
