@@ -6,10 +6,12 @@
 //! `cli` → [`session`] → `tables` → `plan` → `api` → HG (or [`sandbox`]).
 
 pub mod api;
+pub mod atomic;
 pub mod cli;
 pub mod config;
 pub mod plan;
 pub mod sandbox;
+pub mod script;
 pub mod session;
 pub mod tables;
 

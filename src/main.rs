@@ -1,8 +1,6 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    hgsql::cli::run(hgsql::cli::Cli::parse()).await
+    hgsql::cli::main().await
 }

@@ -3,7 +3,11 @@
 //! (`SELECT * FROM 'accounts.csv'`), `information_schema` for `SHOW TABLES`, and statements run
 //! one after another.
 
+use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures::{StreamExt, TryStreamExt};
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -11,28 +15,41 @@ use datafusion::catalog::MemorySchemaProvider;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
+use datafusion::physical_plan::SendableRecordBatchStream;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use datafusion::sql::parser::DFParser;
+use datafusion::sql::parser::{DFParser, Statement as DFStatement};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 
+/// Why a statement of a script did not run.
 #[derive(Debug, thiserror::Error)]
-pub enum SessionError {
-    /// The SQL text does not parse.
-    #[error("SQL syntax error: {0}")]
-    Syntax(DataFusionError),
-    /// Statement `index` (1-based) failed to plan or run.
-    #[error("statement {index} failed: {source}")]
-    Statement { index: usize, source: DataFusionError },
+#[error("statement {index} (line {line}): {source}")]
+pub struct SessionError {
+    /// 1-based position of the statement in the script.
+    pub index: usize,
+    /// 1-based line the statement starts on.
+    pub line: usize,
+    pub source: DataFusionError,
 }
 
-/// The result of one statement.
+/// The result of one statement, collected.
 pub struct StatementResult {
     pub schema: SchemaRef,
     pub batches: Vec<RecordBatch>,
 }
 
+/// A statement running: its rows arrive on `stream`. A `COPY … TO` writes under a temporary
+/// name and moves the file into place when the stream ends without error; dropping the stream
+/// before (cancelling) removes the temporary file.
+pub struct Execution {
+    pub schema: SchemaRef,
+    pub stream: SendableRecordBatchStream,
+}
+
 use crate::api::HgClient;
+use crate::atomic::PendingOutput;
 use crate::plan::{ApiOnProbeSide, ApiScanGuard, HgTable, ScanOptions};
+use crate::script;
 
 /// The schema HG tables live in.
 pub const HG_SCHEMA: &str = "hg";
@@ -67,6 +84,11 @@ impl Session {
     /// A session with `client` (or the reason there is none) and scan settings.
     pub fn build(client: Result<HgClient, String>, options: ScanOptions) -> Session {
         let mut config = SessionConfig::new().with_information_schema(true);
+        // Files hgsql writes are read by pandas, polars and DuckDB: strings stay plain Utf8
+        // (`string`), not Utf8View (`string_view`), whether they come from a Parquet input or a
+        // cast in SQL.
+        config.options_mut().execution.parquet.schema_force_view_types = false;
+        config.options_mut().sql_parser.map_string_types_to_utf8view = false;
         let optimizer = &mut config.options_mut().optimizer;
         // Join keys must reach HG scans as a readable IN list, however many there are
         // (notes/datafusion-55.md §2.2): the defaults (150 values, 128 KiB) turn larger key sets
@@ -107,20 +129,68 @@ impl Session {
     }
 
     /// Runs every statement of `sql` in order and returns each one's result. The first failure
-    /// stops the run.
+    /// stops the run and says which statement and line it was.
     pub async fn run(&self, sql: &str) -> Result<Vec<StatementResult>, SessionError> {
-        let statements = DFParser::parse_sql_with_dialect(sql, &GenericDialect {}).map_err(SessionError::Syntax)?;
-        let mut results = Vec::with_capacity(statements.len());
-        for (i, statement) in statements.into_iter().enumerate() {
-            let fail = |source| SessionError::Statement { index: i + 1, source };
-            let plan = self.ctx.state().statement_to_plan(statement).await.map_err(fail)?;
-            let frame = self.ctx.execute_logical_plan(plan).await.map_err(fail)?;
-            let schema = frame.schema().inner().clone();
-            let batches = frame.collect().await.map_err(fail)?;
-            results.push(StatementResult { schema, batches });
+        let mut results = Vec::new();
+        for (i, statement) in script::split(sql).into_iter().enumerate() {
+            let fail = |source| SessionError { index: i + 1, line: statement.line, source };
+            let execution = self.execute(&statement.text).await.map_err(fail)?;
+            let batches = execution.stream.try_collect().await.map_err(fail)?;
+            results.push(StatementResult { schema: execution.schema, batches });
         }
         Ok(results)
     }
+
+    /// Plans one statement and starts it. Nothing is fetched until the stream is polled.
+    pub async fn execute(&self, sql: &str) -> Result<Execution, DataFusionError> {
+        let mut statements = DFParser::parse_sql_with_dialect(sql, &GenericDialect {})?;
+        let mut statement = match (statements.pop_front(), statements.is_empty()) {
+            (Some(statement), true) => statement,
+            (None, _) => return Err(DataFusionError::Plan("no SQL statement to run".into())),
+            (Some(_), false) => {
+                return Err(DataFusionError::Plan("expected one SQL statement; split the text at ';' first".into()));
+            }
+        };
+        let pending = match &mut statement {
+            DFStatement::CopyTo(copy) if !copy.target.contains("://") => {
+                let pending = PendingOutput::new(Path::new(&copy.target));
+                copy.target = pending.temp_path().to_string_lossy().into_owned();
+                Some(pending)
+            }
+            _ => None,
+        };
+        let plan = self.ctx.state().statement_to_plan(statement).await?;
+        let frame = self.ctx.execute_logical_plan(plan).await?;
+        let schema = frame.schema().inner().clone();
+        let stream = frame.execute_stream().await?;
+        let stream = match pending {
+            Some(pending) => commit_on_end(stream, pending),
+            None => stream,
+        };
+        Ok(Execution { schema, stream })
+    }
+}
+
+/// `stream`, which moves `pending` into place once it ends without error.
+fn commit_on_end(stream: SendableRecordBatchStream, pending: PendingOutput) -> SendableRecordBatchStream {
+    let schema = stream.schema();
+    let mut pending = Some(pending);
+    let failed = Arc::new(AtomicBool::new(false));
+    let seen = failed.clone();
+    let rows = stream.inspect(move |batch| {
+        if batch.is_err() {
+            seen.store(true, Ordering::Relaxed);
+        }
+    });
+    let end = futures::stream::once(async {}).filter_map(move |()| {
+        // Reached once every batch was read; after an error the output is abandoned.
+        let outcome = match (pending.take(), failed.load(Ordering::Relaxed)) {
+            (Some(pending), false) => pending.commit().err().map(|e| Err(DataFusionError::IoError(e))),
+            _ => None,
+        };
+        futures::future::ready(outcome)
+    });
+    Box::pin(RecordBatchStreamAdapter::new(schema, rows.chain(end)))
 }
 
 fn physical_rules() -> Vec<Arc<dyn datafusion::physical_optimizer::PhysicalOptimizerRule + Send + Sync>> {

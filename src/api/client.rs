@@ -117,6 +117,16 @@ pub(crate) struct Inner {
     /// Set once batch rows come back without `company_id`: from then on one company per request.
     pub(crate) batch_unsupported: AtomicBool,
     pub(crate) flights: Flights,
+    /// The rate-limit headers of the last answer, for `hgsql doctor`.
+    rate_headers: std::sync::Mutex<RateHeaders>,
+}
+
+/// The `x-ratelimit-*` headers of an answer, as sent.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RateHeaders {
+    pub limit: Option<String>,
+    pub remaining: Option<String>,
+    pub reset: Option<String>,
 }
 
 /// A client for HG Data API v1. Cheap to clone; clones share limits, flights and metrics.
@@ -172,6 +182,7 @@ impl HgClient {
                 metrics: Metrics::default(),
                 batch_unsupported: AtomicBool::new(false),
                 flights: Flights::default(),
+                rate_headers: Default::default(),
             }),
             tally: None,
         })
@@ -317,8 +328,19 @@ impl HgClient {
         }
     }
 
+    /// The rate-limit headers of the last answer.
+    pub fn rate_headers(&self) -> RateHeaders {
+        self.inner.rate_headers.lock().expect("not poisoned").clone()
+    }
+
     /// Reads the rate and credit headers every response carries.
     fn observe(&self, headers: &HeaderMap) {
+        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        *self.inner.rate_headers.lock().expect("not poisoned") = RateHeaders {
+            limit: text("x-ratelimit-limit"),
+            remaining: text("x-ratelimit-remaining"),
+            reset: text("x-ratelimit-reset"),
+        };
         if let Some(remaining) = header_number(headers, "x-ratelimit-remaining") {
             self.inner.gate.observe_remaining(remaining as u64);
         }

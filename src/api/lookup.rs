@@ -77,6 +77,13 @@ impl Flights {
 }
 
 impl HgClient {
+    /// Announces that `keys` lookups on `endpoint` are about to be asked for, so progress can
+    /// show calls done out of calls planned.
+    pub fn plan_lookups(&self, endpoint: Endpoint, keys: usize) {
+        let batch = if endpoint.batches() { self.config().batch_size.max(1) } else { 1 };
+        self.inner.metrics.plan(keys.div_ceil(batch) as u64);
+    }
+
     /// Rows of `endpoint` for each company of `ids`, as `request` asks (fields, filters, sorts).
     /// Installs and spend go in batches of `batch_size` ids; firmographic and intent one
     /// company per request. Every id is answered once, with an empty list when HG has nothing.

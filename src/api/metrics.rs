@@ -26,6 +26,8 @@ pub struct Metrics {
     credits_remaining: AtomicI64,
     /// First `x-credits-remaining` seen, or -1.
     credits_at_start: AtomicI64,
+    /// Requests lookups said they would make (before de-duplication against other scans).
+    planned: AtomicU64,
 }
 
 /// A copy of one endpoint's counters.
@@ -51,6 +53,9 @@ pub struct MetricsSnapshot {
     pub credits_remaining: Option<i64>,
     /// Credits spent since this client's first answer, according to the API.
     pub credits_used: Option<i64>,
+    /// Requests lookups have announced: with `total().calls - total().retries`, the progress
+    /// of the queries running.
+    pub planned_requests: u64,
 }
 
 impl MetricsSnapshot {
@@ -74,6 +79,7 @@ impl Default for Metrics {
             per_endpoint: Endpoint::ALL.iter().map(|_| Counters::default()).collect(),
             credits_remaining: AtomicI64::new(-1),
             credits_at_start: AtomicI64::new(-1),
+            planned: AtomicU64::new(0),
         }
     }
 }
@@ -110,6 +116,10 @@ impl Metrics {
         self.credits_remaining.store(remaining, Ordering::Relaxed);
     }
 
+    pub(crate) fn plan(&self, requests: u64) {
+        self.planned.fetch_add(requests, Ordering::Relaxed);
+    }
+
     pub fn snapshot(&self) -> MetricsSnapshot {
         let endpoints = Endpoint::ALL
             .iter()
@@ -133,6 +143,7 @@ impl Metrics {
             endpoints,
             credits_remaining: (remaining >= 0).then_some(remaining),
             credits_used: (start >= 0 && remaining >= 0).then_some(start - remaining),
+            planned_requests: self.planned.load(Ordering::Relaxed),
         }
     }
 }

@@ -22,7 +22,7 @@ mod retry;
 mod row;
 mod secret;
 
-pub use client::{ClientConfig, DEFAULT_BASE_URL, HgClient, Page, Payload};
+pub use client::{ClientConfig, DEFAULT_BASE_URL, HgClient, Page, Payload, RateHeaders};
 pub use domain::normalize_domain;
 pub use endpoint::{Endpoint, FieldType};
 pub use error::HgError;

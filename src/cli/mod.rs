@@ -1,49 +1,85 @@
-//! The command line: argument parsing and dispatch. No business logic lives here.
+//! The command line: argument parsing and dispatch. No business logic lives here: statements
+//! run through [`crate::session::Session`]; this module decides where their text comes from
+//! (`-c`, `-f`, stdin, the REPL) and where their rows go (stdout in a format, or `-o FILE`).
 
-mod print;
+mod commands;
+mod connect;
+mod doctor;
+mod errors;
+mod exec;
+mod format;
+mod helper;
+mod output;
+mod progress;
+mod repl;
 mod sandbox_cmd;
 
+use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::api::HgClient;
-use crate::config::{Overrides, Settings};
-use crate::sandbox::{Sandbox, SandboxConfig};
-use crate::session::Session;
+use exec::{Destination, PrintOptions};
+pub use format::Format;
+use output::OutputFile;
 
 /// Query the HG Insights company-data API with SQL.
+///
+/// With no -c or -f, hgsql reads SQL from stdin, or opens the REPL on a terminal.
 #[derive(Parser, Debug)]
 #[command(name = "hgsql", version, about, long_about = None)]
 pub struct Cli {
-    /// Run this SQL (repeatable; statements run in order).
+    /// Run this SQL (repeatable; runs in command-line order with -f).
     #[arg(short = 'c', long = "command", value_name = "SQL")]
     pub commands: Vec<String>,
-    /// Run the SQL in this file (repeatable).
+    /// Run the SQL in this file (repeatable; statements run in order, the first error stops).
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Query the built-in HG sandbox (started in this process: synthetic companies, 25
-    /// requests/s, ~30 ms per request) instead of the real API. No key needed.
-    #[arg(long, conflicts_with_all = ["api_key", "base_url", "profile"])]
-    pub sandbox: bool,
-    /// HG API key (prefer the HG_API_KEY environment variable: flags show in `ps`).
-    #[arg(long, value_name = "KEY", hide_env_values = true)]
-    pub api_key: Option<String>,
-    /// HG API base URL (default: HG_BASE_URL, the config file, then the real API).
-    #[arg(long, value_name = "URL")]
-    pub base_url: Option<String>,
-    /// Profile of the config file to use (default: HG_PROFILE, then `default`).
-    #[arg(long, value_name = "NAME")]
-    pub profile: Option<String>,
+    /// How results are printed on stdout.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Save the last statement's result to FILE (.parquet, .csv, .json or .ndjson) instead of
+    /// printing it. The file appears only when the statement completed.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Rows the table format shows at most (0 = all). Default: all in scripts, 40 in the REPL.
+    #[arg(long, value_name = "N")]
+    pub maxrows: Option<usize>,
+    /// After each statement, print rows, time, HG calls, cache hits and credits on stderr.
+    #[arg(long)]
+    pub timing: bool,
+    #[command(flatten)]
+    pub connection: ConnectionFlags,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// Which HG API to use; shared by queries and `doctor`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ConnectionFlags {
+    /// Query the built-in HG sandbox (started in this process: synthetic companies, 25
+    /// requests/s, ~30 ms per request) instead of the real API. No key needed.
+    #[arg(long, global = true, conflicts_with_all = ["api_key", "base_url", "profile"])]
+    pub sandbox: bool,
+    /// HG API key (prefer the HG_API_KEY environment variable: flags show in `ps`).
+    #[arg(long, global = true, value_name = "KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// HG API base URL (default: HG_BASE_URL, the config file, then the real API).
+    #[arg(long, global = true, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Profile of the config file to use (default: HG_PROFILE, then `default`).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the built-in HG API sandbox server, or dump its data set as Parquet.
     Sandbox(sandbox_cmd::SandboxArgs),
+    /// Show where each setting comes from, reach the API with a free call, and report its rate
+    /// limit and remaining credits. Never shows the key.
+    Doctor,
 }
 
 /// Process exit codes.
@@ -53,86 +89,154 @@ pub mod exit {
     pub const QUERY_ERROR: u8 = 1;
     /// Bad command-line usage.
     pub const USAGE: u8 = 2;
+    /// The HG API: no key, key refused, not entitled, credits exhausted, retries exhausted.
+    pub const HG_API: u8 = 3;
+    /// Ctrl-C stopped a script.
+    pub const INTERRUPTED: u8 = 130;
 }
 
-/// Runs the command line and returns the exit code.
-pub async fn run(cli: Cli) -> ExitCode {
-    if let Some(Command::Sandbox(args)) = cli.command {
-        return sandbox_cmd::run(args).await;
-    }
-    if cli.commands.is_empty() && cli.files.is_empty() {
-        eprintln!("error: nothing to run; give SQL with -c 'SELECT …' or a file with -f FILE.sql (see hgsql --help)");
-        return ExitCode::from(exit::USAGE);
-    }
-    // Kept alive for the whole run: the session's client talks to it.
-    let mut _sandbox = None;
-    let session = if cli.sandbox {
-        match start_sandbox().await {
-            Ok((sandbox, client)) => {
-                _sandbox = Some(sandbox);
-                Session::with_client(client)
-            }
-            Err(message) => {
-                eprintln!("error: {message}");
-                return ExitCode::from(exit::QUERY_ERROR);
-            }
-        }
-    } else {
-        let overrides = Overrides {
-            api_key: cli.api_key.clone(),
-            base_url: cli.base_url.clone(),
-            profile: cli.profile.clone(),
-            config_file: None,
-        };
-        let settings = match Settings::from_env(&overrides) {
-            Ok(settings) => settings,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(exit::USAGE);
-            }
-        };
-        let client = settings
-            .client_config()
-            .map_err(|e| e.to_string())
-            .and_then(|config| HgClient::new(config).map_err(|e| e.to_string()));
-        Session::build(client, Default::default())
+/// Parses the process arguments and runs; the exit code to return.
+pub async fn main() -> ExitCode {
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
     };
-    let mut scripts: Vec<(String, String)> = cli.commands.iter().map(|c| ("-c".to_string(), c.clone())).collect();
-    for file in &cli.files {
-        match std::fs::read_to_string(file) {
-            Ok(sql) => scripts.push((file.display().to_string(), sql)),
-            Err(e) => {
-                eprintln!("error: cannot read {}: {e}", file.display());
-                return ExitCode::from(exit::QUERY_ERROR);
-            }
-        }
+    let order = script_order(&cli, &matches);
+    run(cli, order).await
+}
+
+/// Where a script's text comes from.
+#[derive(Clone, Debug)]
+pub enum ScriptSource {
+    Command(usize),
+    File(usize),
+    Stdin,
+}
+
+/// `-c` and `-f` in the order they were given.
+fn script_order(cli: &Cli, matches: &ArgMatches) -> Vec<ScriptSource> {
+    let mut order: Vec<(usize, ScriptSource)> = Vec::new();
+    if let Some(indices) = matches.indices_of("commands") {
+        order.extend(indices.enumerate().map(|(i, at)| (at, ScriptSource::Command(i))));
     }
-    for (origin, sql) in scripts {
-        match session.run(&sql).await {
-            Ok(results) => {
-                for result in results {
-                    print::table(&result);
+    if let Some(indices) = matches.indices_of("files") {
+        order.extend(indices.enumerate().map(|(i, at)| (at, ScriptSource::File(i))));
+    }
+    order.sort_by_key(|(at, _)| *at);
+    let mut order: Vec<ScriptSource> = order.into_iter().map(|(_, s)| s).collect();
+    if order.is_empty() && cli.command.is_none() && !std::io::stdin().is_terminal() {
+        order.push(ScriptSource::Stdin);
+    }
+    order
+}
+
+/// Runs the command line with its scripts in `order` and returns the exit code.
+pub async fn run(cli: Cli, order: Vec<ScriptSource>) -> ExitCode {
+    init_logging();
+    match &cli.command {
+        Some(Command::Sandbox(_)) => {
+            let Some(Command::Sandbox(args)) = cli.command else { unreachable!() };
+            return sandbox_cmd::run(args).await;
+        }
+        Some(Command::Doctor) => return ExitCode::from(doctor::run(&cli.connection).await),
+        None => {}
+    }
+    let output = match cli.output.as_deref().map(OutputFile::parse).transpose() {
+        Ok(output) => output,
+        Err(message) => return fail(exit::USAGE, &message),
+    };
+    if order.is_empty() {
+        if output.is_some() {
+            return fail(exit::USAGE, "-o needs statements to run: give -c SQL, -f FILE.sql or SQL on stdin");
+        }
+        let connection = match connect::connect(&cli.connection).await {
+            Ok(connection) => connection,
+            Err((code, message)) => return fail(code, &message),
+        };
+        return ExitCode::from(repl::run(&connection, &cli).await);
+    }
+    // Read every script before running anything: a missing file stops the run before it spends.
+    let several_commands = cli.commands.len() > 1;
+    let mut statements = Vec::new();
+    for source in &order {
+        let (origin, text) = match source {
+            ScriptSource::Command(i) => (several_commands.then(|| format!("-c #{}", i + 1)), cli.commands[*i].clone()),
+            ScriptSource::File(i) => {
+                let path = &cli.files[*i];
+                match std::fs::read_to_string(path) {
+                    Ok(text) => (Some(path.display().to_string()), text),
+                    Err(e) => return fail(exit::QUERY_ERROR, &format!("cannot read {}: {e}", path.display())),
                 }
             }
-            Err(e) => {
-                eprintln!("error in {origin}: {e}");
-                return ExitCode::from(exit::QUERY_ERROR);
+            ScriptSource::Stdin => {
+                let mut text = String::new();
+                if let Err(e) = std::io::stdin().read_to_string(&mut text) {
+                    return fail(exit::QUERY_ERROR, &format!("cannot read SQL from stdin: {e}"));
+                }
+                (Some("stdin".to_string()), text)
+            }
+        };
+        let split = crate::script::split(&text);
+        // Where a failing statement is: `file:line: `, or nothing for a lone -c statement.
+        let locate = |line: usize| match &origin {
+            Some(origin) => format!("{origin}:{line}: "),
+            None if split.len() > 1 => format!("-c line {line}: "),
+            None => String::new(),
+        };
+        statements.extend(split.iter().map(|s| (locate(s.line), s.clone())));
+    }
+    if statements.is_empty() {
+        if output.is_some() {
+            return fail(exit::USAGE, "-o needs a statement whose result it saves; the SQL given has none");
+        }
+        return ExitCode::from(exit::OK);
+    }
+    let connection = match connect::connect(&cli.connection).await {
+        Ok(connection) => connection,
+        Err((code, message)) => return fail(code, &message),
+    };
+    let options = PrintOptions {
+        format: cli.format,
+        max_rows: cli.maxrows.filter(|&n| n > 0),
+        timing: cli.timing,
+        progress: PrintOptions::terminal_progress(cli.format),
+    };
+    let last = statements.len() - 1;
+    for (i, (origin, statement)) in statements.iter().enumerate() {
+        let destination = match (&output, i == last) {
+            (Some(file), true) => Destination::File(file),
+            _ => Destination::Stdout,
+        };
+        match exec::run_statement(&connection.session, &statement.text, destination, &options).await {
+            Ok(done) => {
+                if let (Some(file), true) = (&output, i == last) {
+                    eprintln!("wrote {} rows to {}", done.rows, file.path.display());
+                }
+            }
+            Err(failure) => {
+                exec::flush_stdout();
+                if let Some(message) = failure.message() {
+                    eprintln!("error: {origin}{message}");
+                }
+                return ExitCode::from(failure.exit_code());
             }
         }
     }
+    exec::flush_stdout();
     ExitCode::from(exit::OK)
 }
 
-/// The in-process sandbox `--sandbox` queries, and a client for it. Requests get ~30 ms of
-/// latency and HG's rate limit, so timings look like the real API's.
-async fn start_sandbox() -> Result<(Sandbox, HgClient), String> {
-    let config = SandboxConfig {
-        latency: std::time::Duration::from_millis(25),
-        jitter: std::time::Duration::from_millis(10),
-        ..SandboxConfig::default()
-    };
-    let sandbox = Sandbox::start(config).await.map_err(|e| format!("the sandbox did not start: {e}"))?;
-    let key = crate::api::ApiKey::new(sandbox.key());
-    let client = HgClient::new(crate::api::ClientConfig::new(sandbox.base_url(), key)).map_err(|e| e.to_string())?;
-    Ok((sandbox, client))
+fn fail(code: u8, message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(code)
+}
+
+/// Warnings and errors from the library on stderr; `HGSQL_LOG` (e.g. `debug`) shows more. The
+/// key is a secret type and never reaches a log line.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HGSQL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
 }

@@ -292,6 +292,7 @@ impl Run {
             );
         }
         self.report.keys_requested.add(spellings.len());
+        self.client.plan_lookups(self.spec.endpoint, spellings.len());
         let request =
             EnrichRequest { fields: Some(self.fields.clone()), filters: api_filters(&self.pushed), sorts: Vec::new() };
         let ids: Vec<CompanyId> = spellings.keys().cloned().collect();
@@ -366,6 +367,7 @@ impl Run {
             }
         }
         self.report.keys_requested.add(queries.len());
+        self.client.plan_lookups(self.spec.endpoint, queries.len());
         let echoes = Arc::new(echoes);
         let (spec, projection) = (self.spec, self.projection.clone());
         let columns = [domain, name, country];

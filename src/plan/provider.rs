@@ -12,7 +12,7 @@ use datafusion::physical_plan::ExecutionPlan;
 
 use super::pushdown;
 use super::scan::{ApiScanExec, ScanOptions};
-use crate::api::HgClient;
+use crate::api::{HgClient, HgError};
 use crate::tables::TableSpec;
 
 /// One `hg.*` table. Without a client (no key configured) it still plans `\d` and
@@ -51,10 +51,10 @@ impl TableProvider for HgTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let client = self
-            .client
-            .clone()
-            .map_err(|message| DataFusionError::Plan(format!("hg.{}: {message}", self.spec.name)))?;
+        let client = self.client.clone().map_err(|message| {
+            // An HG error, not a SQL one: the query is fine, HG cannot be reached without a key.
+            DataFusionError::External(Box::new(HgError::Config(format!("hg.{}: {message}", self.spec.name))))
+        })?;
         let scan = ApiScanExec::new(self.spec, client, projection.cloned(), filters, limit, self.options)?;
         Ok(Arc::new(scan))
     }

@@ -98,6 +98,22 @@ pub enum ApiFilter {
     CatalogName,
 }
 
+impl ApiFilter {
+    /// The SQL that reaches the API and the parameter it becomes, for `\d TABLE`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ApiFilter::Products => "=, IN, <>, NOT IN: filters.products",
+            ApiFilter::Vendors => "=, IN, <>, NOT IN: filters.vendors",
+            ApiFilter::ProductCategories => "=, IN, <>, NOT IN: filters.product_categories",
+            ApiFilter::CountryCodes => "=, IN, <>, NOT IN: filters.country_codes",
+            ApiFilter::CategoryIds => "=, IN: filters.category_ids",
+            ApiFilter::TopicIds => "=, IN: filters.topic_ids",
+            ApiFilter::MatchLimit => "<= n, < n: limit=n",
+            ApiFilter::CatalogName => "=, ILIKE '%x%': name",
+        }
+    }
+}
+
 /// A column the API filters on.
 #[derive(Clone, Copy, Debug)]
 pub struct Pushdown {

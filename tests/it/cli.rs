@@ -1,10 +1,86 @@
-//! The `hgsql` binary as a user runs it.
+//! The `hgsql` binary as a user runs it: `-c`, `-f`, stdin, formats, `-o`, exit codes, doctor.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
 
-fn hgsql() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_hgsql"))
+/// The binary with no HG settings from the machine it runs on: no key, no config file, history
+/// in a throwaway place.
+pub fn hgsql() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hgsql"));
+    for var in ["HG_API_KEY", "HG_BASE_URL", "HG_PROFILE", "HGSQL_LOG", "NO_COLOR"] {
+        command.env_remove(var);
+    }
+    let nowhere = std::env::temp_dir().join("hgsql-tests-no-config");
+    command.env("XDG_CONFIG_HOME", &nowhere).env("XDG_STATE_HOME", &nowhere);
+    command
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `hgsql sandbox` in its own process, stopped on drop.
+pub struct SandboxProcess {
+    child: Child,
+    pub url: String,
+    pub key: &'static str,
+}
+
+impl SandboxProcess {
+    pub fn start(args: &[&str]) -> SandboxProcess {
+        let key = "test-key-7f3a9c";
+        let mut child = hgsql()
+            .args(["sandbox", "--port", "0", "--key", key])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        let url = first.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("first line: {first:?}"));
+        SandboxProcess { url: url.to_string(), child, key }
+    }
+
+    /// The binary pointed at this sandbox through the environment, as a user would.
+    pub fn hgsql(&self) -> Command {
+        let mut command = hgsql();
+        command.env("HG_API_KEY", self.key).env("HG_BASE_URL", &self.url);
+        command
+    }
+}
+
+impl Drop for SandboxProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Files in `dir`, sorted.
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+/// `n` company ids the sandbox knows, from its free search endpoint.
+fn company_ids(sandbox: &SandboxProcess, n: usize) -> Vec<String> {
+    let out = sandbox
+        .hgsql()
+        .args(["--format", "csv", "-c", &format!("SELECT company_id FROM hg.search ORDER BY company_id LIMIT {n}")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ids: Vec<String> = stdout(&out).lines().skip(1).map(str::to_string).collect();
+    assert_eq!(ids.len(), n);
+    ids
 }
 
 #[test]
@@ -43,14 +119,18 @@ fn dash_f_runs_statements_over_local_csv_in_order() {
 fn errors_exit_non_zero_and_say_why() {
     let out = hgsql().args(["-c", "SELEC 1"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("SQL syntax error"));
+    assert!(stderr(&out).contains("SELEC"), "{}", stderr(&out));
     let out = hgsql().args(["-c", "SELECT * FROM 'no/such/file.csv'"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("no file 'no/such/file.csv'"), "{}", stderr(&out));
     let out = hgsql().args(["-f", "/no/such/file.sql"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/file.sql"));
-    let out = hgsql().output().unwrap();
+    assert!(stderr(&out).contains("/no/such/file.sql"));
+    let out = hgsql().args(["--format", "xml", "-c", "SELECT 1"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
+    let out = hgsql().args(["-c", "SELECT 1", "-o", "out.xlsx"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains(".parquet, .csv, .json or .ndjson"), "{}", stderr(&out));
     let out = hgsql().args(["sandbox", "--deny", "contacts"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("contacts"));
@@ -91,4 +171,181 @@ fn sandbox_dump_writes_parquet_that_sql_reads() {
     let query = format!("SELECT count(*) AS n FROM '{}'", dir.path().join("firmographics.parquet").display());
     let out = hgsql().args(["-c", &query]).output().unwrap();
     assert!(String::from_utf8(out.stdout).unwrap().contains("| 150 |"));
+}
+
+#[test]
+fn every_format_prints_the_same_rows() {
+    let sql =
+        "SELECT * FROM (VALUES (1, 'Acme, Inc.', DATE '2024-05-01'), (2, NULL, NULL)) AS t(id, name, seen) ORDER BY id";
+    let run = |format: &str| {
+        let out = hgsql().args(["--format", format, "-c", sql]).output().unwrap();
+        assert!(out.status.success(), "{format}: {}", stderr(&out));
+        stdout(&out)
+    };
+    assert_eq!(run("csv"), "id,name,seen\n1,\"Acme, Inc.\",2024-05-01\n2,,\n");
+    let expected = serde_json::json!([
+        {"id": 1, "name": "Acme, Inc.", "seen": "2024-05-01"},
+        {"id": 2, "name": null, "seen": null}
+    ]);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&run("json")).unwrap(), expected);
+    let lines: Vec<serde_json::Value> = run("ndjson").lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(serde_json::Value::Array(lines), expected);
+    let table = run("table");
+    assert!(table.contains("| 1  | Acme, Inc. | 2024-05-01 |"), "{table}");
+    assert!(table.contains("| 2  | NULL       | NULL       |"), "{table}");
+}
+
+#[test]
+fn sql_comes_from_stdin_when_it_is_not_a_terminal() {
+    let mut child = hgsql()
+        .args(["--format", "csv"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"-- a script\nSELECT 6 * 7 AS answer;\nSELECT 'second' AS s;\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "answer\n42\ns\nsecond\n");
+}
+
+#[test]
+fn c_and_f_run_in_command_line_order_and_the_first_error_names_its_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first.sql");
+    std::fs::write(&first, "SELECT 'from file' AS f;\n").unwrap();
+    let out = hgsql()
+        .args(["--format", "csv", "-c", "SELECT 'c one' AS c"])
+        .arg("-f")
+        .arg(&first)
+        .args(["-c", "SELECT 'c two' AS c"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "c\nc one\nf\nfrom file\nc\nc two\n");
+
+    let broken = dir.path().join("broken.sql");
+    std::fs::write(
+        &broken,
+        "SELECT 1 AS ok;\n\n-- the next one fails\nSELECT nope FROM (SELECT 1 AS a);\nSELECT 'never' AS n;\n",
+    )
+    .unwrap();
+    let out = hgsql().args(["--format", "csv", "-f"]).arg(&broken).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "ok\n1\n", "statements after the error do not run");
+    let message = stderr(&out);
+    assert!(message.contains(&format!("{}:4: ", broken.display())), "{message}");
+    assert!(message.contains("nope"), "{message}");
+}
+
+#[test]
+fn dash_o_saves_the_last_result_by_extension_and_prints_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let sql = "SELECT 1 AS n; SELECT * FROM (VALUES (1, 'a'), (2, 'b')) AS t(id, letter)";
+    for (name, check) in [
+        ("out.csv", "id,letter\n1,a\n2,b\n"),
+        ("out.json", r#"[{"id":1,"letter":"a"},{"id":2,"letter":"b"}]"#),
+        ("out.ndjson", "{\"id\":1,\"letter\":\"a\"}\n{\"id\":2,\"letter\":\"b\"}\n"),
+    ] {
+        let path = dir.path().join(name);
+        let out = hgsql().args(["--format", "csv", "-c", sql, "-o"]).arg(&path).output().unwrap();
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        assert_eq!(stdout(&out), "n\n1\n", "only the last statement goes to the file");
+        assert!(stderr(&out).contains("wrote 2 rows"), "{}", stderr(&out));
+        assert_eq!(std::fs::read_to_string(&path).unwrap().trim_end(), check.trim_end(), "{name}");
+    }
+    let parquet = dir.path().join("out.parquet");
+    let out = hgsql().args(["-c", sql, "-o"]).arg(&parquet).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let query = format!("SELECT sum(id) AS s, string_agg(letter, '') AS l FROM '{}'", parquet.display());
+    let out = hgsql().args(["--format", "csv", "-c", &query]).output().unwrap();
+    assert_eq!(stdout(&out), "s,l\n3,ab\n");
+    assert_eq!(files_in(dir.path()), ["out.csv", "out.json", "out.ndjson", "out.parquet"]);
+}
+
+#[test]
+fn a_failing_query_leaves_an_existing_output_file_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keep.csv");
+    std::fs::write(&path, "precious\n").unwrap();
+    // Fails while running (a cast error on the second row), after the file was opened.
+    let sql = "SELECT CAST(v AS INT) AS n FROM (VALUES ('1'), ('x')) AS t(v)";
+    let out = hgsql().args(["-c", sql, "-o"]).arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "precious\n");
+    let copy = format!("COPY ({sql}) TO '{}'", path.display());
+    let out = hgsql().args(["-c", &copy]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "precious\n");
+    assert_eq!(files_in(dir.path()), ["keep.csv"], "no temporary file is left");
+}
+
+#[test]
+fn hg_errors_exit_3_and_say_what_to_do() {
+    // No key and no --sandbox.
+    let out = hgsql()
+        .args(["-c", "SELECT * FROM hg.firmographics WHERE company_id = '00000000000000000000000000000001'"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("HG_API_KEY") && stderr(&out).contains("--sandbox"), "{}", stderr(&out));
+    // A key the API refuses.
+    let sandbox = SandboxProcess::start(&["--companies", "200", "--rate", "0"]);
+    let ids = company_ids(&sandbox, 1);
+    let sql = format!("SELECT company_id FROM hg.firmographics WHERE company_id = '{}'", ids[0]);
+    let out = sandbox.hgsql().env("HG_API_KEY", "wrong-key").args(["-c", &sql]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("refused") && !stderr(&out).contains("wrong-key"), "{}", stderr(&out));
+    // Local SQL still runs without a key.
+    let out = hgsql().args(["-c", "SELECT 1"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn a_copy_that_runs_out_of_credits_midway_exits_3_and_writes_nothing() {
+    let sandbox = SandboxProcess::start(&["--companies", "300", "--rate", "0", "--credits", "40"]);
+    let dir = tempfile::tempdir().unwrap();
+    let ids = company_ids(&sandbox, 100);
+    let csv = dir.path().join("ids.csv");
+    std::fs::write(&csv, format!("company_id\n{}\n", ids.join("\n"))).unwrap();
+    let existing = dir.path().join("enriched.parquet");
+    std::fs::write(&existing, "an earlier run's output").unwrap();
+    let query = format!(
+        "SELECT i.company_id, f.employees_total FROM '{}' i JOIN hg.firmographics f ON f.company_id = i.company_id",
+        csv.display()
+    );
+    let copy = format!("COPY ({query}) TO '{}'", existing.display());
+    let out = sandbox.hgsql().args(["-c", &copy]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("credits"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&existing).unwrap(), "an earlier run's output");
+    let fresh = dir.path().join("fresh.csv");
+    let out = sandbox.hgsql().args(["-c", &query, "-o"]).arg(&fresh).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(files_in(dir.path()), ["enriched.parquet", "ids.csv"], "no partial or temporary file");
+}
+
+#[test]
+fn doctor_reports_sources_rate_limit_and_credits_but_never_the_key() {
+    let sandbox = SandboxProcess::start(&["--companies", "100", "--credits", "5000"]);
+    let out = sandbox.hgsql().arg("doctor").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("api key        set, not shown (from environment variable HG_API_KEY)"), "{text}");
+    assert!(
+        text.contains(&format!("base url       {} (from environment variable HG_BASE_URL)", sandbox.url)),
+        "{text}"
+    );
+    assert!(text.contains("x-ratelimit-limit 25"), "{text}");
+    assert!(text.contains("credits        5000 remaining"), "{text}");
+    assert!(!text.contains(sandbox.key) && !stderr(&out).contains(sandbox.key));
+    let out = sandbox.hgsql().env("HG_API_KEY", "not-the-key").arg("doctor").output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(!stdout(&out).contains("not-the-key") && !stderr(&out).contains("not-the-key"));
+    let out = hgsql().args(["doctor", "--sandbox"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = hgsql().arg("doctor").output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "no key: {}", stdout(&out));
+    assert!(stdout(&out).contains("NOT SET"), "{}", stdout(&out));
 }

@@ -2,6 +2,8 @@
 
 mod api_client;
 mod cli;
+mod cli_parquet;
+mod cli_repl;
 mod sandbox_dump;
 mod sandbox_endpoints;
 mod sandbox_faults;

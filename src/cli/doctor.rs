@@ -1,0 +1,102 @@
+//! `hgsql doctor`: where each setting comes from, one free call to the API, and what it says of
+//! the rate limit and the credits left. The key is only ever reported as set or not.
+
+use std::time::Instant;
+
+use super::connect;
+use super::{ConnectionFlags, exit};
+use crate::api::{Endpoint, HgClient, Payload};
+use crate::config::{Setting, Settings};
+
+/// Runs the checks and returns the exit code: 0 when HG answered, 2 for bad settings, 3 when
+/// HG could not be reached or refused the key.
+pub async fn run(flags: &ConnectionFlags) -> u8 {
+    let mut _sandbox = None;
+    let client = if flags.sandbox {
+        match connect::start_sandbox().await {
+            Ok((sandbox, client)) => {
+                line("api", &format!("the built-in sandbox at {} (flag --sandbox)", sandbox.base_url()));
+                _sandbox = Some(sandbox);
+                client
+            }
+            Err(message) => return failed(exit::HG_API, &message),
+        }
+    } else {
+        let settings = match connect::settings(flags) {
+            Ok(settings) => settings,
+            Err(e) => return failed(exit::USAGE, &e.to_string()),
+        };
+        show_settings(&settings);
+        let mut config = match settings.client_config() {
+            Ok(config) => config,
+            Err(e) => return failed(exit::HG_API, &e.to_string()),
+        };
+        // One try: doctor reports what happens, it does not wait out an outage.
+        config.retry.max_attempts = 1;
+        match HgClient::new(config) {
+            Ok(client) => client,
+            Err(e) => return failed(exit::USAGE, &e.to_string()),
+        }
+    };
+    let endpoint = Endpoint::Products;
+    let started = Instant::now();
+    let answer = client.send(endpoint, &Payload::Query(vec![("limit".into(), "1".into())])).await;
+    let elapsed = started.elapsed();
+    match answer {
+        Ok(_) => {
+            line("request", &format!("GET {}?limit=1 (free) answered in {} ms", endpoint.path(), elapsed.as_millis()))
+        }
+        Err(e) => return failed(exit::HG_API, &e.to_string()),
+    }
+    let rate = client.rate_headers();
+    let show = |v: Option<String>| v.unwrap_or_else(|| "not sent".to_string());
+    line(
+        "rate limit",
+        &format!(
+            "x-ratelimit-limit {}, remaining {}, reset {} s",
+            show(rate.limit),
+            show(rate.remaining),
+            show(rate.reset)
+        ),
+    );
+    match client.metrics().credits_remaining {
+        Some(credits) => line("credits", &format!("{credits} remaining (x-credits-remaining)")),
+        None => line("credits", "not reported by this API (no x-credits-remaining header)"),
+    }
+    println!("ok: HG answered; queries can run");
+    exit::OK
+}
+
+fn show_settings(settings: &Settings) {
+    let file_state = if settings.config_file.exists() { "" } else { " (not found)" };
+    line("config file", &format!("{}{file_state}", settings.config_file.display()));
+    sourced("profile", &settings.profile, |v| v.clone());
+    match &settings.api_key {
+        Some(key) => line("api key", &format!("set, not shown (from {})", key.source)),
+        None => line("api key", "NOT SET: set HG_API_KEY, add api_key to the config file, or use --sandbox"),
+    }
+    sourced("base url", &settings.base_url, |v| v.clone());
+    sourced("auth scheme", &settings.auth_scheme, |v| format!("{v:?}").to_lowercase());
+    sourced("rate", &settings.rate, |v| match v {
+        Some(rate) => format!("{rate} requests/s"),
+        None => "no limit".to_string(),
+    });
+    sourced("max in flight", &settings.max_in_flight, |v| v.to_string());
+    sourced("batch size", &settings.batch_size, |v| format!("{v} companies a request"));
+    sourced("page size", &settings.page_size, |v| format!("{v} rows"));
+    sourced("max attempts", &settings.max_attempts, |v| v.to_string());
+    sourced("timeout", &settings.timeout, |v| format!("{} s", v.as_secs()));
+}
+
+fn sourced<T>(name: &str, setting: &Setting<T>, show: impl Fn(&T) -> String) {
+    line(name, &format!("{} (from {})", show(&setting.value), setting.source));
+}
+
+fn line(name: &str, value: &str) {
+    println!("{name:<14} {value}");
+}
+
+fn failed(code: u8, message: &str) -> u8 {
+    eprintln!("error: {message}");
+    code
+}

@@ -1,0 +1,224 @@
+//! Results on stdout: an aligned table for people; CSV, a JSON array or NDJSON for programs.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch, StringBuilder};
+use datafusion::arrow::csv;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::error::ArrowError;
+use datafusion::arrow::json::{self, writer::JsonArray, writer::LineDelimited};
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::arrow::util::pretty::{pretty_format_batches_with_options, pretty_format_batches_with_schema};
+use datafusion::error::Result;
+use datafusion::physical_plan::SendableRecordBatchStream;
+use futures::StreamExt;
+
+/// How results are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// An aligned table (NULL shown as NULL).
+    Table,
+    /// CSV with a header; lists as `[a, b]`.
+    Csv,
+    /// One JSON array of objects per statement; NULLs kept as null.
+    Json,
+    /// One JSON object per line.
+    Ndjson,
+}
+
+impl Format {
+    pub fn parse(name: &str) -> Option<Format> {
+        <Format as clap::ValueEnum>::from_str(name, true).ok()
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Table => "table",
+            Format::Csv => "csv",
+            Format::Json => "json",
+            Format::Ndjson => "ndjson",
+        }
+    }
+}
+
+/// Writes every batch of `stream` to `out` as `format` and returns the number of rows. The table
+/// format shows at most `max_rows` rows (all when `None`) and says how many it left out.
+pub async fn print(
+    format: Format,
+    schema: SchemaRef,
+    mut stream: SendableRecordBatchStream,
+    out: &mut dyn Write,
+    max_rows: Option<usize>,
+) -> Result<usize> {
+    // DDL (CREATE VIEW, SET, …) has no columns: nothing to show.
+    if schema.fields().is_empty() {
+        while let Some(batch) = stream.next().await {
+            batch?;
+        }
+        return Ok(0);
+    }
+    let mut rows = 0;
+    match format {
+        Format::Table => {
+            let mut shown = Vec::new();
+            let limit = max_rows.unwrap_or(usize::MAX);
+            while let Some(batch) = stream.next().await {
+                let batch = batch?;
+                let room = limit.saturating_sub(rows.min(limit));
+                if room > 0 {
+                    shown.push(batch.slice(0, batch.num_rows().min(room)));
+                }
+                rows += batch.num_rows();
+            }
+            let kept: usize = shown.iter().map(RecordBatch::num_rows).sum();
+            let table = if kept == 0 {
+                pretty_format_batches_with_schema(schema, &[])?.to_string()
+            } else {
+                let options = FormatOptions::default().with_null("NULL").with_display_error(true);
+                pretty_format_batches_with_options(&shown, &options)?.to_string()
+            };
+            writeln!(out, "{table}")?;
+            if kept < rows {
+                writeln!(
+                    out,
+                    "{kept} of {rows} rows shown; use --maxrows 0 (or \\maxrows 0) for all, or -o FILE to save them"
+                )?;
+            }
+        }
+        Format::Csv => {
+            let mut writer = csv::WriterBuilder::new().with_header(true).build(&mut *out);
+            let mut empty = true;
+            while let Some(batch) = stream.next().await {
+                let batch = batch?;
+                rows += batch.num_rows();
+                empty = false;
+                writer.write(&lists_as_text(&batch)?)?;
+            }
+            if empty {
+                // The header alone, so a reader still sees the columns.
+                writer.write(&lists_as_text(&RecordBatch::new_empty(schema))?)?;
+            }
+        }
+        Format::Json => {
+            let mut writer = json::WriterBuilder::new().with_explicit_nulls(true).build::<_, JsonArray>(&mut *out);
+            while let Some(batch) = stream.next().await {
+                let batch = batch?;
+                rows += batch.num_rows();
+                writer.write(&batch)?;
+            }
+            writer.finish()?;
+            writeln!(out)?;
+        }
+        Format::Ndjson => {
+            let mut writer = json::WriterBuilder::new().with_explicit_nulls(true).build::<_, LineDelimited>(&mut *out);
+            while let Some(batch) = stream.next().await {
+                let batch = batch?;
+                rows += batch.num_rows();
+                writer.write(&batch)?;
+            }
+            writer.finish()?;
+        }
+    }
+    out.flush()?;
+    Ok(rows)
+}
+
+/// `batch` with list, struct and map columns turned into their text (`[a, b]`): CSV has no
+/// nested values, and arrow's CSV writer refuses them.
+pub fn lists_as_text(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
+    let nested = |t: &DataType| t.is_nested();
+    if !batch.schema().fields().iter().any(|f| nested(f.data_type())) {
+        return Ok(batch.clone());
+    }
+    let options = FormatOptions::default();
+    let mut fields = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        if !nested(field.data_type()) {
+            fields.push(field.as_ref().clone());
+            columns.push(column.clone());
+            continue;
+        }
+        let formatter = ArrayFormatter::try_new(column.as_ref(), &options)?;
+        let mut text = StringBuilder::new();
+        for i in 0..column.len() {
+            if column.is_null(i) {
+                text.append_null();
+            } else {
+                text.append_value(formatter.value(i).to_string());
+            }
+        }
+        fields.push(Field::new(field.name(), DataType::Utf8, true));
+        columns.push(Arc::new(text.finish()));
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Int64Array, ListBuilder, StringArray};
+    use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+
+    fn sample() -> RecordBatch {
+        let mut products = ListBuilder::new(StringBuilder::new());
+        products.values().append_value("Salesforce CRM");
+        products.values().append_value("Slack");
+        products.append(true);
+        products.append(false);
+        RecordBatch::try_from_iter([
+            ("name", Arc::new(StringArray::from(vec![Some("Acme, Inc."), None])) as ArrayRef),
+            ("employees", Arc::new(Int64Array::from(vec![Some(120), None])) as ArrayRef),
+            ("products", Arc::new(products.finish()) as ArrayRef),
+        ])
+        .unwrap()
+    }
+
+    async fn printed(format: Format, batches: Vec<RecordBatch>, max_rows: Option<usize>) -> (String, usize) {
+        let schema = sample().schema();
+        let stream = RecordBatchStreamAdapter::new(schema.clone(), futures::stream::iter(batches.into_iter().map(Ok)));
+        let mut out = Vec::new();
+        let rows = print(format, schema, Box::pin(stream), &mut out, max_rows).await.unwrap();
+        (String::from_utf8(out).unwrap(), rows)
+    }
+
+    #[tokio::test]
+    async fn csv_quotes_text_and_writes_lists_as_text() {
+        let (csv, rows) = printed(Format::Csv, vec![sample()], None).await;
+        assert_eq!(rows, 2);
+        assert_eq!(csv, "name,employees,products\n\"Acme, Inc.\",120,\"[Salesforce CRM, Slack]\"\n,,\n");
+        let (empty, _) = printed(Format::Csv, vec![], None).await;
+        assert_eq!(empty, "name,employees,products\n");
+    }
+
+    #[tokio::test]
+    async fn json_is_one_array_with_nulls_and_ndjson_one_object_a_line() {
+        let (json, _) = printed(Format::Json, vec![sample()], None).await;
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!([
+                {"name": "Acme, Inc.", "employees": 120, "products": ["Salesforce CRM", "Slack"]},
+                {"name": null, "employees": null, "products": null}
+            ])
+        );
+        let (empty, _) = printed(Format::Json, vec![], None).await;
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&empty).unwrap(), serde_json::json!([]));
+        let (ndjson, _) = printed(Format::Ndjson, vec![sample()], None).await;
+        let lines: Vec<serde_json::Value> = ndjson.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["products"], serde_json::json!(["Salesforce CRM", "Slack"]));
+    }
+
+    #[tokio::test]
+    async fn the_table_shows_nulls_and_says_what_it_left_out() {
+        let (table, rows) = printed(Format::Table, vec![sample(), sample()], Some(3)).await;
+        assert_eq!(rows, 4);
+        assert!(table.contains("| NULL"), "{table}");
+        assert_eq!(table.matches("Acme, Inc.").count(), 2, "{table}");
+        assert!(table.contains("3 of 4 rows shown"), "{table}");
+        let (header_only, _) = printed(Format::Table, vec![], None).await;
+        assert!(header_only.contains("| name | employees | products |"), "{header_only}");
+    }
+}

@@ -1,0 +1,145 @@
+//! A live line on stderr while a statement runs: HG calls done out of planned, rows received,
+//! retries, time held back by the rate limit, credits, and an ETA. Drawn only on a terminal; a
+//! script's stderr gets warnings and errors alone.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::sync::Notify;
+
+use crate::api::{HgClient, MetricsSnapshot};
+
+/// The bar of one running statement; [`finish`](Progress::finish) clears it.
+pub struct Progress {
+    bar: ProgressBar,
+    stop: Arc<Notify>,
+    ticker: tokio::task::JoinHandle<()>,
+}
+
+/// HG counters of one statement: the client's counters minus those before it started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatementCalls {
+    /// Requests sent, first tries only.
+    pub done: u64,
+    pub planned: u64,
+    pub retries: u64,
+    pub rows: u64,
+    pub rate_wait: Duration,
+    /// Credits spent, from the API's `x-credits-remaining`, when it said before and after.
+    pub credits: Option<i64>,
+    /// Lookups answered from the cache (the persistent cache comes with issue 6; 0 until then).
+    pub cache_hits: u64,
+}
+
+impl StatementCalls {
+    /// What changed between `before` and `now`.
+    pub fn between(before: &MetricsSnapshot, now: &MetricsSnapshot) -> StatementCalls {
+        let (b, n) = (before.total(), now.total());
+        let credits = match (before.credits_remaining, now.credits_remaining) {
+            (Some(b), Some(n)) => Some(b - n),
+            (None, Some(_)) => now.credits_used,
+            _ => None,
+        };
+        StatementCalls {
+            done: (n.calls - n.retries).saturating_sub(b.calls - b.retries),
+            planned: now.planned_requests.saturating_sub(before.planned_requests),
+            retries: n.retries.saturating_sub(b.retries),
+            rows: n.rows.saturating_sub(b.rows),
+            rate_wait: n.rate_wait.saturating_sub(b.rate_wait),
+            credits,
+            cache_hits: 0,
+        }
+    }
+
+    /// `12 HG calls · 3 retries · 0 cache hits · 10 credits`, for `\timing` and the bar.
+    pub fn summary(&self) -> String {
+        let mut parts = vec![format!("{} HG call{}", self.done, if self.done == 1 { "" } else { "s" })];
+        if self.retries > 0 {
+            parts.push(format!("{} retries", self.retries));
+        }
+        parts.push(format!("{} cache hits", self.cache_hits));
+        parts.push(match self.credits {
+            Some(credits) => format!("{credits} credits"),
+            None => "credits not reported".to_string(),
+        });
+        parts.join(" · ")
+    }
+}
+
+impl Progress {
+    /// Starts the bar for a statement about to run on `client`.
+    pub fn start(client: &HgClient) -> Progress {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(8));
+        bar.set_style(ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("valid template"));
+        let stop = Arc::new(Notify::new());
+        let ticker = tokio::spawn(tick(bar.clone(), client.clone(), client.metrics(), stop.clone()));
+        Progress { bar, stop, ticker }
+    }
+
+    /// Clears the bar, so what follows prints on a clean line.
+    pub async fn finish(self) {
+        self.stop.notify_one();
+        let _ = self.ticker.await;
+        self.bar.finish_and_clear();
+    }
+}
+
+async fn tick(bar: ProgressBar, client: HgClient, before: MetricsSnapshot, stop: Arc<Notify>) {
+    let mut counting = false;
+    loop {
+        tokio::select! {
+            _ = stop.notified() => return,
+            _ = tokio::time::sleep(Duration::from_millis(125)) => {}
+        }
+        let calls = StatementCalls::between(&before, &client.metrics());
+        if calls.planned > 0 && !counting {
+            counting = true;
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {pos}/{len} HG calls [{bar:25}] {msg} · ETA {eta}")
+                    .expect("valid template")
+                    .progress_chars("=> "),
+            );
+        }
+        if counting {
+            bar.set_length(calls.planned.max(calls.done));
+            bar.set_position(calls.done);
+        }
+        // Waits overlap across concurrent requests: their mean per call says how hard the
+        // rate limit holds the query back.
+        let held = match calls.done {
+            0 => String::new(),
+            done => match calls.rate_wait / done as u32 {
+                wait if wait >= Duration::from_millis(20) => format!(" · rate limit {:.2} s/call", wait.as_secs_f64()),
+                _ => String::new(),
+            },
+        };
+        bar.set_message(format!("{} rows · {}{held}", calls.rows, calls.summary()));
+        bar.tick();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::EndpointMetrics;
+
+    fn snapshot(calls: u64, retries: u64, planned: u64, credits: Option<i64>) -> MetricsSnapshot {
+        let mut s = MetricsSnapshot::default();
+        s.endpoints
+            .insert("company/installs", EndpointMetrics { calls, retries, rows: calls * 10, ..Default::default() });
+        s.planned_requests = planned;
+        s.credits_remaining = credits;
+        s
+    }
+
+    #[test]
+    fn a_statement_counts_only_its_own_first_tries_and_credits() {
+        let calls = StatementCalls::between(&snapshot(10, 2, 8, Some(1000)), &snapshot(25, 4, 20, Some(940)));
+        assert_eq!((calls.done, calls.planned, calls.retries, calls.rows), (13, 12, 2, 150));
+        assert_eq!(calls.credits, Some(60));
+        assert!(calls.summary().contains("13 HG calls · 2 retries · 0 cache hits · 60 credits"), "{}", calls.summary());
+        let unknown = StatementCalls::between(&snapshot(0, 0, 0, None), &snapshot(1, 0, 1, None));
+        assert!(unknown.summary().ends_with("credits not reported"));
+    }
+}
