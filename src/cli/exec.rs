@@ -74,6 +74,40 @@ pub struct Done {
     pub calls: Option<StatementCalls>,
 }
 
+/// Ctrl-C, listened to from the start of the process: pressed while a statement runs, it cancels
+/// that statement; pressed between statements of a script, it stops the script before the next.
+pub struct Interrupts {
+    signal: Option<tokio::signal::unix::Signal>,
+}
+
+impl Interrupts {
+    /// Takes over SIGINT from here on (the default would kill the process mid-write).
+    pub fn listen() -> Interrupts {
+        let signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt());
+        if let Err(e) = &signal {
+            tracing::warn!(error = %e, "Ctrl-C cannot be caught: it will stop hgsql without cleaning up");
+        }
+        Interrupts { signal: signal.ok() }
+    }
+
+    /// Forgets a Ctrl-C pressed while nothing ran (the REPL, before it reads the next line).
+    pub fn forget_pending(&mut self) {
+        if let Some(signal) = &mut self.signal {
+            while futures::FutureExt::now_or_never(signal.recv()).is_some() {}
+        }
+    }
+
+    /// Completes at the next Ctrl-C (never, if it cannot be caught).
+    async fn next(&mut self) {
+        match &mut self.signal {
+            Some(signal) => {
+                signal.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    }
+}
+
 /// Runs one statement to its destination. Ctrl-C cancels it: every stream is dropped, no more
 /// HG requests are sent, and an unfinished output file is removed.
 pub async fn run_statement(
@@ -81,6 +115,7 @@ pub async fn run_statement(
     sql: &str,
     destination: Destination<'_>,
     options: &PrintOptions,
+    interrupts: &mut Interrupts,
 ) -> Result<Done, Failure> {
     let client = session.client();
     let before = client.map(|c| c.metrics());
@@ -98,7 +133,7 @@ pub async fn run_statement(
     };
     let result = tokio::select! {
         result = work => Some(result),
-        _ = tokio::signal::ctrl_c() => None,
+        _ = interrupts.next() => None,
     };
     if let Some(progress) = progress {
         progress.finish().await;

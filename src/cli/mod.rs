@@ -192,6 +192,8 @@ pub async fn run(cli: Cli, order: Vec<ScriptSource>) -> ExitCode {
         }
         return ExitCode::from(exit::OK);
     }
+    // From here on Ctrl-C cancels the running statement instead of killing the process midway.
+    let mut interrupts = exec::Interrupts::listen();
     let connection = match connect::connect(&cli.connection).await {
         Ok(connection) => connection,
         Err((code, message)) => return fail(code, &message),
@@ -208,9 +210,10 @@ pub async fn run(cli: Cli, order: Vec<ScriptSource>) -> ExitCode {
             (Some(file), true) => Destination::File(file),
             _ => Destination::Stdout,
         };
-        match exec::run_statement(&connection.session, &statement.text, destination, &options).await {
+        match exec::run_statement(&connection.session, &statement.text, destination, &options, &mut interrupts).await {
             Ok(done) => {
-                if let (Some(file), true) = (&output, i == last) {
+                // On a terminal only: a script's stderr carries warnings and errors alone.
+                if let (Some(file), true, true) = (&output, i == last, std::io::stderr().is_terminal()) {
                     eprintln!("wrote {} rows to {}", done.rows, file.path.display());
                 }
             }

@@ -11,7 +11,7 @@ use rustyline::{CompletionType, Config, Editor};
 
 use super::commands::{self, Command};
 use super::connect::Connection;
-use super::exec::{self, Destination, PrintOptions};
+use super::exec::{self, Destination, Interrupts, PrintOptions};
 use super::helper::SqlHelper;
 use super::{Cli, exit};
 use crate::script;
@@ -33,6 +33,10 @@ pub async fn run(connection: &Connection, cli: &Cli) -> u8 {
         }
     };
     editor.set_helper(Some(helper));
+    // After the editor: it takes SIGINT for itself when created, and the handler installed now
+    // passes the signal on to it. At the prompt the terminal sends no SIGINT (Ctrl-C is a key
+    // there); while a statement runs, Ctrl-C cancels it.
+    let interrupts = &mut Interrupts::listen();
     let history = history_file();
     if let Some(path) = &history {
         let _ = editor.load_history(path);
@@ -70,14 +74,15 @@ pub async fn run(connection: &Connection, cli: &Cli) -> u8 {
         if let Some(path) = &history {
             let _ = editor.append_history(path);
         }
+        interrupts.forget_pending();
         if text.trim_start().starts_with('\\') {
             match commands::parse(&text) {
                 Ok(Command::Quit) => break,
-                Ok(command) => run_command(command, connection, &mut options).await,
+                Ok(command) => run_command(command, connection, &mut options, interrupts).await,
                 Err(message) => eprintln!("error: {message}"),
             }
         } else {
-            run_script(connection, &text, None, &options).await;
+            run_script(connection, &text, None, &options, interrupts).await;
         }
         if let Some(helper) = editor.helper() {
             helper.refresh();
@@ -86,7 +91,12 @@ pub async fn run(connection: &Connection, cli: &Cli) -> u8 {
     exit::OK
 }
 
-async fn run_command(command: Command, connection: &Connection, options: &mut PrintOptions) {
+async fn run_command(
+    command: Command,
+    connection: &Connection,
+    options: &mut PrintOptions,
+    interrupts: &mut Interrupts,
+) {
     let ctx = connection.session.context();
     match command {
         Command::Quit => {}
@@ -97,7 +107,7 @@ async fn run_command(command: Command, connection: &Connection, options: &mut Pr
             Err(e) => eprintln!("error: \\d {table}: {}; \\d lists the tables", super::errors::message(&e)),
         },
         Command::Include(path) => match std::fs::read_to_string(&path) {
-            Ok(sql) => run_script(connection, &sql, Some(&path), options).await,
+            Ok(sql) => run_script(connection, &sql, Some(&path), options, interrupts).await,
             Err(e) => eprintln!("error: cannot read {path}: {e}"),
         },
         Command::Timing(on) => {
@@ -119,12 +129,18 @@ async fn run_command(command: Command, connection: &Connection, options: &mut Pr
 }
 
 /// Runs the statements of `sql` in order; the first error stops the rest.
-async fn run_script(connection: &Connection, sql: &str, file: Option<&str>, options: &PrintOptions) {
+async fn run_script(
+    connection: &Connection,
+    sql: &str,
+    file: Option<&str>,
+    options: &PrintOptions,
+    interrupts: &mut Interrupts,
+) {
     let statements = script::split(sql);
     let several = statements.len() > 1 || file.is_some();
     for statement in statements {
         if let Err(failure) =
-            exec::run_statement(&connection.session, &statement.text, Destination::Stdout, options).await
+            exec::run_statement(&connection.session, &statement.text, Destination::Stdout, options, interrupts).await
         {
             if let Some(message) = failure.message() {
                 match (file, several) {

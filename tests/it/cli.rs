@@ -252,7 +252,7 @@ fn dash_o_saves_the_last_result_by_extension_and_prints_the_rest() {
         let out = hgsql().args(["--format", "csv", "-c", sql, "-o"]).arg(&path).output().unwrap();
         assert!(out.status.success(), "{name}: {}", stderr(&out));
         assert_eq!(stdout(&out), "n\n1\n", "only the last statement goes to the file");
-        assert!(stderr(&out).contains("wrote 2 rows"), "{}", stderr(&out));
+        assert_eq!(stderr(&out), "", "stderr that is not a terminal gets warnings and errors only");
         assert_eq!(std::fs::read_to_string(&path).unwrap().trim_end(), check.trim_end(), "{name}");
     }
     let parquet = dir.path().join("out.parquet");
@@ -348,4 +348,44 @@ fn doctor_reports_sources_rate_limit_and_credits_but_never_the_key() {
     let out = hgsql().arg("doctor").output().unwrap();
     assert_eq!(out.status.code(), Some(3), "no key: {}", stdout(&out));
     assert!(stdout(&out).contains("NOT SET"), "{}", stdout(&out));
+}
+
+#[test]
+fn ctrl_c_stops_a_script_midway_with_130_and_no_output_file() {
+    // Every answer takes 5 s, so the COPY is surely midway when the signal comes.
+    let sandbox = SandboxProcess::start(&["--companies", "100", "--latency-ms", "5000"]);
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("out.parquet");
+    let copy = format!(
+        "COPY (SELECT * FROM hg.firmographics WHERE company_id IN ('00000000000000000000000000000001', '00000000000000000000000000000002')) TO '{}'",
+        target.display()
+    );
+    let child = sandbox
+        .hgsql()
+        .args(["-c", &copy, "-c", "SELECT 'never printed' AS n"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stats = format!("{}/__sandbox/stats", sandbox.url.trim_end_matches("/data-api/v1"));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let in_flight = runtime.block_on(async {
+            let stats: serde_json::Value = reqwest::get(&stats).await.unwrap().json().await.unwrap();
+            stats["in_flight"].as_u64().unwrap_or(0)
+        });
+        if in_flight > 0 {
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "the query never reached the sandbox");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cancelled"), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("never printed"), "the script stops at the cancelled statement");
+    assert_eq!(files_in(dir.path()), Vec::<String>::new(), "no partial or temporary file");
 }
