@@ -67,6 +67,33 @@ impl StatementCalls {
     }
 }
 
+impl StatementCalls {
+    /// The bar's message: calls are on the bar itself (or first, before lookups are planned).
+    fn live(&self) -> String {
+        let mut parts = Vec::new();
+        if self.planned == 0 {
+            parts.push(format!("{} HG calls", self.done));
+        }
+        parts.push(format!("{} rows", self.rows));
+        if self.retries > 0 {
+            parts.push(format!("{} retries", self.retries));
+        }
+        parts.push(format!("{} cache hits", self.cache_hits));
+        if let Some(credits) = self.credits {
+            parts.push(format!("{credits} credits"));
+        }
+        // Waits overlap across concurrent requests: their mean per call says how hard the rate
+        // limit holds the query back.
+        if self.done > 0 {
+            let wait = self.rate_wait / self.done as u32;
+            if wait >= Duration::from_millis(20) {
+                parts.push(format!("rate limit {:.2} s/call", wait.as_secs_f64()));
+            }
+        }
+        parts.join(" · ")
+    }
+}
+
 impl Progress {
     /// Starts the bar for a statement about to run on `client`.
     pub fn start(client: &HgClient) -> Progress {
@@ -105,16 +132,7 @@ async fn tick(bar: ProgressBar, client: HgClient, before: MetricsSnapshot, stop:
             bar.set_length(calls.planned.max(calls.done));
             bar.set_position(calls.done);
         }
-        // Waits overlap across concurrent requests: their mean per call says how hard the
-        // rate limit holds the query back.
-        let held = match calls.done {
-            0 => String::new(),
-            done => match calls.rate_wait / done as u32 {
-                wait if wait >= Duration::from_millis(20) => format!(" · rate limit {:.2} s/call", wait.as_secs_f64()),
-                _ => String::new(),
-            },
-        };
-        bar.set_message(format!("{} rows · {}{held}", calls.rows, calls.summary()));
+        bar.set_message(calls.live());
         bar.tick();
     }
 }
