@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use datafusion::error::DataFusionError;
 
 use super::errors;
-use super::format::{self, Format};
+use super::format::{self, Format, Table};
 use super::output::OutputFile;
 use super::progress::{Progress, StatementCalls};
 use crate::session::Session;
@@ -67,6 +67,12 @@ impl Failure {
     }
 }
 
+/// A statement's rows, gathered for a table or already written.
+enum Gathered {
+    Table(Table),
+    Written(usize),
+}
+
 /// What a completed statement did.
 pub struct Done {
     pub rows: usize,
@@ -121,14 +127,21 @@ pub async fn run_statement(
     let before = client.map(|c| c.metrics());
     let progress = if options.progress { client.map(Progress::start) } else { None };
     let started = Instant::now();
+    // A table is gathered first and written once the progress line is gone; other formats
+    // stream (progress is then only drawn when stdout is not the terminal).
     let work = async {
         let execution = session.execute(sql).await?;
         match destination {
+            Destination::Stdout if options.format == Format::Table => {
+                Table::collect(execution.schema, execution.stream, options.max_rows).await.map(Gathered::Table)
+            }
             Destination::Stdout => {
                 let mut out = BufWriter::new(std::io::stdout().lock());
-                format::print(options.format, execution.schema, execution.stream, &mut out, options.max_rows).await
+                format::print(options.format, execution.schema, execution.stream, &mut out, options.max_rows)
+                    .await
+                    .map(Gathered::Written)
             }
-            Destination::File(file) => file.write(execution.schema, execution.stream).await,
+            Destination::File(file) => file.write(execution.schema, execution.stream).await.map(Gathered::Written),
         }
     };
     let result = tokio::select! {
@@ -140,6 +153,11 @@ pub async fn run_statement(
     }
     let elapsed = started.elapsed();
     let calls = client.zip(before).map(|(c, before)| StatementCalls::between(&before, &c.metrics()));
+    let result = result.map(|gathered| match gathered {
+        Ok(Gathered::Table(table)) => table.write(&mut BufWriter::new(std::io::stdout().lock())).map(|()| table.rows),
+        Ok(Gathered::Written(rows)) => Ok(rows),
+        Err(e) => Err(e),
+    });
     match result {
         None => Err(Failure::Interrupted),
         Some(Err(e)) if closed_pipe(&e) => Err(Failure::ClosedOutput),

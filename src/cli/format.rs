@@ -61,30 +61,9 @@ pub async fn print(
     let mut rows = 0;
     match format {
         Format::Table => {
-            let mut shown = Vec::new();
-            let limit = max_rows.unwrap_or(usize::MAX);
-            while let Some(batch) = stream.next().await {
-                let batch = batch?;
-                let room = limit.saturating_sub(rows.min(limit));
-                if room > 0 {
-                    shown.push(batch.slice(0, batch.num_rows().min(room)));
-                }
-                rows += batch.num_rows();
-            }
-            let kept: usize = shown.iter().map(RecordBatch::num_rows).sum();
-            let table = if kept == 0 {
-                pretty_format_batches_with_schema(schema, &[])?.to_string()
-            } else {
-                let options = FormatOptions::default().with_null("NULL").with_display_error(true);
-                pretty_format_batches_with_options(&shown, &options)?.to_string()
-            };
-            writeln!(out, "{table}")?;
-            if kept < rows {
-                writeln!(
-                    out,
-                    "{kept} of {rows} rows shown; use --maxrows 0 (or \\maxrows 0) for all, or -o FILE to save them"
-                )?;
-            }
+            let table = Table::collect(schema, stream, max_rows).await?;
+            table.write(out)?;
+            rows = table.rows;
         }
         Format::Csv => {
             let mut writer = csv::WriterBuilder::new().with_header(true).build(&mut *out);
@@ -122,6 +101,60 @@ pub async fn print(
     }
     out.flush()?;
     Ok(rows)
+}
+
+/// A result gathered for the table format, which needs every row it shows before it can align
+/// the columns. Gathering and writing are apart so a progress line can be cleared in between.
+pub struct Table {
+    schema: SchemaRef,
+    shown: Vec<RecordBatch>,
+    /// Rows in the result, shown or not.
+    pub rows: usize,
+}
+
+impl Table {
+    /// Reads the whole stream, keeping the first `max_rows` rows (all when `None`).
+    pub async fn collect(
+        schema: SchemaRef,
+        mut stream: SendableRecordBatchStream,
+        max_rows: Option<usize>,
+    ) -> Result<Table> {
+        let limit = max_rows.unwrap_or(usize::MAX);
+        let (mut shown, mut rows) = (Vec::new(), 0);
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            let room = limit.saturating_sub(rows.min(limit));
+            if room > 0 {
+                shown.push(batch.slice(0, batch.num_rows().min(room)));
+            }
+            rows += batch.num_rows();
+        }
+        Ok(Table { schema, shown, rows })
+    }
+
+    /// Writes the table (nothing for a statement without columns) and what it left out.
+    pub fn write(&self, out: &mut dyn Write) -> Result<()> {
+        if self.schema.fields().is_empty() {
+            return Ok(());
+        }
+        let kept: usize = self.shown.iter().map(RecordBatch::num_rows).sum();
+        let table = if kept == 0 {
+            pretty_format_batches_with_schema(self.schema.clone(), &[])?.to_string()
+        } else {
+            let options = FormatOptions::default().with_null("NULL").with_display_error(true);
+            pretty_format_batches_with_options(&self.shown, &options)?.to_string()
+        };
+        writeln!(out, "{table}")?;
+        if kept < self.rows {
+            writeln!(
+                out,
+                "{kept} of {} rows shown; use --maxrows 0 (or \\maxrows 0) for all, or -o FILE to save them",
+                self.rows
+            )?;
+        }
+        out.flush()?;
+        Ok(())
+    }
 }
 
 /// `batch` with list, struct and map columns turned into their text (`[a, b]`): CSV has no
