@@ -5,6 +5,7 @@
 use std::error::Error;
 
 use datafusion::error::DataFusionError;
+use datafusion::sql::sqlparser::parser::ParserError;
 
 use super::exit;
 use crate::api::HgError;
@@ -44,10 +45,36 @@ pub fn exit_code(error: &DataFusionError) -> u8 {
 /// The message for `error`: the cause itself, without the layers of context DataFusion wraps
 /// around errors that pass through its operators and rules.
 pub fn message(error: &DataFusionError) -> String {
+    located(error, 1)
+}
+
+/// [`message`], for a statement that starts on line `first_line` of its script: a syntax
+/// error's position is counted in the script's lines.
+pub fn located(error: &DataFusionError, first_line: usize) -> String {
     match cause(error) {
         Cause::Hg(hg) => hg.to_string(),
         Cause::Scan(scan) => scan.to_string(),
+        Cause::Other(DataFusionError::SQL(parser, _)) => syntax(parser, first_line),
         Cause::Other(root) => explain(root.strip_backtrace()),
+    }
+}
+
+/// A parser error as a person reads it: what was expected and where in the statement.
+fn syntax(error: &ParserError, first_line: usize) -> String {
+    let text = match error {
+        ParserError::ParserError(text) | ParserError::TokenizerError(text) => text.as_str(),
+        ParserError::RecursionLimitExceeded => "the statement nests too deeply",
+    };
+    // sqlparser counts from the statement's first line: "… at Line: 2, Column: 9".
+    let position = text.rfind(" at Line: ").and_then(|at| {
+        let (line, column) = text[at + " at Line: ".len()..].split_once(", Column: ")?;
+        Some((at, line.trim().parse::<usize>().ok()?, column.trim()))
+    });
+    match position {
+        Some((at, line, column)) => {
+            format!("SQL syntax error: {} at line {}, column {column}", &text[..at], first_line + line - 1)
+        }
+        None => format!("SQL syntax error: {text}"),
     }
 }
 
@@ -104,6 +131,13 @@ mod tests {
         );
         assert_eq!(exit_code(&plan), exit::QUERY_ERROR);
         assert_eq!(message(&plan), "Error during planning: hg.installs needs company_id");
+        let parse = DataFusionError::SQL(
+            Box::new(ParserError::ParserError("Expected: an SQL statement, found: SELEC at Line: 1, Column: 1".into())),
+            None,
+        );
+        assert_eq!(message(&parse), "SQL syntax error: Expected: an SQL statement, found: SELEC at line 1, column 1");
+        assert!(located(&parse, 12).ends_with("at line 12, column 1"), "{}", located(&parse, 12));
+        assert_eq!(exit_code(&parse), exit::QUERY_ERROR);
         let file = DataFusionError::Plan("table 'datafusion.public.data/accounts.csv' not found".into());
         assert!(message(&file).starts_with("no file 'data/accounts.csv': a quoted name in FROM is read as a file"));
         let scan = external(ScanError::TooManyMatches { count: 200_000 });

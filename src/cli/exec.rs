@@ -57,10 +57,10 @@ impl Failure {
         }
     }
 
-    /// What to tell the user, if anything.
-    pub fn message(&self) -> Option<String> {
+    /// What to tell the user, if anything, for a statement starting on `line` of its script.
+    pub fn message(&self, line: usize) -> Option<String> {
         match self {
-            Failure::Error(e) => Some(errors::message(e)),
+            Failure::Error(e) => Some(errors::located(e, line)),
             Failure::Interrupted => Some("cancelled (Ctrl-C)".to_string()),
             Failure::ClosedOutput => None,
         }

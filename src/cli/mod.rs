@@ -219,7 +219,7 @@ pub async fn run(cli: Cli, order: Vec<ScriptSource>) -> ExitCode {
             }
             Err(failure) => {
                 exec::flush_stdout();
-                if let Some(message) = failure.message() {
+                if let Some(message) = failure.message(statement.line) {
                     eprintln!("error: {origin}{message}");
                 }
                 return ExitCode::from(failure.exit_code());
