@@ -48,7 +48,7 @@ pub struct Execution {
 
 use crate::api::HgClient;
 use crate::atomic::PendingOutput;
-use crate::plan::{ApiOnProbeSide, ApiScanGuard, HgTable, ScanOptions};
+use crate::plan::{ApiOnProbeSide, ApiScanGuard, HgOptions, HgTable, ScanOptions};
 use crate::script;
 
 /// The schema HG tables live in.
@@ -61,6 +61,8 @@ pub const NO_CLIENT: &str = "no HG API key is configured: set HG_API_KEY (or api
 pub struct Session {
     ctx: SessionContext,
     client: Option<HgClient>,
+    /// A dry run: `COPY … TO` runs but its file is never put in place.
+    dry_run: bool,
 }
 
 impl Default for Session {
@@ -83,7 +85,7 @@ impl Session {
 
     /// A session with `client` (or the reason there is none) and scan settings.
     pub fn build(client: Result<HgClient, String>, options: ScanOptions) -> Session {
-        let mut config = SessionConfig::new().with_information_schema(true);
+        let mut config = SessionConfig::new().with_information_schema(true).with_option_extension(HgOptions::default());
         // Files hgsql writes are read by pandas, polars and DuckDB: strings stay plain Utf8
         // (`string`), not Utf8View (`string_view`), whether they come from a Parquet input or a
         // cast in SQL.
@@ -110,7 +112,8 @@ impl Session {
             let table = HgTable::new(spec, client.clone(), options);
             ctx.register_table(format!("{HG_SCHEMA}.{}", spec.name), Arc::new(table)).expect("hg table registers");
         }
-        Session { ctx, client: client.ok() }
+        let dry_run = client.as_ref().is_ok_and(|c| c.config().dry_run);
+        Session { ctx, client: client.ok(), dry_run }
     }
 
     /// The client HG tables read through, if one is configured.
@@ -164,7 +167,12 @@ impl Session {
         let schema = frame.schema().inner().clone();
         let stream = frame.execute_stream().await?;
         let stream = match pending {
-            Some(pending) => commit_on_end(stream, pending),
+            // A dry run's COPY fills its temporary file with what it could know, then drops it.
+            Some(pending) if !self.dry_run => commit_on_end(stream, pending),
+            Some(pending) => Box::pin(RecordBatchStreamAdapter::new(
+                stream.schema(),
+                stream.chain(futures::stream::once(async move { drop(pending) }).filter_map(|()| async { None })),
+            )),
             None => stream,
         };
         Ok(Execution { schema, stream })

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde_json::Value;
 
+use super::cache::ResponseCache;
+use super::credits::Credits;
 use super::endpoint::Endpoint;
 use super::error::HgError;
 use super::limiter::RateGate;
@@ -38,6 +40,30 @@ pub struct ClientConfig {
     pub retry: RetryPolicy,
     /// Time allowed for one HTTP exchange.
     pub timeout: Duration,
+    /// Where answers are kept so no query pays for them twice; `None` runs without.
+    pub cache: Option<Arc<ResponseCache>>,
+    /// Fetch again what the cache holds, and overwrite it.
+    pub refresh: bool,
+    /// What the cache files answers under instead of the base URL: the built-in sandbox's port
+    /// changes every run, its data does not.
+    pub cache_namespace: Option<String>,
+    /// Make no charged request: count what it would cost and answer it with no rows.
+    pub dry_run: bool,
+}
+
+/// Per-query settings of a client handle (from the session's `hg.*` settings).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LookupOptions {
+    /// Cached answers older than this are fetched again.
+    pub max_age: Duration,
+    /// Credits this run may spend at most.
+    pub max_credits: Option<u64>,
+}
+
+impl Default for LookupOptions {
+    fn default() -> Self {
+        LookupOptions { max_age: Duration::from_secs(7 * 24 * 3600), max_credits: None }
+    }
 }
 
 impl ClientConfig {
@@ -55,6 +81,10 @@ impl ClientConfig {
             page_size: 100,
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(30),
+            cache: None,
+            refresh: false,
+            cache_namespace: None,
+            dry_run: false,
         }
     }
 }
@@ -68,7 +98,7 @@ pub struct Page {
 }
 
 /// What a request sends besides the path.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub enum Payload {
     Query(Vec<(String, String)>),
     Body(Value),
@@ -119,6 +149,7 @@ pub(crate) struct Inner {
     pub(crate) flights: Flights,
     /// The rate-limit headers of the last answer, for `hgsql doctor`.
     rate_headers: std::sync::Mutex<RateHeaders>,
+    pub(crate) credits: Credits,
 }
 
 /// The `x-ratelimit-*` headers of an answer, as sent.
@@ -134,7 +165,8 @@ pub struct RateHeaders {
 pub struct HgClient {
     pub(crate) inner: Arc<Inner>,
     /// Where this handle's requests are also counted, if anywhere.
-    tally: Option<Arc<Tally>>,
+    pub(crate) tally: Option<Arc<Tally>>,
+    pub(crate) options: LookupOptions,
 }
 
 impl std::fmt::Debug for HgClient {
@@ -183,15 +215,27 @@ impl HgClient {
                 batch_unsupported: AtomicBool::new(false),
                 flights: Flights::default(),
                 rate_headers: Default::default(),
+                credits: Credits::default(),
             }),
             tally: None,
+            options: LookupOptions::default(),
         })
     }
 
     /// A handle on the same client (same limits, flights and metrics) that also counts its
     /// requests in `tally`, so one consumer can report its own share.
     pub fn with_tally(&self, tally: Arc<Tally>) -> HgClient {
-        HgClient { inner: self.inner.clone(), tally: Some(tally) }
+        HgClient { inner: self.inner.clone(), tally: Some(tally), options: self.options }
+    }
+
+    /// A handle on the same client with per-query settings (cache age, credit budget).
+    pub fn with_options(&self, options: LookupOptions) -> HgClient {
+        HgClient { inner: self.inner.clone(), tally: self.tally.clone(), options }
+    }
+
+    /// Credits spent by this client (the run) so far, by its own count.
+    pub fn credits_spent(&self) -> u64 {
+        self.inner.credits.spent()
     }
 
     pub fn config(&self) -> &ClientConfig {
@@ -200,7 +244,9 @@ impl HgClient {
 
     /// Counters so far.
     pub fn metrics(&self) -> MetricsSnapshot {
-        self.inner.metrics.snapshot()
+        let mut snapshot = self.inner.metrics.snapshot();
+        snapshot.credits_spent = self.inner.credits.spent();
+        snapshot
     }
 
     /// One request, retried as the policy allows.
@@ -377,7 +423,47 @@ impl HgClient {
     /// `GET /company/match`: the best matches for one domain and/or name.
     pub async fn company_match(&self, query: &MatchQuery) -> Result<Vec<Row>, HgError> {
         let params = match_params(query);
-        Ok(self.send(Endpoint::Match, &Payload::Query(params)).await?.rows)
+        let item = serde_json::to_string(query).expect("serialises");
+        self.through_cache(Endpoint::Match, item, async {
+            Ok(self.send(Endpoint::Match, &Payload::Query(params)).await?.rows)
+        })
+        .await
+    }
+
+    /// The rows of a whole request (`item`) to `endpoint`: from the cache when it holds them
+    /// fresh enough, else fetched and kept.
+    async fn through_cache(
+        &self,
+        endpoint: Endpoint,
+        item: String,
+        fetch: impl std::future::Future<Output = Result<Vec<Row>, HgError>>,
+    ) -> Result<Vec<Row>, HgError> {
+        let config = &self.inner.config;
+        let Some(cache) = &config.cache else { return fetch.await };
+        let scope = super::cache::scope(self.cache_base(), endpoint, "");
+        if !config.refresh
+            && let Some(hit) = cache.get(&scope, std::slice::from_ref(&item), None, self.options.max_age).remove(&item)
+        {
+            self.cache_hits(endpoint, 1);
+            return Ok(hit.rows);
+        }
+        let rows = fetch.await?;
+        cache.put(&scope, endpoint, None, &[(item, &rows)]);
+        Ok(rows)
+    }
+
+    /// Where cached answers are filed: the base URL, or the namespace standing for it.
+    pub(crate) fn cache_base(&self) -> &str {
+        let config = &self.inner.config;
+        config.cache_namespace.as_deref().unwrap_or(&config.base_url)
+    }
+
+    /// Counts lookups answered by the cache.
+    pub(crate) fn cache_hits(&self, endpoint: Endpoint, hits: usize) {
+        self.inner.metrics.cache_hits(endpoint, hits);
+        if let Some(tally) = &self.tally {
+            tally.cache_hits(hits);
+        }
     }
 
     /// Search or a catalog list, every page up to `row_limit`.
@@ -399,7 +485,8 @@ impl HgClient {
                 Payload::Query(name.iter().map(|n| ("name".to_string(), n.clone())).collect())
             }
         };
-        self.list(endpoint, &payload, row_limit).await
+        let item = format!("{}|{row_limit:?}", serde_json::to_string(&payload).expect("serialises"));
+        self.through_cache(endpoint, item, self.list(endpoint, &payload, row_limit)).await
     }
 }
 

@@ -75,6 +75,11 @@ impl Endpoint {
         }
     }
 
+    /// The endpoint of a [`name`](Self::name).
+    pub fn from_name(name: &str) -> Option<Endpoint> {
+        Endpoint::ALL.iter().copied().find(|e| e.name() == name)
+    }
+
     pub fn is_get(self) -> bool {
         matches!(self, Endpoint::Match | Endpoint::Products | Endpoint::Vendors | Endpoint::Categories)
     }

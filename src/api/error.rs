@@ -36,6 +36,11 @@ pub enum HgError {
     #[error("HG {endpoint}: gave up after {attempts} attempts in {elapsed:.1?}; last error: {last}")]
     RetriesExhausted { endpoint: &'static str, attempts: u32, elapsed: Duration, last: Box<HgError> },
 
+    #[error(
+        "HG {endpoint}: stopped before passing the credit budget of {max}: {spent} credits spent in this run, the next request could cost {next}, and the query needs about {needed} more for companies not in the cache. Raise the budget (--max-credits N, or SET hg.max_credits = N) or narrow the query; everything fetched so far is cached, so a rerun pays only for the rest"
+    )]
+    CreditBudget { endpoint: &'static str, max: u64, spent: u64, next: u64, needed: u64 },
+
     #[error("{0}")]
     Config(String),
 

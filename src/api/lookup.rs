@@ -15,7 +15,17 @@ use super::endpoint::Endpoint;
 use super::error::HgError;
 use super::ids::CompanyId;
 use super::request::{Companies, EnrichRequest, MatchQuery};
-use super::row::Row;
+use super::row::{FieldValue, Row};
+
+/// What a lookup will take.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LookupPlan {
+    pub requests: u64,
+    /// At most: companies the endpoint has not returned before.
+    pub credits: u64,
+    /// Lookups the cache answers.
+    pub cached: u64,
+}
 
 /// The rows of one key.
 pub type Rows = Arc<Vec<Row>>;
@@ -77,11 +87,51 @@ impl Flights {
 }
 
 impl HgClient {
-    /// Announces that `keys` lookups on `endpoint` are about to be asked for, so progress can
-    /// show calls done out of calls planned.
-    pub fn plan_lookups(&self, endpoint: Endpoint, keys: usize) {
+    /// What looking up `ids` on `endpoint` with `request` will take, given the cache: the
+    /// requests, the credits they may cost at most, and the lookups the cache answers. Recorded
+    /// as planned (for progress and the credit budget's message) unless `preview`.
+    pub fn plan_companies(
+        &self,
+        endpoint: Endpoint,
+        request: &EnrichRequest,
+        ids: &[CompanyId],
+        preview: bool,
+    ) -> LookupPlan {
+        let cached = self.cached_companies(endpoint, request, ids);
+        let misses: Vec<String> = ids.iter().filter(|id| !cached.contains_key(*id)).map(|id| id.to_string()).collect();
         let batch = if endpoint.batches() { self.config().batch_size.max(1) } else { 1 };
-        self.inner.metrics.plan(keys.div_ceil(batch) as u64);
+        let mut fresh = self.inner.credits.not_charged(endpoint, &misses);
+        if let Some(cache) = &self.config().cache {
+            let before = cache.returned_before(endpoint, &fresh);
+            fresh.retain(|item| !before.contains(item));
+        }
+        let plan = LookupPlan {
+            requests: misses.len().div_ceil(batch) as u64,
+            credits: if endpoint.charged() { fresh.len() as u64 } else { 0 },
+            cached: cached.len() as u64,
+        };
+        if !preview {
+            self.inner.metrics.plan(plan.requests);
+            self.inner.credits.plan(plan.credits);
+        }
+        plan
+    }
+
+    /// [`plan_companies`](Self::plan_companies) for match queries (free).
+    pub fn plan_matches(&self, queries: &[MatchQuery]) -> LookupPlan {
+        let config = self.config();
+        let cached = match config.cache.as_ref().filter(|_| !config.refresh) {
+            Some(cache) => {
+                let items: Vec<String> =
+                    queries.iter().map(|q| serde_json::to_string(q).expect("serialises")).collect();
+                let scope = super::cache::scope(self.cache_base(), Endpoint::Match, "");
+                cache.get(&scope, &items, None, self.options.max_age).len() as u64
+            }
+            None => 0,
+        };
+        let plan = LookupPlan { requests: queries.len() as u64 - cached, credits: 0, cached };
+        self.inner.metrics.plan(plan.requests);
+        plan
     }
 
     /// Rows of `endpoint` for each company of `ids`, as `request` asks (fields, filters, sorts).
@@ -120,6 +170,21 @@ impl HgClient {
         prefix: &str,
         ids: Vec<CompanyId>,
     ) -> Result<Vec<(CompanyId, Rows)>, HgError> {
+        let mut cached = self.cached_companies(endpoint, request, &ids);
+        if !cached.is_empty() {
+            self.cache_hits(endpoint, cached.len());
+        }
+        let (hits, ids): (Vec<CompanyId>, Vec<CompanyId>) = ids.into_iter().partition(|id| cached.contains_key(id));
+        let mut out: Vec<(CompanyId, Rows)> = hits
+            .into_iter()
+            .map(|id| {
+                let rows = cached.remove(&id).expect("hit");
+                (id, rows)
+            })
+            .collect();
+        if ids.is_empty() {
+            return Ok(out);
+        }
         let keys: Vec<String> = ids.iter().map(|id| format!("{prefix}{id}")).collect();
         let flights = &self.inner.flights;
         let (others, claims) = flights.claim(endpoint, &keys);
@@ -143,7 +208,7 @@ impl HgClient {
                 }
             }
         }
-        let mut out = Vec::with_capacity(ids.len());
+        out.reserve(ids.len());
         for (id, other) in ids.into_iter().zip(others) {
             let rows = match other {
                 Some(flight) => match flight.await {
@@ -164,8 +229,87 @@ impl HgClient {
         Ok(out)
     }
 
-    /// Fetches `ids` with as few requests as the endpoint allows; rows grouped by company.
+    /// What the cache holds for `ids` (none when refreshing or without a cache).
+    fn cached_companies(
+        &self,
+        endpoint: Endpoint,
+        request: &EnrichRequest,
+        ids: &[CompanyId],
+    ) -> HashMap<CompanyId, Rows> {
+        let config = self.config();
+        let Some(cache) = config.cache.as_ref().filter(|_| !config.refresh) else { return HashMap::new() };
+        let items: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+        let mut found =
+            cache.get(&self.cache_scope(endpoint, request), &items, request.fields.as_deref(), self.options.max_age);
+        ids.iter().filter_map(|id| found.remove(id.as_str()).map(|hit| (id.clone(), Arc::new(hit.rows)))).collect()
+    }
+
+    /// The cache scope of `request` to `endpoint`: everything but the company and the fields.
+    fn cache_scope(&self, endpoint: Endpoint, request: &EnrichRequest) -> String {
+        let mut unfielded = request.clone();
+        unfielded.fields = None;
+        super::cache::scope(self.cache_base(), endpoint, &serde_json::to_string(&unfielded).expect("serialises"))
+    }
+
+    /// Fetches `ids` with as few requests as the endpoint allows; rows grouped by company. On a
+    /// charged endpoint the request first reserves its worst-case credits under the budget (a dry
+    /// run only counts them); every answer goes into the cache as it arrives.
     async fn fetch_companies(
+        &self,
+        endpoint: Endpoint,
+        request: &EnrichRequest,
+        ids: &[CompanyId],
+    ) -> Result<HashMap<CompanyId, Vec<Row>>, HgError> {
+        if !endpoint.charged() {
+            return self.fetch_companies_uncounted(endpoint, request, ids).await;
+        }
+        let items: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+        let credits = &self.inner.credits;
+        let mut fresh = credits.not_charged(endpoint, &items);
+        if let Some(cache) = &self.config().cache {
+            let before = cache.returned_before(endpoint, &fresh);
+            credits.known(endpoint, before.iter().cloned());
+            fresh.retain(|item| !before.contains(item));
+        }
+        if self.config().dry_run {
+            let requests = if endpoint.batches() && !self.inner.batch_unsupported.load(Ordering::Relaxed) {
+                1
+            } else {
+                ids.len() as u64
+            };
+            self.inner.metrics.dry_run(requests, fresh.len() as u64);
+            // A stand-in row per company (its id, nothing else), so lookups joined on these
+            // companies further on are counted too.
+            return Ok(ids
+                .iter()
+                .map(|id| {
+                    let row = Row { fields: [("company_id".to_string(), FieldValue::Text(id.to_string()))].into() };
+                    (id.clone(), vec![row])
+                })
+                .collect());
+        }
+        let reservation = credits.reserve(endpoint, fresh.len() as u64, self.options.max_credits)?;
+        match self.fetch_companies_uncounted(endpoint, request, ids).await {
+            Ok(by_id) => {
+                let returned = by_id.iter().filter(|(_, rows)| !rows.is_empty()).map(|(id, _)| id.to_string());
+                credits.settle(reservation, endpoint, returned);
+                if let Some(cache) = &self.config().cache {
+                    let empty = Vec::new();
+                    let entries: Vec<(String, &[Row])> =
+                        ids.iter().map(|id| (id.to_string(), by_id.get(id).unwrap_or(&empty).as_slice())).collect();
+                    cache.put(&self.cache_scope(endpoint, request), endpoint, request.fields.as_deref(), &entries);
+                }
+                Ok(by_id)
+            }
+            Err(error) => {
+                // What a failed request cost is unknown; the API's balance header still shows it.
+                credits.release(reservation);
+                Err(error)
+            }
+        }
+    }
+
+    async fn fetch_companies_uncounted(
         &self,
         endpoint: Endpoint,
         request: &EnrichRequest,

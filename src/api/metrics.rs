@@ -17,6 +17,7 @@ struct Counters {
     rate_wait_ns: AtomicU64,
     rows: AtomicU64,
     bytes: AtomicU64,
+    cache_hits: AtomicU64,
 }
 
 /// The client's counters.
@@ -28,6 +29,9 @@ pub struct Metrics {
     credits_at_start: AtomicI64,
     /// Requests lookups said they would make (before de-duplication against other scans).
     planned: AtomicU64,
+    /// Charged requests a dry run did not make, and the credits they could have cost.
+    dry_requests: AtomicU64,
+    dry_credits: AtomicU64,
 }
 
 /// A copy of one endpoint's counters.
@@ -43,6 +47,8 @@ pub struct EndpointMetrics {
     pub rate_wait: Duration,
     pub rows: u64,
     pub bytes: u64,
+    /// Lookups answered from the response cache, without a request.
+    pub cache_hits: u64,
 }
 
 /// A copy of all counters.
@@ -56,6 +62,11 @@ pub struct MetricsSnapshot {
     /// Requests lookups have announced: with `total().calls - total().retries`, the progress
     /// of the queries running.
     pub planned_requests: u64,
+    /// Charged requests a dry run skipped, and the credits they could have cost at most.
+    pub dry_run_requests: u64,
+    pub dry_run_credits: u64,
+    /// Credits spent by the client's own count (companies returned for the first time).
+    pub credits_spent: u64,
 }
 
 impl MetricsSnapshot {
@@ -68,6 +79,7 @@ impl MetricsSnapshot {
             sum.rate_wait += e.rate_wait;
             sum.rows += e.rows;
             sum.bytes += e.bytes;
+            sum.cache_hits += e.cache_hits;
             sum
         })
     }
@@ -80,6 +92,8 @@ impl Default for Metrics {
             credits_remaining: AtomicI64::new(-1),
             credits_at_start: AtomicI64::new(-1),
             planned: AtomicU64::new(0),
+            dry_requests: AtomicU64::new(0),
+            dry_credits: AtomicU64::new(0),
         }
     }
 }
@@ -116,6 +130,15 @@ impl Metrics {
         self.credits_remaining.store(remaining, Ordering::Relaxed);
     }
 
+    pub(crate) fn cache_hits(&self, endpoint: Endpoint, hits: usize) {
+        self.of(endpoint).cache_hits.fetch_add(hits as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn dry_run(&self, requests: u64, credits: u64) {
+        self.dry_requests.fetch_add(requests, Ordering::Relaxed);
+        self.dry_credits.fetch_add(credits, Ordering::Relaxed);
+    }
+
     pub(crate) fn plan(&self, requests: u64) {
         self.planned.fetch_add(requests, Ordering::Relaxed);
     }
@@ -132,10 +155,11 @@ impl Metrics {
                     rate_wait: Duration::from_nanos(c.rate_wait_ns.load(Ordering::Relaxed)),
                     rows: c.rows.load(Ordering::Relaxed),
                     bytes: c.bytes.load(Ordering::Relaxed),
+                    cache_hits: c.cache_hits.load(Ordering::Relaxed),
                 };
                 (e.name(), m)
             })
-            .filter(|(_, m)| m.calls > 0)
+            .filter(|(_, m)| m.calls > 0 || m.cache_hits > 0)
             .collect();
         let remaining = self.credits_remaining.load(Ordering::Relaxed);
         let start = self.credits_at_start.load(Ordering::Relaxed);
@@ -144,6 +168,9 @@ impl Metrics {
             credits_remaining: (remaining >= 0).then_some(remaining),
             credits_used: (start >= 0 && remaining >= 0).then_some(start - remaining),
             planned_requests: self.planned.load(Ordering::Relaxed),
+            dry_run_requests: self.dry_requests.load(Ordering::Relaxed),
+            dry_run_credits: self.dry_credits.load(Ordering::Relaxed),
+            credits_spent: 0,
         }
     }
 }
@@ -158,6 +185,7 @@ pub struct Tally {
     throttled: AtomicU64,
     rate_wait_ns: AtomicU64,
     rows: AtomicU64,
+    cache_hits: AtomicU64,
 }
 
 /// A copy of a [`Tally`].
@@ -171,6 +199,8 @@ pub struct TallySnapshot {
     pub rate_wait: Duration,
     /// Rows received.
     pub rows: u64,
+    /// Lookups answered from the cache.
+    pub cache_hits: u64,
 }
 
 impl Tally {
@@ -193,6 +223,10 @@ impl Tally {
         self.rows.fetch_add(rows as u64, Ordering::Relaxed);
     }
 
+    pub(crate) fn cache_hits(&self, hits: usize) {
+        self.cache_hits.fetch_add(hits as u64, Ordering::Relaxed);
+    }
+
     pub fn snapshot(&self) -> TallySnapshot {
         TallySnapshot {
             calls: self.calls.load(Ordering::Relaxed),
@@ -200,6 +234,7 @@ impl Tally {
             throttled: self.throttled.load(Ordering::Relaxed),
             rate_wait: Duration::from_nanos(self.rate_wait_ns.load(Ordering::Relaxed)),
             rows: self.rows.load(Ordering::Relaxed),
+            cache_hits: self.cache_hits.load(Ordering::Relaxed),
         }
     }
 }

@@ -9,7 +9,9 @@
 //! # Ok(()) }
 //! ```
 
+pub mod cache;
 mod client;
+mod credits;
 mod domain;
 mod endpoint;
 mod error;
@@ -22,12 +24,13 @@ mod retry;
 mod row;
 mod secret;
 
-pub use client::{ClientConfig, DEFAULT_BASE_URL, HgClient, Page, Payload, RateHeaders};
+pub use cache::{CacheError, CacheStats, ResponseCache, default_cache_file};
+pub use client::{ClientConfig, DEFAULT_BASE_URL, HgClient, LookupOptions, Page, Payload, RateHeaders};
 pub use domain::normalize_domain;
 pub use endpoint::{Endpoint, FieldType};
 pub use error::HgError;
 pub use ids::{CompanyId, HexId, InvalidId};
-pub use lookup::Rows;
+pub use lookup::{LookupPlan, Rows};
 pub use metrics::{EndpointMetrics, MetricsSnapshot, Tally, TallySnapshot};
 pub use request::{
     Companies, EnrichRequest, Filters, Inclusion, InclusionMethod, ListQuery, MatchQuery, Sort, SortDirection,

@@ -65,6 +65,27 @@ impl Row {
     }
 }
 
+impl Row {
+    /// The row as the JSON object [`Row::decode`] reads back into the same row (the response
+    /// cache stores rows this way).
+    pub fn encode(&self) -> serde_json::Map<String, Value> {
+        self.fields
+            .iter()
+            .map(|(name, value)| {
+                let json = match value {
+                    FieldValue::Null => Value::Null,
+                    FieldValue::Text(s) => Value::String(s.clone()),
+                    FieldValue::Int(i) => Value::from(*i),
+                    FieldValue::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+                    FieldValue::Date(d) => Value::String(d.format("%Y-%m-%d").to_string()),
+                    FieldValue::List(items) => Value::Array(items.iter().cloned().map(Value::String).collect()),
+                };
+                (name.clone(), json)
+            })
+            .collect()
+    }
+}
+
 fn read(kind: FieldType, value: &Value) -> FieldValue {
     match (kind, value) {
         (_, Value::Null) => FieldValue::Null,
@@ -108,6 +129,19 @@ mod tests {
 
     fn decode(endpoint: Endpoint, value: Value) -> Row {
         Row::decode(endpoint, value.as_object().unwrap())
+    }
+
+    #[test]
+    fn an_encoded_row_decodes_to_itself() {
+        let row = decode(
+            Endpoint::Installs,
+            json!({"company_id": "abc", "product_id": 814, "product_last_verified_date": "2026-03-04",
+                   "product_attributes": ["Cloud", "SaaS"], "product_name": null, "surprise": {"x": 1}}),
+        );
+        assert_eq!(Row::decode(Endpoint::Installs, &row.encode()), row);
+        let intent = decode(Endpoint::Intent, json!({"company_id": "1", "signal_trend": 0.25}));
+        assert_eq!(intent.get("signal_trend"), Some(&FieldValue::Float(0.25)));
+        assert_eq!(Row::decode(Endpoint::Intent, &intent.encode()), intent);
     }
 
     #[test]

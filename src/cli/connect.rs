@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use super::{ConnectionFlags, exit};
-use crate::api::{ApiKey, ClientConfig, HgClient};
+use std::sync::Arc;
+
+use crate::api::{ApiKey, ClientConfig, HgClient, ResponseCache, default_cache_file};
 use crate::config::{ConfigError, Overrides, Settings};
 use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::session::Session;
@@ -29,35 +31,64 @@ pub fn settings(flags: &ConnectionFlags) -> Result<Settings, ConfigError> {
     })
 }
 
-/// Connects as the flags say: an error is (exit code, message).
-pub async fn connect(flags: &ConnectionFlags) -> Result<Connection, (u8, String)> {
-    if flags.sandbox {
-        let (sandbox, client) = start_sandbox().await.map_err(|message| (exit::HG_API, message))?;
-        let describe = format!("the built-in sandbox at {}", sandbox.base_url());
-        return Ok(Connection { session: Session::with_client(client), describe, _sandbox: Some(sandbox) });
-    }
-    let settings = settings(flags).map_err(|e| (exit::USAGE, e.to_string()))?;
-    let describe = match &settings.api_key {
-        Some(_) => format!("HG at {}", settings.base_url.value),
-        None => "no HG API key (set HG_API_KEY, or run with --sandbox)".to_string(),
+/// Connects as the flags say: an error is (exit code, message). `dry_run` makes a client that
+/// sends no charged request.
+pub async fn connect(flags: &ConnectionFlags, dry_run: bool) -> Result<Connection, (u8, String)> {
+    let tune = |config: &mut ClientConfig| -> Result<(), (u8, String)> {
+        if !flags.no_cache {
+            let cache = ResponseCache::open(&default_cache_file()).map_err(|e| (exit::USAGE, e.to_string()))?;
+            config.cache = Some(Arc::new(cache));
+        }
+        config.refresh = flags.refresh;
+        config.dry_run = dry_run;
+        Ok(())
     };
-    let client = settings
-        .client_config()
-        .map_err(|e| e.to_string())
-        .and_then(|config| HgClient::new(config).map_err(|e| e.to_string()));
-    Ok(Connection { session: Session::build(client, Default::default()), describe, _sandbox: None })
+    let connection = if flags.sandbox {
+        let (sandbox, client) = start_sandbox(tune).await?;
+        let describe = format!("the built-in sandbox at {}", sandbox.base_url());
+        Connection { session: Session::with_client(client), describe, _sandbox: Some(sandbox) }
+    } else {
+        let settings = settings(flags).map_err(|e| (exit::USAGE, e.to_string()))?;
+        let describe = match &settings.api_key {
+            Some(_) => format!("HG at {}", settings.base_url.value),
+            None => "no HG API key (set HG_API_KEY, or run with --sandbox)".to_string(),
+        };
+        let client = match settings.client_config() {
+            Ok(mut config) => {
+                tune(&mut config)?;
+                HgClient::new(config).map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        Connection { session: Session::build(client, Default::default()), describe, _sandbox: None }
+    };
+    if let Some(max) = flags.max_credits {
+        connection
+            .session
+            .run(&format!("SET hg.max_credits = {max}"))
+            .await
+            .map_err(|e| (exit::USAGE, format!("--max-credits {max}: {e}")))?;
+    }
+    Ok(connection)
 }
 
-/// The in-process sandbox `--sandbox` queries, and a client for it. Requests get ~30 ms of
-/// latency and HG's rate limit, so timings look like the real API's.
-pub async fn start_sandbox() -> Result<(Sandbox, HgClient), String> {
+/// The in-process sandbox `--sandbox` queries, and a client for it (set up further by `tune`).
+/// Requests get ~30 ms of latency and HG's rate limit, so timings look like the real API's.
+pub async fn start_sandbox(
+    tune: impl FnOnce(&mut ClientConfig) -> Result<(), (u8, String)>,
+) -> Result<(Sandbox, HgClient), (u8, String)> {
     let config = SandboxConfig {
         latency: Duration::from_millis(25),
         jitter: Duration::from_millis(10),
         ..SandboxConfig::default()
     };
-    let sandbox = Sandbox::start(config).await.map_err(|e| format!("the sandbox did not start: {e}"))?;
-    let key = ApiKey::new(sandbox.key());
-    let client = HgClient::new(ClientConfig::new(sandbox.base_url(), key)).map_err(|e| e.to_string())?;
+    let (seed, companies) = (config.seed, config.companies);
+    let sandbox =
+        Sandbox::start(config).await.map_err(|e| (exit::HG_API, format!("the sandbox did not start: {e}")))?;
+    let mut config = ClientConfig::new(sandbox.base_url(), ApiKey::new(sandbox.key()));
+    // Its port changes every run, its data does not: cached answers stay valid.
+    config.cache_namespace = Some(format!("hgsql-sandbox:seed={seed}:companies={companies}"));
+    tune(&mut config)?;
+    let client = HgClient::new(config).map_err(|e| (exit::HG_API, e.to_string()))?;
     Ok((sandbox, client))
 }

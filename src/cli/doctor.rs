@@ -13,13 +13,13 @@ use crate::config::{Setting, Settings};
 pub async fn run(flags: &ConnectionFlags) -> u8 {
     let mut _sandbox = None;
     let client = if flags.sandbox {
-        match connect::start_sandbox().await {
+        match connect::start_sandbox(|_| Ok(())).await {
             Ok((sandbox, client)) => {
                 line("api", &format!("the built-in sandbox at {} (flag --sandbox)", sandbox.base_url()));
                 _sandbox = Some(sandbox);
                 client
             }
-            Err(message) => return failed(exit::HG_API, &message),
+            Err((code, message)) => return failed(code, &message),
         }
     } else {
         let settings = match connect::settings(flags) {

@@ -2,6 +2,7 @@
 //! run through [`crate::session::Session`]; this module decides where their text comes from
 //! (`-c`, `-f`, stdin, the REPL) and where their rows go (stdout in a format, or `-o FILE`).
 
+mod cache_cmd;
 mod commands;
 mod connect;
 mod doctor;
@@ -49,6 +50,11 @@ pub struct Cli {
     /// After each statement, print rows, time, HG calls, cache hits and credits on stderr.
     #[arg(long)]
     pub timing: bool,
+    /// Run without making a charged HG request: local work and free calls (match, search,
+    /// catalog) run, and hgsql reports the charged requests and credits the SQL would take given
+    /// the cache. Prints no results and writes no file.
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub connection: ConnectionFlags,
     #[command(subcommand)]
@@ -71,6 +77,16 @@ pub struct ConnectionFlags {
     /// Profile of the config file to use (default: HG_PROFILE, then `default`).
     #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
+    /// Do not read or write the response cache ($XDG_CACHE_HOME/hgsql/cache.sqlite).
+    #[arg(long, global = true, conflicts_with = "refresh")]
+    pub no_cache: bool,
+    /// Fetch again what the cache holds, and overwrite it.
+    #[arg(long, global = true)]
+    pub refresh: bool,
+    /// Spend at most N credits in this run: a request that could pass it is not sent and the
+    /// query stops, saying what it still needs (also `SET hg.max_credits = N`).
+    #[arg(long, global = true, value_name = "N")]
+    pub max_credits: Option<u64>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -80,6 +96,8 @@ pub enum Command {
     /// Show where each setting comes from, reach the API with a free call, and report its rate
     /// limit and remaining credits. Never shows the key.
     Doctor,
+    /// Show what the response cache holds, or empty it.
+    Cache(cache_cmd::CacheArgs),
 }
 
 /// Process exit codes.
@@ -140,6 +158,7 @@ pub async fn run(cli: Cli, order: Vec<ScriptSource>) -> ExitCode {
             return sandbox_cmd::run(args).await;
         }
         Some(Command::Doctor) => return ExitCode::from(doctor::run(&cli.connection).await),
+        Some(Command::Cache(args)) => return ExitCode::from(cache_cmd::run(args)),
         None => {}
     }
     let output = match cli.output.as_deref().map(OutputFile::parse).transpose() {
@@ -150,7 +169,7 @@ pub async fn run(cli: Cli, order: Vec<ScriptSource>) -> ExitCode {
         if output.is_some() {
             return fail(exit::USAGE, "-o needs statements to run: give -c SQL, -f FILE.sql or SQL on stdin");
         }
-        let connection = match connect::connect(&cli.connection).await {
+        let connection = match connect::connect(&cli.connection, cli.dry_run).await {
             Ok(connection) => connection,
             Err((code, message)) => return fail(code, &message),
         };
@@ -194,7 +213,7 @@ pub async fn run(cli: Cli, order: Vec<ScriptSource>) -> ExitCode {
     }
     // From here on Ctrl-C cancels the running statement instead of killing the process midway.
     let mut interrupts = exec::Interrupts::listen();
-    let connection = match connect::connect(&cli.connection).await {
+    let connection = match connect::connect(&cli.connection, cli.dry_run).await {
         Ok(connection) => connection,
         Err((code, message)) => return fail(code, &message),
     };
@@ -207,6 +226,7 @@ pub async fn run(cli: Cli, order: Vec<ScriptSource>) -> ExitCode {
     let last = statements.len() - 1;
     for (i, (origin, statement)) in statements.iter().enumerate() {
         let destination = match (&output, i == last) {
+            _ if cli.dry_run => Destination::Discard,
             (Some(file), true) => Destination::File(file),
             _ => Destination::Stdout,
         };
@@ -227,6 +247,9 @@ pub async fn run(cli: Cli, order: Vec<ScriptSource>) -> ExitCode {
         }
     }
     exec::flush_stdout();
+    if cli.dry_run {
+        eprintln!("{}", exec::dry_run_report(&connection.session));
+    }
     ExitCode::from(exit::OK)
 }
 

@@ -28,7 +28,7 @@ pub struct StatementCalls {
     pub rate_wait: Duration,
     /// Credits spent, from the API's `x-credits-remaining`, when it said before and after.
     pub credits: Option<i64>,
-    /// Lookups answered from the cache (the persistent cache comes with issue 6; 0 until then).
+    /// Lookups answered from the response cache.
     pub cache_hits: u64,
 }
 
@@ -36,10 +36,10 @@ impl StatementCalls {
     /// What changed between `before` and `now`.
     pub fn between(before: &MetricsSnapshot, now: &MetricsSnapshot) -> StatementCalls {
         let (b, n) = (before.total(), now.total());
+        // HG's own balance when it reports one before and after; else the client's count.
         let credits = match (before.credits_remaining, now.credits_remaining) {
             (Some(b), Some(n)) => Some(b - n),
-            (None, Some(_)) => now.credits_used,
-            _ => None,
+            _ => Some(now.credits_spent.saturating_sub(before.credits_spent) as i64),
         };
         StatementCalls {
             done: (n.calls - n.retries).saturating_sub(b.calls - b.retries),
@@ -48,7 +48,7 @@ impl StatementCalls {
             rows: n.rows.saturating_sub(b.rows),
             rate_wait: n.rate_wait.saturating_sub(b.rate_wait),
             credits,
-            cache_hits: 0,
+            cache_hits: n.cache_hits.saturating_sub(b.cache_hits),
         }
     }
 
@@ -157,7 +157,9 @@ mod tests {
         assert_eq!((calls.done, calls.planned, calls.retries, calls.rows), (13, 12, 2, 150));
         assert_eq!(calls.credits, Some(60));
         assert!(calls.summary().contains("13 HG calls · 2 retries · 0 cache hits · 60 credits"), "{}", calls.summary());
-        let unknown = StatementCalls::between(&snapshot(0, 0, 0, None), &snapshot(1, 0, 1, None));
-        assert!(unknown.summary().ends_with("credits not reported"));
+        let mut counted = snapshot(1, 0, 1, None);
+        counted.credits_spent = 4;
+        let unknown = StatementCalls::between(&snapshot(0, 0, 0, None), &counted);
+        assert!(unknown.summary().ends_with("4 credits"), "{}", unknown.summary());
     }
 }

@@ -69,7 +69,7 @@ struct Report {
     retries: Gauge,
     http_429: Gauge,
     keys_requested: Count,
-    cache_hits: Count,
+    cache_hits: Gauge,
     output_rows: Count,
     join_wait: Time,
     rate_limit_wait: Time,
@@ -78,21 +78,18 @@ struct Report {
 
 impl Report {
     fn new(metrics: &ExecutionPlanMetricsSet, partition: usize, tally: Arc<Tally>) -> Report {
-        let report = Report {
+        Report {
             tally,
             api_calls: MetricBuilder::new(metrics).gauge("api_calls", partition),
             retries: MetricBuilder::new(metrics).gauge("retries", partition),
             http_429: MetricBuilder::new(metrics).gauge("http_429", partition),
             keys_requested: MetricBuilder::new(metrics).counter("keys_requested", partition),
-            // The persistent cache arrives with issue 6; until then every key is fetched.
-            cache_hits: MetricBuilder::new(metrics).counter("cache_hits", partition),
+            cache_hits: MetricBuilder::new(metrics).gauge("cache_hits", partition),
             output_rows: MetricBuilder::new(metrics).output_rows(partition),
             join_wait: MetricBuilder::new(metrics).subset_time("join_wait", partition),
             rate_limit_wait: MetricBuilder::new(metrics).subset_time("rate_limit_wait", partition),
             rate_wait_reported: Mutex::new(Duration::ZERO),
-        };
-        report.cache_hits.add(0);
-        report
+        }
     }
 
     fn update(&self) {
@@ -100,6 +97,7 @@ impl Report {
         self.api_calls.set(now.calls as usize);
         self.retries.set(now.retries as usize);
         self.http_429.set(now.throttled as usize);
+        self.cache_hits.set(now.cache_hits as usize);
         let mut reported = self.rate_wait_reported.lock().expect("rate wait");
         if now.rate_wait > *reported {
             self.rate_limit_wait.add_duration(now.rate_wait - *reported);
@@ -292,10 +290,10 @@ impl Run {
             );
         }
         self.report.keys_requested.add(spellings.len());
-        self.client.plan_lookups(self.spec.endpoint, spellings.len());
         let request =
             EnrichRequest { fields: Some(self.fields.clone()), filters: api_filters(&self.pushed), sorts: Vec::new() };
         let ids: Vec<CompanyId> = spellings.keys().cloned().collect();
+        self.client.plan_companies(self.spec.endpoint, &request, &ids, false);
         let spellings = Arc::new(spellings);
         let (spec, projection) = (self.spec, self.projection.clone());
         let batches = self
@@ -367,7 +365,7 @@ impl Run {
             }
         }
         self.report.keys_requested.add(queries.len());
-        self.client.plan_lookups(self.spec.endpoint, queries.len());
+        self.client.plan_matches(&queries);
         let echoes = Arc::new(echoes);
         let (spec, projection) = (self.spec, self.projection.clone());
         let columns = [domain, name, country];

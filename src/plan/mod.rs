@@ -3,12 +3,14 @@
 
 mod fetch;
 pub mod keys;
+mod options;
 mod provider;
 pub mod pushdown;
 mod rules;
 mod scan;
 
 pub use fetch::ScanError;
+pub use options::{CacheTtl, HgOptions};
 pub use provider::HgTable;
 pub use rules::{ApiOnProbeSide, ApiScanGuard, missing_keys_message};
 pub use scan::{ApiScanExec, ScanOptions};

@@ -10,6 +10,7 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 
+use super::options::HgOptions;
 use super::pushdown;
 use super::scan::{ApiScanExec, ScanOptions};
 use crate::api::{HgClient, HgError};
@@ -46,7 +47,7 @@ impl TableProvider for HgTable {
 
     async fn scan(
         &self,
-        _state: &dyn Session,
+        state: &dyn Session,
         projection: Option<&Vec<usize>>,
         filters: &[Expr],
         limit: Option<usize>,
@@ -55,6 +56,9 @@ impl TableProvider for HgTable {
             // An HG error, not a SQL one: the query is fine, HG cannot be reached without a key.
             DataFusionError::External(Box::new(HgError::Config(format!("hg.{}: {message}", self.spec.name))))
         })?;
+        // The session's `hg.*` settings as they are when the statement is planned.
+        let settings = state.config_options().extensions.get::<HgOptions>().cloned().unwrap_or_default();
+        let client = client.with_options(settings.lookup());
         let scan = ApiScanExec::new(self.spec, client, projection.cloned(), filters, limit, self.options)?;
         Ok(Arc::new(scan))
     }

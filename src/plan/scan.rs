@@ -220,13 +220,21 @@ impl ApiScanExec {
         match self.spec.lookup {
             Lookup::ByCompany { .. } => {
                 let ids: HashSet<_> = values.iter().filter_map(|v| crate::api::CompanyId::parse(v).ok()).collect();
-                let batch = if endpoint.batches() { self.client.config().batch_size.max(1) } else { 1 };
-                let requests = ids.len().div_ceil(batch);
-                if endpoint == crate::api::Endpoint::Firmographic {
-                    requests_text(requests)
+                let ids: Vec<_> = ids.into_iter().collect();
+                // The cost preview: what the cache already holds is neither fetched nor paid.
+                let request = crate::api::EnrichRequest {
+                    fields: Some(self.api_fields()),
+                    filters: super::fetch::api_filters(&self.pushed),
+                    sorts: Vec::new(),
+                };
+                let plan = self.client.plan_companies(endpoint, &request, &ids, true);
+                let requests = requests_text(plan.requests as usize);
+                let requests = if endpoint == crate::api::Endpoint::Firmographic {
+                    requests
                 } else {
-                    format!("at least {}, more if a company's rows span pages", requests_text(requests))
-                }
+                    format!("at least {requests}, more if a company's rows span pages")
+                };
+                format!("{requests}, up to {} credits, {} from the cache", plan.credits, plan.cached)
             }
             Lookup::ByMatch { domain, .. } if column == domain => {
                 let hosts: HashSet<_> = values.iter().filter_map(|v| normalize_domain(v)).collect();

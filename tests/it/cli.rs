@@ -5,14 +5,20 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
 /// The binary with no HG settings from the machine it runs on: no key, no config file, history
-/// in a throwaway place.
+/// in a throwaway place, and a response cache of its own (a test that shares one across runs
+/// sets `XDG_CACHE_HOME` itself).
 pub fn hgsql() -> Command {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let mut command = Command::new(env!("CARGO_BIN_EXE_hgsql"));
     for var in ["HG_API_KEY", "HG_BASE_URL", "HG_PROFILE", "HGSQL_LOG", "NO_COLOR"] {
         command.env_remove(var);
     }
-    let nowhere = std::env::temp_dir().join("hgsql-tests-no-config");
-    command.env("XDG_CONFIG_HOME", &nowhere).env("XDG_STATE_HOME", &nowhere);
+    let run = std::env::temp_dir().join(format!("hgsql-tests-{}", std::process::id()));
+    let cache = run.join(format!("cache-{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)));
+    command
+        .env("XDG_CONFIG_HOME", run.join("config"))
+        .env("XDG_STATE_HOME", run.join("state"))
+        .env("XDG_CACHE_HOME", cache);
     command
 }
 

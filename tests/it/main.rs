@@ -1,6 +1,7 @@
 //! hgsql's one integration-test binary (every test binary links DataFusion, so there is one).
 
 mod api_client;
+mod cache;
 mod cli;
 mod cli_parquet;
 mod cli_repl;

@@ -42,7 +42,11 @@ async fn explain_shows_endpoint_keys_fields_filters_and_requests_without_calling
         "EXPLAIN SELECT revenue_band FROM hg.firmographics WHERE company_id IN ('A1', 'B2', 'C3', 'D4')",
     )
     .await;
-    assert!(firmographics.contains("keys=company_id from literal (4 values, 4 requests)"), "{firmographics}");
+    assert!(
+        firmographics
+            .contains("keys=company_id from literal (4 values, 4 requests, up to 4 credits, 0 from the cache)"),
+        "{firmographics}"
+    );
     assert!(firmographics.contains("fields=[revenue_band]"), "{firmographics}");
 
     let joined = text(

@@ -1,0 +1,368 @@
+//! The persistent response cache: every answer HG gave, kept in SQLite so no query pays for it
+//! again, across runs and processes.
+//!
+//! - **Keys** are the base URL, the endpoint and the request as normalised by the client (filters
+//!   and sorts, never the credentials), then the item the answer is about: one company for the
+//!   per-company endpoints, even when it came in a batch, so a later query that batches
+//!   differently still hits; the match query for `company/match`; the whole request for listings.
+//! - **Fields**: an answer for a set of fields serves any request for a subset of them.
+//! - **Durability**: WAL journal; each answer is committed as it arrives, so a run killed midway
+//!   keeps what it received and a rerun asks only for the rest. Several processes may share the
+//!   file (SQLite's locking; writers wait up to 30 s for each other).
+//! - **Privacy**: the file is created with mode 0600 in a 0700 directory.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OpenFlags, params};
+use serde_json::Value;
+
+use super::endpoint::Endpoint;
+use super::row::Row;
+
+/// The cache file's default place: `$XDG_CACHE_HOME/hgsql/cache.sqlite`, else
+/// `~/.cache/hgsql/cache.sqlite`.
+pub fn default_cache_file() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("hgsql")
+        .join("cache.sqlite")
+}
+
+/// Why the cache could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("the response cache {}: {message}; use --no-cache to run without it, or `hgsql cache clear`", path.display())]
+pub struct CacheError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+/// What the cache holds for one item.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cached {
+    pub rows: Vec<Row>,
+    pub fetched_at: SystemTime,
+}
+
+/// What is in the cache, for `hgsql cache stats`.
+#[derive(Clone, Debug, Default)]
+pub struct CacheStats {
+    pub path: PathBuf,
+    pub file_bytes: u64,
+    /// Per endpoint: answers, rows, oldest and newest fetch (unix seconds).
+    pub endpoints: Vec<(String, u64, u64, i64, i64)>,
+}
+
+/// A set of fields asked for: `None` is every field the endpoint has.
+pub type Fields<'a> = Option<&'a [String]>;
+
+/// The cache file, open.
+pub struct ResponseCache {
+    path: PathBuf,
+    connection: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for ResponseCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseCache").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS response (
+    scope      TEXT NOT NULL,    -- base URL, endpoint, request without fields
+    item       TEXT NOT NULL,    -- company id, match query or listing request
+    fields     TEXT NOT NULL,    -- fields asked, sorted and comma-joined; '*' for all
+    endpoint   TEXT NOT NULL,
+    fetched_at INTEGER NOT NULL, -- unix seconds
+    row_count  INTEGER NOT NULL,
+    rows       TEXT NOT NULL,    -- JSON array of row objects
+    PRIMARY KEY (scope, item, fields)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS response_by_item ON response (endpoint, item);
+";
+
+impl ResponseCache {
+    /// Opens (creating if needed) the cache file at `path`.
+    pub fn open(path: &Path) -> Result<ResponseCache, CacheError> {
+        let fail = |message: String| CacheError { path: path.to_path_buf(), message };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            create_private_dir(dir).map_err(|e| fail(format!("cannot create its directory: {e}")))?;
+        }
+        if !path.exists() {
+            create_private_file(path).map_err(|e| fail(format!("cannot create it: {e}")))?;
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let connection = Connection::open_with_flags(path, flags).map_err(|e| fail(e.to_string()))?;
+        connection.busy_timeout(Duration::from_secs(30)).map_err(|e| fail(e.to_string()))?;
+        connection
+            .pragma_update(None, "journal_mode", "WAL")
+            .and_then(|()| connection.pragma_update(None, "synchronous", "NORMAL"))
+            .and_then(|()| connection.execute_batch(SCHEMA))
+            .map_err(|e| fail(format!("not a usable hgsql cache ({e})")))?;
+        Ok(ResponseCache { path: path.to_path_buf(), connection: Mutex::new(connection) })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn connection(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Answers for `items` no older than `max_age` that hold at least `fields`. A failure to read
+    /// is a miss (and a warning): the cache never stops a query.
+    pub fn get(&self, scope: &str, items: &[String], fields: Fields, max_age: Duration) -> HashMap<String, Cached> {
+        let oldest = unix(SystemTime::now()).saturating_sub(max_age.as_secs() as i64);
+        let wanted: Option<HashSet<&str>> = fields.map(|f| f.iter().map(String::as_str).collect());
+        let mut found = HashMap::new();
+        let connection = self.connection();
+        let result = (|| -> rusqlite::Result<()> {
+            let mut statement = connection.prepare_cached(
+                "SELECT fields, fetched_at, rows FROM response
+                 WHERE scope = ?1 AND item = ?2 AND fetched_at >= ?3 ORDER BY fetched_at DESC",
+            )?;
+            for item in items {
+                let mut rows = statement.query(params![scope, item, oldest])?;
+                while let Some(row) = rows.next()? {
+                    let held: String = row.get(0)?;
+                    if !covers(&held, wanted.as_ref()) {
+                        continue;
+                    }
+                    let fetched_at: i64 = row.get(1)?;
+                    let text: String = row.get(2)?;
+                    if let Some(rows) = decode_rows(scope, &text) {
+                        found.insert(item.clone(), Cached { rows, fetched_at: from_unix(fetched_at) });
+                        break;
+                    }
+                }
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            tracing::warn!(path = %self.path.display(), error = %e, "could not read the response cache; fetching instead");
+        }
+        found
+    }
+
+    /// Stores the answers for `entries` (item, rows) in one transaction. A failure to write is a
+    /// warning: the query goes on, it will just pay again next time.
+    pub fn put(&self, scope: &str, endpoint: Endpoint, fields: Fields, entries: &[(String, &[Row])]) {
+        if entries.is_empty() {
+            return;
+        }
+        let held = fields_key(fields);
+        let now = unix(SystemTime::now());
+        let mut connection = self.connection();
+        let result = (|| -> rusqlite::Result<()> {
+            let transaction = connection.transaction()?;
+            {
+                let mut insert = transaction.prepare_cached(
+                    "INSERT OR REPLACE INTO response (scope, item, fields, endpoint, fetched_at, row_count, rows)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?;
+                for (item, rows) in entries {
+                    let json = Value::Array(rows.iter().map(|r| Value::Object(r.encode())).collect()).to_string();
+                    insert.execute(params![scope, item, held, endpoint.name(), now, rows.len() as i64, json])?;
+                }
+            }
+            transaction.commit()
+        })();
+        if let Err(e) = result {
+            tracing::warn!(path = %self.path.display(), error = %e, "could not write to the response cache");
+        }
+    }
+
+    /// Those of `items` that `endpoint` has returned rows for before, at any age: HG charges a
+    /// company once per endpoint (CONTRACT.md §4), so asking for them again costs no credit.
+    pub fn returned_before(&self, endpoint: Endpoint, items: &[String]) -> HashSet<String> {
+        let connection = self.connection();
+        let mut seen = HashSet::new();
+        let result = (|| -> rusqlite::Result<()> {
+            let mut statement = connection
+                .prepare_cached("SELECT 1 FROM response WHERE endpoint = ?1 AND item = ?2 AND row_count > 0 LIMIT 1")?;
+            for item in items {
+                if statement.exists(params![endpoint.name(), item])? {
+                    seen.insert(item.clone());
+                }
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            tracing::warn!(path = %self.path.display(), error = %e, "could not read the response cache");
+        }
+        seen
+    }
+
+    /// What the cache holds.
+    pub fn stats(&self) -> Result<CacheStats, CacheError> {
+        let connection = self.connection();
+        let fail = |e: rusqlite::Error| CacheError { path: self.path.clone(), message: e.to_string() };
+        let mut statement = connection
+            .prepare(
+                "SELECT endpoint, count(*), sum(row_count), min(fetched_at), max(fetched_at)
+                 FROM response GROUP BY endpoint ORDER BY endpoint",
+            )
+            .map_err(fail)?;
+        let endpoints = statement
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64, r.get(3)?, r.get(4)?))
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(fail)?;
+        let file_bytes = ["", "-wal"]
+            .iter()
+            .filter_map(|suffix| std::fs::metadata(format!("{}{suffix}", self.path.display())).ok())
+            .map(|m| m.len())
+            .sum();
+        Ok(CacheStats { path: self.path.clone(), file_bytes, endpoints })
+    }
+
+    /// Removes every answer; returns how many there were.
+    pub fn clear(&self) -> Result<u64, CacheError> {
+        let connection = self.connection();
+        let fail = |e: rusqlite::Error| CacheError { path: self.path.clone(), message: e.to_string() };
+        let removed = connection.execute("DELETE FROM response", []).map_err(fail)?;
+        connection.execute_batch("VACUUM").map_err(fail)?;
+        Ok(removed as u64)
+    }
+}
+
+/// Whether an answer holding `held` fields serves a request for `wanted`.
+fn covers(held: &str, wanted: Option<&HashSet<&str>>) -> bool {
+    match (held, wanted) {
+        ("*", _) => true,
+        (_, None) => false,
+        (held, Some(wanted)) => {
+            let held: HashSet<&str> = held.split(',').collect();
+            wanted.iter().all(|f| held.contains(f))
+        }
+    }
+}
+
+fn fields_key(fields: Fields) -> String {
+    match fields {
+        None => "*".to_string(),
+        Some(fields) => {
+            let mut sorted: Vec<&str> = fields.iter().map(String::as_str).collect();
+            sorted.sort_unstable();
+            sorted.dedup();
+            sorted.join(",")
+        }
+    }
+}
+
+fn decode_rows(scope: &str, text: &str) -> Option<Vec<Row>> {
+    let endpoint = scope.split('|').nth(1).and_then(Endpoint::from_name)?;
+    let Value::Array(items) = serde_json::from_str::<Value>(text).ok()? else { return None };
+    items.iter().map(|item| item.as_object().map(|object| Row::decode(endpoint, object))).collect()
+}
+
+/// The scope of a request: where it goes and what it asks, less the item and the fields.
+pub fn scope(base_url: &str, endpoint: Endpoint, request: &str) -> String {
+    format!("{base_url}|{}|{request}", endpoint.name())
+}
+
+fn unix(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+fn from_unix(seconds: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(seconds.max(0) as u64)
+}
+
+#[cfg(unix)]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+}
+
+#[cfg(unix)]
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(path).map(|_| ())
+}
+
+#[cfg(not(unix))]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
+#[cfg(not(unix))]
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(path).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn row(endpoint: Endpoint, value: Value) -> Row {
+        Row::decode(endpoint, value.as_object().unwrap())
+    }
+
+    #[test]
+    fn answers_come_back_for_the_same_scope_and_a_subset_of_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ResponseCache::open(&dir.path().join("c/cache.sqlite")).unwrap();
+        let scope = scope("http://127.0.0.1:1/v1", Endpoint::Firmographic, "{}");
+        let a = row(Endpoint::Firmographic, json!({"company_id": "A", "employees_total": 10, "revenue_band": "x"}));
+        let fields = vec!["company_id".to_string(), "employees_total".to_string(), "revenue_band".to_string()];
+        cache.put(
+            &scope,
+            Endpoint::Firmographic,
+            Some(&fields),
+            &[("A".into(), std::slice::from_ref(&a)), ("B".into(), &[])],
+        );
+        let week = Duration::from_secs(7 * 86_400);
+        let subset = vec!["employees_total".to_string()];
+        let hits = cache.get(&scope, &["A".into(), "B".into(), "C".into()], Some(&subset), week);
+        assert_eq!(hits.len(), 2, "A and B (an empty answer is an answer); C was never asked");
+        assert_eq!(hits["A"].rows, vec![a]);
+        assert!(hits["B"].rows.is_empty());
+        let more = vec!["employees_total".to_string(), "industry_name".to_string()];
+        assert!(cache.get(&scope, &["A".into()], Some(&more), week).is_empty(), "a field it lacks");
+        let other = scope.replace("{}", "{\"filters\":1}");
+        assert!(cache.get(&other, &["A".into()], Some(&subset), week).is_empty(), "another request");
+        assert_eq!(
+            cache.returned_before(Endpoint::Firmographic, &["A".into(), "B".into()]),
+            HashSet::from(["A".into()])
+        );
+    }
+
+    #[test]
+    fn old_answers_are_not_served_and_clear_empties_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.sqlite");
+        let cache = ResponseCache::open(&path).unwrap();
+        let scope = scope("u", Endpoint::Installs, "{}");
+        cache.put(&scope, Endpoint::Installs, None, &[("A".into(), &[])]);
+        cache.connection().execute("UPDATE response SET fetched_at = fetched_at - 3600", []).unwrap();
+        assert!(cache.get(&scope, &["A".into()], None, Duration::from_secs(1800)).is_empty());
+        assert_eq!(cache.get(&scope, &["A".into()], None, Duration::from_secs(7200)).len(), 1);
+        assert_eq!(cache.stats().unwrap().endpoints[0].1, 1);
+        assert_eq!(cache.clear().unwrap(), 1);
+        assert!(cache.stats().unwrap().endpoints.is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_file_is_private_to_its_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new/cache.sqlite");
+        ResponseCache::open(&path).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
+    }
+}

@@ -1,0 +1,104 @@
+//! The `hg.*` settings of a session, set in SQL (`SET hg.cache_ttl = '1 day'`) or by the command
+//! line (`--max-credits`), and read by every HG scan when it is planned.
+
+use std::fmt;
+use std::time::Duration;
+
+use datafusion::common::config::{ConfigExtension, ConfigField, Visit};
+use datafusion::common::extensions_options;
+use datafusion::error::{DataFusionError, Result};
+
+use crate::api::LookupOptions;
+
+/// How old a cached answer may be, as `SET hg.cache_ttl` takes it: seconds, or a number with a
+/// unit (`30m`, `12 hours`, `7 days`, `2w`); `0` fetches everything again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheTtl(pub Duration);
+
+impl Default for CacheTtl {
+    fn default() -> Self {
+        CacheTtl(LookupOptions::default().max_age)
+    }
+}
+
+impl fmt::Display for CacheTtl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let seconds = self.0.as_secs();
+        match seconds {
+            s if s > 0 && s % 86_400 == 0 => write!(f, "{} days", s / 86_400),
+            s if s > 0 && s % 3600 == 0 => write!(f, "{} hours", s / 3600),
+            s => write!(f, "{s} seconds"),
+        }
+    }
+}
+
+impl CacheTtl {
+    pub fn parse(text: &str) -> Result<CacheTtl, String> {
+        let text = text.trim().trim_matches('\'').trim().to_lowercase();
+        let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let bad = || {
+            format!(
+                "hg.cache_ttl = '{text}': give seconds or a number with a unit, e.g. '7 days', '12h', '30m' (0 = always fetch)"
+            )
+        };
+        let number: u64 = number.parse().map_err(|_| bad())?;
+        let seconds = match unit.trim() {
+            "" | "s" | "sec" | "second" | "seconds" => 1,
+            "m" | "min" | "minute" | "minutes" => 60,
+            "h" | "hour" | "hours" => 3600,
+            "d" | "day" | "days" => 86_400,
+            "w" | "week" | "weeks" => 7 * 86_400,
+            _ => return Err(bad()),
+        };
+        Ok(CacheTtl(Duration::from_secs(number.saturating_mul(seconds))))
+    }
+}
+
+impl ConfigField for CacheTtl {
+    fn visit<V: Visit>(&self, v: &mut V, key: &str, description: &'static str) {
+        v.some(key, self, description)
+    }
+
+    fn set(&mut self, _key: &str, value: &str) -> Result<()> {
+        *self = CacheTtl::parse(value).map_err(DataFusionError::Configuration)?;
+        Ok(())
+    }
+}
+
+extensions_options! {
+    /// hgsql's settings, under the `hg.` prefix.
+    pub struct HgOptions {
+        /// Cached HG answers older than this are fetched again ('7 days' by default).
+        pub cache_ttl: CacheTtl, default = CacheTtl::default()
+        /// Credits the session may spend at most; a request that could pass it is not sent.
+        pub max_credits: Option<u64>, default = None
+    }
+}
+
+impl ConfigExtension for HgOptions {
+    const PREFIX: &'static str = "hg";
+}
+
+impl HgOptions {
+    /// The client settings a scan planned now uses.
+    pub fn lookup(&self) -> LookupOptions {
+        LookupOptions { max_age: self.cache_ttl.0, max_credits: self.max_credits }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_takes_seconds_or_a_unit_and_refuses_the_rest_with_examples() {
+        assert_eq!(CacheTtl::parse("90").unwrap().0, Duration::from_secs(90));
+        assert_eq!(CacheTtl::parse("'12h'").unwrap().0, Duration::from_secs(12 * 3600));
+        assert_eq!(CacheTtl::parse("7 days").unwrap().0, Duration::from_secs(7 * 86_400));
+        assert_eq!(CacheTtl::parse("0").unwrap().0, Duration::ZERO);
+        assert!(CacheTtl::parse("soon").unwrap_err().contains("'7 days'"));
+        assert!(CacheTtl::parse("3 fortnights").is_err());
+        assert_eq!(CacheTtl::default().to_string(), "7 days");
+    }
+}
