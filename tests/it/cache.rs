@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::cli::{SandboxProcess, hgsql};
+use super::cli::SandboxProcess;
 
 fn stats(sandbox: &SandboxProcess) -> Value {
     let url = format!("{}/__sandbox/stats", sandbox.url.trim_end_matches("/data-api/v1"));
