@@ -7,8 +7,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Prefix of every temporary output name, so a leftover after `kill -9` is recognisable.
+/// Prefix of every temporary output file, so a leftover after `kill -9` is recognisable.
 pub const TEMP_PREFIX: &str = ".hgsql-tmp-";
+/// Prefix of a temporary output directory (no dot: see [`PendingOutput::directory`]).
+pub const TEMP_DIR_PREFIX: &str = "_hgsql-tmp-";
 
 /// An output being written: `temp_path()` now, the target once [`commit`](Self::commit)ted.
 #[derive(Debug)]
@@ -23,10 +25,22 @@ impl PendingOutput {
     /// directory is atomic) and keeps its file name at the end, so the extension that tells the
     /// format is the same.
     pub fn new(target: &Path) -> PendingOutput {
+        PendingOutput::named(target, TEMP_PREFIX)
+    }
+
+    /// Plans the write of a directory of files at `target` (a partitioned or directory COPY).
+    /// The temporary name has no dot, so DataFusion, which writes one file when the last part
+    /// of a path has an extension, writes a directory there too.
+    pub fn directory(target: &Path) -> PendingOutput {
+        PendingOutput::named(target, TEMP_DIR_PREFIX)
+    }
+
+    fn named(target: &Path, prefix: &str) -> PendingOutput {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "output".into());
+        let name = if prefix == TEMP_DIR_PREFIX { name.replace('.', "_") } else { name };
         let unique = NEXT.fetch_add(1, Ordering::Relaxed);
-        let temp_name = format!("{TEMP_PREFIX}{}-{unique}-{name}", std::process::id());
+        let temp_name = format!("{prefix}{}-{unique}-{name}", std::process::id());
         let temp = match target.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir.join(temp_name),
             _ => PathBuf::from(temp_name),
@@ -48,6 +62,11 @@ impl PendingOutput {
     /// (a partitioned COPY) is merged into an existing target directory, as DataFusion would
     /// have added its files to it.
     pub fn commit(mut self) -> io::Result<()> {
+        if !self.temp.exists() {
+            // Nothing was written (an EXPLAIN of a COPY): nothing to put in place.
+            self.committed = true;
+            return Ok(());
+        }
         let result = if self.temp.is_dir() && self.target.is_dir() {
             merge_dir(&self.temp, &self.target).and_then(|()| std::fs::remove_dir_all(&self.temp))
         } else {

@@ -154,14 +154,7 @@ impl Session {
                 return Err(DataFusionError::Plan("expected one SQL statement; split the text at ';' first".into()));
             }
         };
-        let pending = match &mut statement {
-            DFStatement::CopyTo(copy) if !copy.target.contains("://") => {
-                let pending = PendingOutput::new(Path::new(&copy.target));
-                copy.target = pending.temp_path().to_string_lossy().into_owned();
-                Some(pending)
-            }
-            _ => None,
-        };
+        let pending = atomic_copy(&mut statement);
         let plan = self.ctx.state().statement_to_plan(statement).await?;
         let frame = self.ctx.execute_logical_plan(plan).await?;
         let schema = frame.schema().inner().clone();
@@ -177,6 +170,41 @@ impl Session {
         };
         Ok(Execution { schema, stream })
     }
+}
+
+/// Points a `COPY … TO` (also under `EXPLAIN ANALYZE`) at a temporary name beside its target,
+/// and returns what moves it into place. A plain `EXPLAIN` writes nothing and is left alone.
+fn atomic_copy(statement: &mut DFStatement) -> Option<PendingOutput> {
+    let copy = match statement {
+        DFStatement::CopyTo(copy) => copy,
+        DFStatement::Explain(explain) if explain.options.analyze => return atomic_copy(&mut explain.statement),
+        _ => return None,
+    };
+    let path = match copy.target.strip_prefix("file://") {
+        Some(path) => path.to_string(),
+        // Other stores (s3://…) are DataFusion's to handle; none is registered.
+        None if copy.target.contains("://") => return None,
+        None => copy.target.clone(),
+    };
+    // DataFusion's rule: one file when the last part of the path has an extension and the path
+    // does not end in '/'; a directory of files otherwise, and always when partitioned.
+    let last = path.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+    let directory = path.ends_with('/') || !last.contains('.') || !copy.partitioned_by.is_empty();
+    // The format DataFusion would take from the extension, which the temporary name may lack.
+    if copy.stored_as.is_none()
+        && let Some((_, extension)) = last.rsplit_once('.')
+        && !extension.is_empty()
+    {
+        copy.stored_as = Some(extension.to_string());
+    }
+    let target = Path::new(path.trim_end_matches('/'));
+    let pending = if directory { PendingOutput::directory(target) } else { PendingOutput::new(target) };
+    let mut temp = pending.temp_path().to_string_lossy().into_owned();
+    if directory {
+        temp.push('/');
+    }
+    copy.target = temp;
+    Some(pending)
 }
 
 /// `stream`, which moves `pending` into place once it ends without error.

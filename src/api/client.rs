@@ -184,6 +184,11 @@ impl HgClient {
                 config.base_url
             ))
         })?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(HgError::Config(
+                "the base URL holds a user name or password; remove it and give the key by HG_API_KEY (a URL is printed in messages, a key never is)".into(),
+            ));
+        }
         if !matches!(url.scheme(), "http" | "https") || url.query().is_some() {
             return Err(HgError::Config(format!(
                 "base URL '{}' must be an http(s) URL without a query",

@@ -33,7 +33,7 @@ pub enum HgError {
     #[error("HG {endpoint}: the response could not be read: {message}")]
     Decode { endpoint: &'static str, message: String },
 
-    #[error("HG {endpoint}: gave up after {attempts} attempts in {elapsed:.1?}; last error: {last}")]
+    #[error("HG {endpoint}: gave up after {attempts} attempt{} in {elapsed:.1?}; last error: {last}", if *attempts == 1 { "" } else { "s" })]
     RetriesExhausted { endpoint: &'static str, attempts: u32, elapsed: Duration, last: Box<HgError> },
 
     #[error(

@@ -21,6 +21,7 @@ pub enum Command {
     Describe(String),
     Include(String),
     Timing(bool),
+    TimingToggle,
     Format(Format),
     MaxRows(Option<usize>),
 }
@@ -58,7 +59,8 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "\\d" if argument.is_empty() => Ok(Command::ListTables),
         "\\d" => Ok(Command::Describe(argument.to_string())),
         "\\i" if argument.is_empty() => Err("\\i needs a file: \\i queries/enrich.sql".into()),
-        "\\i" => Ok(Command::Include(argument.trim_matches('\'').to_string())),
+        "\\i" => Ok(Command::Include(file_argument(argument))),
+        "\\timing" if argument.is_empty() => Ok(Command::TimingToggle),
         "\\timing" => on_off(argument).map(Command::Timing),
         "\\format" => Format::parse(argument)
             .map(Command::Format)
@@ -68,6 +70,24 @@ pub fn parse(line: &str) -> Result<Command, String> {
             .map(|n| Command::MaxRows((n > 0).then_some(n)))
             .map_err(|_| format!("\\maxrows takes a number of rows (0 = all), not '{argument}'")),
         _ => Err(format!("unknown command {name}; \\? lists the commands")),
+    }
+}
+
+/// A file name as typed or completed: quotes and backslash escapes (`my\\ dir/q.sql`) removed,
+/// a leading `~/` expanded.
+fn file_argument(argument: &str) -> String {
+    let unquoted = argument.trim().trim_matches('\'').trim_matches('"');
+    let mut path = String::new();
+    let mut chars = unquoted.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => path.extend(chars.next()),
+            c => path.push(c),
+        }
+    }
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => std::path::Path::new(&home).join(rest).to_string_lossy().into_owned(),
+        _ => path,
     }
 }
 
@@ -189,6 +209,8 @@ mod tests {
         assert!(parse("\\format xml").unwrap_err().contains("table, csv, json or ndjson"));
         assert!(parse("\\x").unwrap_err().contains("\\?"));
         assert!(parse("\\i").unwrap_err().contains("\\i queries/enrich.sql"));
+        assert_eq!(parse("\\i my\\ dir/q.sql"), Ok(Command::Include("my dir/q.sql".into())));
+        assert_eq!(parse("\\timing"), Ok(Command::TimingToggle));
     }
 
     #[test]

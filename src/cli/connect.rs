@@ -56,7 +56,8 @@ pub async fn connect(flags: &ConnectionFlags, dry_run: bool) -> Result<Connectio
         let client = match settings.client_config() {
             Ok(mut config) => {
                 tune(&mut config)?;
-                HgClient::new(config).map_err(|e| e.to_string())
+                // A key with a base URL that cannot work is a setup mistake, told before any SQL.
+                Ok(HgClient::new(config).map_err(|e| (exit::USAGE, e.to_string()))?)
             }
             Err(e) => Err(e.to_string()),
         };

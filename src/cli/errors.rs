@@ -45,22 +45,22 @@ pub fn exit_code(error: &DataFusionError) -> u8 {
 /// The message for `error`: the cause itself, without the layers of context DataFusion wraps
 /// around errors that pass through its operators and rules.
 pub fn message(error: &DataFusionError) -> String {
-    located(error, 1)
+    located(error, 1, 1)
 }
 
-/// [`message`], for a statement that starts on line `first_line` of its script: a syntax
-/// error's position is counted in the script's lines.
-pub fn located(error: &DataFusionError, first_line: usize) -> String {
+/// [`message`], for a statement that starts at `first_line`, `first_column` of its script: a
+/// syntax error's position is counted in the script.
+pub fn located(error: &DataFusionError, first_line: usize, first_column: usize) -> String {
     match cause(error) {
         Cause::Hg(hg) => hg.to_string(),
         Cause::Scan(scan) => scan.to_string(),
-        Cause::Other(DataFusionError::SQL(parser, _)) => syntax(parser, first_line),
+        Cause::Other(DataFusionError::SQL(parser, _)) => syntax(parser, first_line, first_column),
         Cause::Other(root) => explain(root.strip_backtrace()),
     }
 }
 
 /// A parser error as a person reads it: what was expected and where in the statement.
-fn syntax(error: &ParserError, first_line: usize) -> String {
+fn syntax(error: &ParserError, first_line: usize, first_column: usize) -> String {
     let text = match error {
         ParserError::ParserError(text) | ParserError::TokenizerError(text) => text.as_str(),
         ParserError::RecursionLimitExceeded => "the statement nests too deeply",
@@ -68,10 +68,11 @@ fn syntax(error: &ParserError, first_line: usize) -> String {
     // sqlparser counts from the statement's first line: "… at Line: 2, Column: 9".
     let position = text.rfind(" at Line: ").and_then(|at| {
         let (line, column) = text[at + " at Line: ".len()..].split_once(", Column: ")?;
-        Some((at, line.trim().parse::<usize>().ok()?, column.trim()))
+        Some((at, line.trim().parse::<usize>().ok()?, column.trim().parse::<usize>().ok()?))
     });
     match position {
         Some((at, line, column)) => {
+            let column = if line == 1 { column + first_column - 1 } else { column };
             format!("SQL syntax error: {} at line {}, column {column}", &text[..at], first_line + line - 1)
         }
         None => format!("SQL syntax error: {text}"),
@@ -136,7 +137,7 @@ mod tests {
             None,
         );
         assert_eq!(message(&parse), "SQL syntax error: Expected: an SQL statement, found: SELEC at line 1, column 1");
-        assert!(located(&parse, 12).ends_with("at line 12, column 1"), "{}", located(&parse, 12));
+        assert!(located(&parse, 12, 5).ends_with("at line 12, column 5"), "{}", located(&parse, 12, 5));
         assert_eq!(exit_code(&parse), exit::QUERY_ERROR);
         let file = DataFusionError::Plan("table 'datafusion.public.data/accounts.csv' not found".into());
         assert!(message(&file).starts_with("no file 'data/accounts.csv': a quoted name in FROM is read as a file"));

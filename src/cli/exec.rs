@@ -43,8 +43,8 @@ pub enum Destination<'a> {
 /// Why a statement did not complete.
 pub enum Failure {
     Error(DataFusionError),
-    /// Ctrl-C: the statement was cancelled.
-    Interrupted,
+    /// Ctrl-C (or SIGTERM, SIGHUP): the statement was cancelled.
+    Interrupted(Signal),
     /// Whoever read stdout went away (`| head`): stop quietly.
     ClosedOutput,
 }
@@ -54,16 +54,18 @@ impl Failure {
     pub fn exit_code(&self) -> u8 {
         match self {
             Failure::Error(e) => errors::exit_code(e),
-            Failure::Interrupted => super::exit::INTERRUPTED,
+            Failure::Interrupted(signal) => signal.exit_code(),
             Failure::ClosedOutput => super::exit::OK,
         }
     }
 
-    /// What to tell the user, if anything, for a statement starting on `line` of its script.
-    pub fn message(&self, line: usize) -> Option<String> {
+    /// What to tell the user, if anything, for a statement starting at `line`, `column` of its
+    /// script.
+    pub fn message(&self, line: usize, column: usize) -> Option<String> {
         match self {
-            Failure::Error(e) => Some(errors::located(e, line)),
-            Failure::Interrupted => Some("cancelled (Ctrl-C)".to_string()),
+            Failure::Error(e) => Some(errors::located(e, line, column)),
+            Failure::Interrupted(Signal::Interrupt) => Some("cancelled (Ctrl-C)".to_string()),
+            Failure::Interrupted(signal) => Some(format!("cancelled ({signal:?} signal)")),
             Failure::ClosedOutput => None,
         }
     }
@@ -82,36 +84,96 @@ pub struct Done {
     pub calls: Option<StatementCalls>,
 }
 
-/// Ctrl-C, listened to from the start of the process: pressed while a statement runs, it cancels
-/// that statement; pressed between statements of a script, it stops the script before the next.
+/// Ctrl-C (SIGINT), and SIGTERM and SIGHUP, listened to from the start of the process: arriving
+/// while a statement runs, one cancels that statement (its output file is removed) and the
+/// script stops.
 pub struct Interrupts {
-    signal: Option<tokio::signal::unix::Signal>,
+    signals: Vec<(Signal, tokio::signal::unix::Signal)>,
+}
+
+/// A signal that stops hgsql.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signal {
+    Interrupt,
+    Terminate,
+    HangUp,
+}
+
+impl Signal {
+    /// The exit code of a run it stops: 128 + the signal's number, as shells report.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Signal::Interrupt => super::exit::INTERRUPTED,
+            Signal::Terminate => 143,
+            Signal::HangUp => 129,
+        }
+    }
 }
 
 impl Interrupts {
-    /// Takes over SIGINT from here on (the default would kill the process mid-write).
+    /// Takes over SIGINT, SIGTERM and SIGHUP from here on (by default they kill the process
+    /// mid-write).
     pub fn listen() -> Interrupts {
-        let signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt());
-        if let Err(e) = &signal {
-            tracing::warn!(error = %e, "Ctrl-C cannot be caught: it will stop hgsql without cleaning up");
-        }
-        Interrupts { signal: signal.ok() }
-    }
-
-    /// Forgets a Ctrl-C pressed while nothing ran (the REPL, before it reads the next line).
-    pub fn forget_pending(&mut self) {
-        if let Some(signal) = &mut self.signal {
-            while futures::FutureExt::now_or_never(signal.recv()).is_some() {}
-        }
-    }
-
-    /// Completes at the next Ctrl-C (never, if it cannot be caught).
-    async fn next(&mut self) {
-        match &mut self.signal {
-            Some(signal) => {
-                signal.recv().await;
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut signals = Vec::new();
+        for (name, kind) in [
+            (Signal::Interrupt, SignalKind::interrupt()),
+            (Signal::Terminate, SignalKind::terminate()),
+            (Signal::HangUp, SignalKind::hangup()),
+        ] {
+            match signal(kind) {
+                Ok(stream) => signals.push((name, stream)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "{name:?} cannot be caught: it will stop hgsql without cleaning up")
+                }
             }
-            None => std::future::pending().await,
+        }
+        Interrupts { signals }
+    }
+
+    /// Forgets a signal that came while nothing ran (the REPL, before it reads the next line).
+    pub fn forget_pending(&mut self) {
+        for (_, stream) in &mut self.signals {
+            while futures::FutureExt::now_or_never(stream.recv()).is_some() {}
+        }
+    }
+
+    /// Completes at the next signal (never, if none can be caught).
+    async fn next(&mut self) -> Signal {
+        if self.signals.is_empty() {
+            return std::future::pending().await;
+        }
+        let waits = self.signals.iter_mut().map(|(name, stream)| {
+            let name = *name;
+            Box::pin(async move {
+                stream.recv().await;
+                name
+            })
+        });
+        futures::future::select_all(waits).await.0
+    }
+}
+
+/// Stdout, noticing when its reader went away: arrow's CSV writer reports that only as text.
+struct Stdout<'a> {
+    out: BufWriter<std::io::StdoutLock<'a>>,
+    closed: &'a std::sync::atomic::AtomicBool,
+}
+
+impl Write for Stdout<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.out.write(buf).inspect_err(|e| self.note(e))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush().inspect_err(|e| self.note(e))
+    }
+}
+
+impl Stdout<'_> {
+    fn note(&self, error: &std::io::Error) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            self.closed.store(true, std::sync::atomic::Ordering::Relaxed);
         }
     }
 }
@@ -129,6 +191,7 @@ pub async fn run_statement(
     let before = client.map(|c| c.metrics());
     let progress = if options.progress { client.map(Progress::start) } else { None };
     let started = Instant::now();
+    let closed = std::sync::atomic::AtomicBool::new(false);
     // A table is gathered first and written once the progress line is gone; other formats
     // stream (progress is then only drawn when stdout is not the terminal).
     let work = async {
@@ -138,7 +201,7 @@ pub async fn run_statement(
                 Table::collect(execution.schema, execution.stream, options.max_rows).await.map(Gathered::Table)
             }
             Destination::Stdout => {
-                let mut out = BufWriter::new(std::io::stdout().lock());
+                let mut out = Stdout { out: BufWriter::new(std::io::stdout().lock()), closed: &closed };
                 format::print(options.format, execution.schema, execution.stream, &mut out, options.max_rows)
                     .await
                     .map(Gathered::Written)
@@ -155,8 +218,8 @@ pub async fn run_statement(
         }
     };
     let result = tokio::select! {
-        result = work => Some(result),
-        _ = interrupts.next() => None,
+        result = work => Ok(result),
+        signal = interrupts.next() => Err(signal),
     };
     if let Some(progress) = progress {
         progress.finish().await;
@@ -164,15 +227,18 @@ pub async fn run_statement(
     let elapsed = started.elapsed();
     let calls = client.zip(before).map(|(c, before)| StatementCalls::between(&before, &c.metrics()));
     let result = result.map(|gathered| match gathered {
-        Ok(Gathered::Table(table)) => table.write(&mut BufWriter::new(std::io::stdout().lock())).map(|()| table.rows),
+        Ok(Gathered::Table(table)) => table
+            .write(&mut Stdout { out: BufWriter::new(std::io::stdout().lock()), closed: &closed })
+            .map(|()| table.rows),
         Ok(Gathered::Written(rows)) => Ok(rows),
         Err(e) => Err(e),
     });
     match result {
-        None => Err(Failure::Interrupted),
-        Some(Err(e)) if closed_pipe(&e) => Err(Failure::ClosedOutput),
-        Some(Err(e)) => Err(Failure::Error(e)),
-        Some(Ok(rows)) => {
+        Err(signal) => Err(Failure::Interrupted(signal)),
+        Ok(Err(_)) if closed.load(std::sync::atomic::Ordering::Relaxed) => Err(Failure::ClosedOutput),
+        Ok(Err(e)) if closed_pipe(&e) => Err(Failure::ClosedOutput),
+        Ok(Err(e)) => Err(Failure::Error(e)),
+        Ok(Ok(rows)) => {
             let done = Done { rows, elapsed, calls };
             if options.timing {
                 eprintln!("{}", timing_line(&done));

@@ -8,7 +8,7 @@ use datafusion::arrow::csv;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::json::{self, writer::JsonArray, writer::LineDelimited};
-use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::arrow::util::display::FormatOptions;
 use datafusion::arrow::util::pretty::{pretty_format_batches_with_options, pretty_format_batches_with_schema};
 use datafusion::error::Result;
 use datafusion::physical_plan::SendableRecordBatchStream;
@@ -19,7 +19,7 @@ use futures::StreamExt;
 pub enum Format {
     /// An aligned table (NULL shown as NULL).
     Table,
-    /// CSV with a header; lists as `[a, b]`.
+    /// CSV with a header; lists as JSON text (`["a","b"]`).
     Csv,
     /// One JSON array of objects per statement; NULLs kept as null.
     Json,
@@ -157,14 +157,14 @@ impl Table {
     }
 }
 
-/// `batch` with list, struct and map columns turned into their text (`[a, b]`): CSV has no
-/// nested values, and arrow's CSV writer refuses them.
+/// `batch` with list, struct and map columns turned into JSON text (`["a, b","c"]`, nulls as
+/// `null`): CSV has no nested values (arrow's CSV writer refuses them), and JSON keeps a list of
+/// one item with a comma apart from a list of two.
 pub fn lists_as_text(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
     let nested = |t: &DataType| t.is_nested();
     if !batch.schema().fields().iter().any(|f| nested(f.data_type())) {
         return Ok(batch.clone());
     }
-    let options = FormatOptions::default();
     let mut fields = Vec::new();
     let mut columns: Vec<ArrayRef> = Vec::new();
     for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
@@ -173,17 +173,23 @@ pub fn lists_as_text(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
             columns.push(column.clone());
             continue;
         }
-        let formatter = ArrayFormatter::try_new(column.as_ref(), &options)?;
-        let mut text = StringBuilder::new();
-        for i in 0..column.len() {
-            if column.is_null(i) {
-                text.append_null();
-            } else {
-                text.append_value(formatter.value(i).to_string());
+        // One JSON object per row, {"v": …}; the value is the text between the braces.
+        let single = RecordBatch::try_from_iter([("v", column.clone())])?;
+        let mut lines = Vec::new();
+        let mut writer = json::WriterBuilder::new().with_explicit_nulls(true).build::<_, LineDelimited>(&mut lines);
+        writer.write(&single)?;
+        writer.finish()?;
+        let text = String::from_utf8(lines).map_err(|e| ArrowError::JsonError(e.to_string()))?;
+        let mut values = StringBuilder::new();
+        for (i, line) in text.lines().enumerate() {
+            match line.strip_prefix("{\"v\":").and_then(|l| l.strip_suffix('}')) {
+                Some(_) if column.is_null(i) => values.append_null(),
+                Some(value) => values.append_value(value),
+                None => values.append_null(),
             }
         }
         fields.push(Field::new(field.name(), DataType::Utf8, true));
-        columns.push(Arc::new(text.finish()));
+        columns.push(Arc::new(values.finish()));
     }
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
 }
@@ -220,7 +226,7 @@ mod tests {
     async fn csv_quotes_text_and_writes_lists_as_text() {
         let (csv, rows) = printed(Format::Csv, vec![sample()], None).await;
         assert_eq!(rows, 2);
-        assert_eq!(csv, "name,employees,products\n\"Acme, Inc.\",120,\"[Salesforce CRM, Slack]\"\n,,\n");
+        assert_eq!(csv, "name,employees,products\n\"Acme, Inc.\",120,\"[\"\"Salesforce CRM\"\",\"\"Slack\"\"]\"\n,,\n");
         let (empty, _) = printed(Format::Csv, vec![], None).await;
         assert_eq!(empty, "name,employees,products\n");
     }

@@ -109,8 +109,10 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     /// The HG API: no key, key refused, not entitled, credits exhausted, retries exhausted.
     pub const HG_API: u8 = 3;
-    /// Ctrl-C stopped a script.
+    /// Ctrl-C stopped a script (SIGTERM 143, SIGHUP 129).
     pub const INTERRUPTED: u8 = 130;
+    /// Stdout was closed before the script's last statement (as SIGPIPE would report).
+    pub const CLOSED_OUTPUT: u8 = 141;
 }
 
 /// Parses the process arguments and runs; the exit code to return.
@@ -237,9 +239,18 @@ pub async fn run(cli: Cli, order: Vec<ScriptSource>) -> ExitCode {
                     eprintln!("wrote {} rows to {}", done.rows, file.path.display());
                 }
             }
+            Err(exec::Failure::ClosedOutput) if i < last => {
+                // `| head`: the reader has what it wanted, but the script did not run to its end.
+                eprintln!(
+                    "warning: stdout was closed; {} statements after {origin}line {} did not run",
+                    last - i,
+                    statement.line
+                );
+                return ExitCode::from(exit::CLOSED_OUTPUT);
+            }
             Err(failure) => {
                 exec::flush_stdout();
-                if let Some(message) = failure.message(statement.line) {
+                if let Some(message) = failure.message(statement.line, statement.column) {
                     eprintln!("error: {origin}{message}");
                 }
                 return ExitCode::from(failure.exit_code());

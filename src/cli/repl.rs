@@ -110,7 +110,11 @@ async fn run_command(
             Ok(sql) => run_script(connection, &sql, Some(&path), options, interrupts).await,
             Err(e) => eprintln!("error: cannot read {path}: {e}"),
         },
-        Command::Timing(on) => {
+        Command::Timing(_) | Command::TimingToggle => {
+            let on = match command {
+                Command::Timing(on) => on,
+                _ => !options.timing,
+            };
             options.timing = on;
             eprintln!("timing is {}", if on { "on" } else { "off" });
         }
@@ -142,7 +146,7 @@ async fn run_script(
         if let Err(failure) =
             exec::run_statement(&connection.session, &statement.text, Destination::Stdout, options, interrupts).await
         {
-            if let Some(message) = failure.message(statement.line) {
+            if let Some(message) = failure.message(statement.line, statement.column) {
                 match (file, several) {
                     (Some(file), _) => eprintln!("error: {file}:{}: {message}", statement.line),
                     (None, true) => eprintln!("error: line {}: {message}", statement.line),

@@ -395,3 +395,91 @@ fn ctrl_c_stops_a_script_midway_with_130_and_no_output_file() {
     assert!(!stdout(&out).contains("never printed"), "the script stops at the cancelled statement");
     assert_eq!(files_in(dir.path()), Vec::<String>::new(), "no partial or temporary file");
 }
+
+#[test]
+fn copy_to_directories_partitions_file_urls_and_explain_analyze_is_atomic_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let copies = [
+        format!("COPY (SELECT 1 AS a) TO '{d}/outdir/' STORED AS CSV"),
+        format!("COPY (SELECT 2 AS a) TO '{d}/plain' STORED AS CSV"),
+        format!("COPY (SELECT 3 AS a, 'x' AS k) TO '{d}/parts.parquet' PARTITIONED BY (k)"),
+        format!("COPY (SELECT 4 AS a) TO 'file://{d}/url.csv'"),
+        format!("EXPLAIN ANALYZE COPY (SELECT 5 AS a) TO '{d}/analyzed.csv'"),
+    ];
+    let mut command = hgsql();
+    for copy in &copies {
+        command.args(["-c", copy]);
+    }
+    let out = command.output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(files_in(dir.path()), ["analyzed.csv", "outdir", "parts.parquet", "plain", "url.csv"]);
+    assert_eq!(files_in(&dir.path().join("outdir")).len(), 1, "a directory of one file, as DataFusion writes");
+    assert_eq!(files_in(&dir.path().join("parts.parquet")), ["k=x"]);
+    assert_eq!(std::fs::read_to_string(dir.path().join("url.csv")).unwrap(), "a\n4\n");
+
+    // Failing midway, through a file:// URL or under EXPLAIN ANALYZE, the old file stays.
+    let failing = "SELECT CAST(v AS INT) AS n FROM (VALUES ('1'), ('x')) AS t(v)";
+    for copy in [
+        format!("COPY ({failing}) TO 'file://{d}/url.csv'"),
+        format!("EXPLAIN ANALYZE COPY ({failing}) TO '{d}/url.csv'"),
+        format!("COPY ({failing}) TO '{d}/outdir/' STORED AS CSV"),
+    ] {
+        let out = hgsql().args(["-c", &copy]).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{copy}: {}", stderr(&out));
+        assert_eq!(std::fs::read_to_string(dir.path().join("url.csv")).unwrap(), "a\n4\n", "{copy}");
+    }
+    assert_eq!(files_in(dir.path()), ["analyzed.csv", "outdir", "parts.parquet", "plain", "url.csv"], "no leftovers");
+    assert_eq!(files_in(&dir.path().join("outdir")).len(), 1);
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly_and_says_when_statements_were_skipped() {
+    for format in ["csv", "json", "table"] {
+        let mut child = hgsql()
+            .args(["--format", format, "-c", "SELECT * FROM generate_series(1, 200000)"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // the reader goes away at once, like `| head -0`
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{format}: {}", stderr(&out));
+        assert_eq!(stderr(&out), "", "{format}");
+    }
+    let mut child = hgsql()
+        .args(["--format", "csv", "-c", "SELECT * FROM generate_series(1, 200000)", "-c", "SELECT 1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(141), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("1 statements after -c #1:line 1 did not run") || stderr(&out).contains("did not run")
+    );
+}
+
+#[test]
+fn sigterm_cancels_like_ctrl_c_and_leaves_no_temporary_file() {
+    let sandbox = SandboxProcess::start(&["--companies", "100", "--latency-ms", "5000"]);
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("out.csv");
+    let query = "SELECT * FROM hg.firmographics WHERE company_id = '00000000000000000000000000000001'";
+    let child = sandbox.hgsql().args(["-c", query, "-o"]).arg(&target).stderr(Stdio::piped()).spawn().unwrap();
+    let stats = format!("{}/__sandbox/stats", sandbox.url.trim_end_matches("/data-api/v1"));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let started = std::time::Instant::now();
+    while runtime.block_on(async {
+        let stats: serde_json::Value = reqwest::get(&stats).await.unwrap().json().await.unwrap();
+        stats["in_flight"].as_u64().unwrap_or(0) == 0
+    }) {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "the query never reached the sandbox");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(143), "{}", stderr(&out));
+    assert_eq!(files_in(dir.path()), Vec::<String>::new());
+}
