@@ -183,6 +183,30 @@ impl Drop for Sandbox {
 }
 
 /// Writes the data set for `seed` and `companies` as Parquet files into `dir`.
+/// `hg.companies` over the dump, in plain SQL: a view named `view` matching each `input` of the
+/// table `inputs` to its best company, by CONTRACT.md §3.1's normalisation of the host and its
+/// ranking (global HQ, domestic HQ, site; larger first; then id). It reads `hg.firmographics`
+/// from the dump. Tests use it as the oracle of the match path, and the enrichment benchmark as
+/// the plain-DataFusion baseline.
+pub fn companies_view_sql(view: &str, inputs: &str) -> String {
+    // lower-case, without scheme, path, port, trailing dot and `www.`
+    let host = "regexp_replace(rtrim(regexp_replace(regexp_replace(regexp_replace(lower(trim(i.input)), \
+                '^[a-z][a-z0-9+.-]*://', ''), '[/?#].*$', ''), ':[0-9]+$', ''), '.'), '^www\\.', '')";
+    format!(
+        "CREATE OR REPLACE VIEW {view} AS
+         SELECT i.input AS match_domain, CAST(NULL AS VARCHAR) AS match_name,
+                CAST(NULL AS VARCHAR) AS match_country_code, CAST(1 AS BIGINT) AS match_rank,
+                f.company_id, f.company_name, f.domain_name
+         FROM {inputs} i
+         JOIN (SELECT company_id, company_name, domain_name, domain_name_normalized,
+                      row_number() OVER (PARTITION BY domain_name_normalized
+                          ORDER BY CASE company_level WHEN 'GLOBAL_HQ' THEN 0 WHEN 'DOMESTIC_HQ' THEN 1 ELSE 2 END,
+                                   coalesce(employees_total, 0) DESC, company_id) AS best
+               FROM hg.firmographics) f
+           ON f.domain_name_normalized = {host} AND f.best = 1"
+    )
+}
+
 pub fn dump(seed: u64, companies: usize, dir: &Path) -> Result<Vec<PathBuf>, SandboxError> {
     let data = DataSet::shared(seed, companies);
     dump::dump(&data, dir).map_err(|source| SandboxError::Dump { dir: dir.to_path_buf(), source })

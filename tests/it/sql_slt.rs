@@ -149,11 +149,6 @@ struct DumpDb {
     ctx: SessionContext,
 }
 
-/// A website as HG matches it (CONTRACT.md §3.1), in SQL: lower-case, without scheme, path,
-/// port, trailing dot and `www.`.
-const HOST_OF_INPUT: &str = "regexp_replace(rtrim(regexp_replace(regexp_replace(regexp_replace(lower(trim(i.input)), \
-     '^[a-z][a-z0-9+.-]*://', ''), '[/?#].*$', ''), ':[0-9]+$', ''), '.'), '^www\\.', '')";
-
 impl DumpDb {
     async fn new() -> DumpDb {
         let ctx = SessionContext::new().enable_url_table();
@@ -171,19 +166,7 @@ impl DumpDb {
     /// `hg.companies` over `match_inputs(input)`: the best company for each input's host,
     /// ranked as CONTRACT.md §3.1 says (global HQ, domestic HQ, site; larger first; then id).
     async fn define_companies(&self) -> Result<(), SqlError> {
-        let sql = format!(
-            "CREATE OR REPLACE VIEW hg.companies AS
-             SELECT i.input AS match_domain, CAST(NULL AS VARCHAR) AS match_name,
-                    CAST(NULL AS VARCHAR) AS match_country_code, CAST(1 AS BIGINT) AS match_rank,
-                    f.company_id, f.company_name, f.domain_name
-             FROM match_inputs i
-             JOIN (SELECT company_id, company_name, domain_name, domain_name_normalized,
-                          row_number() OVER (PARTITION BY domain_name_normalized
-                              ORDER BY CASE company_level WHEN 'GLOBAL_HQ' THEN 0 WHEN 'DOMESTIC_HQ' THEN 1 ELSE 2 END,
-                                       coalesce(employees_total, 0) DESC, company_id) AS best
-                   FROM hg.firmographics) f
-               ON f.domain_name_normalized = {HOST_OF_INPUT} AND f.best = 1"
-        );
+        let sql = hgsql::sandbox::companies_view_sql("hg.companies", "match_inputs");
         self.ctx
             .sql(&sql)
             .await
