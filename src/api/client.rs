@@ -17,7 +17,7 @@ use super::lookup::Flights;
 use super::metrics::{Metrics, MetricsSnapshot, Tally};
 use super::request::{ListQuery, MatchQuery};
 use super::retry::RetryPolicy;
-use super::row::Row;
+use super::row::{FieldValue, Row};
 use super::secret::{ApiKey, AuthScheme};
 
 /// The documented base URL of HG Data API v1.
@@ -324,7 +324,13 @@ impl HgClient {
         let json: Result<Value, _> = serde_json::from_slice(&body);
         if status == 200 {
             return match json.map_err(|e| e.to_string()).and_then(|v| envelope(endpoint, v)) {
-                Ok(page) => {
+                Ok(mut page) => {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs() as i64);
+                    for row in &mut page.rows {
+                        row.fields.insert(super::endpoint::FETCHED_AT.to_string(), FieldValue::Int(now));
+                    }
                     inner.metrics.received(endpoint, page.rows.len(), body.len());
                     if let Some(tally) = &self.tally {
                         tally.received(page.rows.len());

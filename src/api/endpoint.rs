@@ -10,6 +10,8 @@ pub enum FieldType {
     Id,
     Int,
     Float,
+    /// Seconds since the Unix epoch, shown as a UTC timestamp.
+    Timestamp,
     /// `YYYY-MM-DD`; an RFC 3339 timestamp keeps its date part.
     Date,
     /// A list of strings.
@@ -31,6 +33,10 @@ pub enum Endpoint {
     Vendors,
     Categories,
 }
+
+/// The field the client stamps on every row it receives: when it came from HG (Unix seconds).
+/// It travels with the row into the cache, so a cached row still says when it was fetched.
+pub const FETCHED_AT: &str = "_hg_fetched_at";
 
 impl Endpoint {
     pub const ALL: [Endpoint; 9] = [
@@ -143,6 +149,9 @@ impl Endpoint {
 
     /// The type of one field, if the endpoint documents it.
     pub fn field_type(self, field: &str) -> Option<FieldType> {
+        if field == FETCHED_AT {
+            return Some(FieldType::Timestamp);
+        }
         self.fields().iter().find(|(name, _)| *name == field).map(|(_, t)| *t)
     }
 }

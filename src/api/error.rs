@@ -50,6 +50,20 @@ pub enum HgError {
 }
 
 impl HgError {
+    /// Whether the error is about one lookup (it may be kept as that row's status under
+    /// `hg.on_error = 'null'`), not about the whole run: a refused key, a missing entitlement,
+    /// exhausted credits or the budget stop every query.
+    pub fn is_per_lookup(&self) -> bool {
+        !matches!(
+            self,
+            HgError::Authentication { .. }
+                | HgError::NotEntitled { .. }
+                | HgError::CreditsExhausted { .. }
+                | HgError::CreditBudget { .. }
+                | HgError::Config(_)
+        ) && !matches!(self, HgError::RetriesExhausted { last, .. } if !last.is_per_lookup())
+    }
+
     /// The HTTP status the API answered with, when there was one.
     pub fn status(&self) -> Option<u16> {
         match self {

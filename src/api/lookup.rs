@@ -143,6 +143,17 @@ impl HgClient {
         request: EnrichRequest,
         ids: impl Stream<Item = CompanyId> + Send + 'static,
     ) -> BoxStream<'static, Result<(CompanyId, Rows), HgError>> {
+        self.enrich_each(endpoint, request, ids).map(|(id, result)| result.map(|rows| (id, rows))).boxed()
+    }
+
+    /// [`enrich`](Self::enrich) with each company's own outcome: when a request fails, every
+    /// company it asked for gets the error.
+    pub fn enrich_each(
+        &self,
+        endpoint: Endpoint,
+        request: EnrichRequest,
+        ids: impl Stream<Item = CompanyId> + Send + 'static,
+    ) -> BoxStream<'static, (CompanyId, Result<Rows, HgError>)> {
         let client = self.clone();
         let request = Arc::new(request);
         let flight_prefix = format!("{}|{}|", endpoint.name(), serde_json::to_string(&*request).expect("serialises"));
@@ -153,12 +164,15 @@ impl HgClient {
             .ready_chunks(batch)
             .map(move |chunk| {
                 let (client, request, prefix) = (client.clone(), request.clone(), flight_prefix.clone());
-                async move { client.fetch_chunk(endpoint, &request, &prefix, chunk).await }
+                async move {
+                    let asked = chunk.clone();
+                    (asked, client.fetch_chunk(endpoint, &request, &prefix, chunk).await)
+                }
             })
             .buffer_unordered(concurrency)
-            .flat_map(|result| match result {
-                Ok(rows) => stream::iter(rows.into_iter().map(Ok).collect::<Vec<_>>()),
-                Err(error) => stream::iter(vec![Err(error)]),
+            .flat_map(|(asked, result)| match result {
+                Ok(rows) => stream::iter(rows.into_iter().map(|(id, rows)| (id, Ok(rows))).collect::<Vec<_>>()),
+                Err(error) => stream::iter(asked.into_iter().map(|id| (id, Err(error.clone()))).collect::<Vec<_>>()),
             })
             .boxed()
     }
@@ -353,6 +367,14 @@ impl HgClient {
         &self,
         queries: impl Stream<Item = MatchQuery> + Send + 'static,
     ) -> BoxStream<'static, Result<(MatchQuery, Vec<Row>), HgError>> {
+        self.match_each(queries).map(|(query, result)| result.map(|rows| (query, rows))).boxed()
+    }
+
+    /// [`match_many`](Self::match_many) with each query's own outcome.
+    pub fn match_each(
+        &self,
+        queries: impl Stream<Item = MatchQuery> + Send + 'static,
+    ) -> BoxStream<'static, (MatchQuery, Result<Vec<Row>, HgError>)> {
         let client = self.clone();
         let concurrency = self.config().max_in_flight.max(1);
         let mut seen = HashSet::new();
@@ -361,8 +383,8 @@ impl HgClient {
             .map(move |query| {
                 let client = client.clone();
                 async move {
-                    let rows = client.company_match(&query).await?;
-                    Ok((query, rows))
+                    let rows = client.company_match(&query).await;
+                    (query, rows)
                 }
             })
             .buffer_unordered(concurrency)

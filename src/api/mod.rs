@@ -27,7 +27,7 @@ mod secret;
 pub use cache::{CacheError, CacheStats, ResponseCache, default_cache_file};
 pub use client::{ClientConfig, DEFAULT_BASE_URL, HgClient, LookupOptions, Page, Payload, RateHeaders};
 pub use domain::normalize_domain;
-pub use endpoint::{Endpoint, FieldType};
+pub use endpoint::{Endpoint, FETCHED_AT, FieldType};
 pub use error::HgError;
 pub use ids::{CompanyId, HexId, InvalidId};
 pub use lookup::{LookupPlan, Rows};

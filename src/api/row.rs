@@ -96,6 +96,10 @@ fn read(kind: FieldType, value: &Value) -> FieldValue {
             n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)).map_or(FieldValue::Null, FieldValue::Int)
         }
         (FieldType::Int, Value::String(s)) => s.trim().parse().map_or(FieldValue::Null, FieldValue::Int),
+        (FieldType::Timestamp, Value::Number(n)) => n.as_i64().map_or(FieldValue::Null, FieldValue::Int),
+        (FieldType::Timestamp, Value::String(s)) => {
+            chrono::DateTime::parse_from_rfc3339(s.trim()).map_or(FieldValue::Null, |t| FieldValue::Int(t.timestamp()))
+        }
         (FieldType::Float, Value::Number(n)) => n.as_f64().map_or(FieldValue::Null, FieldValue::Float),
         (FieldType::Float, Value::String(s)) => s.trim().parse().map_or(FieldValue::Null, FieldValue::Float),
         (FieldType::Date, Value::String(s)) => parse_date(s).map_or(FieldValue::Null, FieldValue::Date),

@@ -145,8 +145,7 @@ pub async fn describe(ctx: &SessionContext, table: &str) -> Result<RecordBatch> 
 fn describe_hg(spec: &TableSpec) -> RecordBatch {
     let keys = spec.key_columns();
     let rows: Vec<[String; 5]> = spec
-        .columns
-        .iter()
+        .all_columns()
         .map(|c| {
             let key = keys.iter().find(|(name, _)| *name == c.name).map(|(_, how)| format!("key: {how}"));
             let api = spec.pushdown.iter().find(|p| p.column == c.name).map(|p| p.filter.describe().to_string());
@@ -171,6 +170,7 @@ fn sql_type(kind: tables::ColumnType) -> &'static str {
         ColumnType::Float => "DOUBLE",
         ColumnType::Date => "DATE",
         ColumnType::TextList => "VARCHAR[]",
+        ColumnType::Timestamp => "TIMESTAMP (UTC)",
     }
 }
 

@@ -17,6 +17,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 
 use super::keys::{self, KeySet};
+use super::options::OnError;
 use super::pushdown::{self, ColumnValues, Pushed};
 use super::scan::{ApiScanExec, ScanOptions, references};
 use crate::api::{
@@ -296,12 +297,16 @@ impl Run {
         self.client.plan_companies(self.spec.endpoint, &request, &ids, false);
         let spellings = Arc::new(spellings);
         let (spec, projection) = (self.spec, self.projection.clone());
+        let on_error = self.options.on_error;
         let batches = self
             .client
-            .enrich(self.spec.endpoint, request, stream::iter(ids))
+            .enrich_each(self.spec.endpoint, request, stream::iter(ids))
             .ready_chunks(LOOKUPS_PER_BATCH)
             .map(move |chunk| {
-                let chunk = chunk.into_iter().collect::<Result<Vec<(CompanyId, Rows)>, HgError>>().map_err(external)?;
+                let chunk = chunk
+                    .into_iter()
+                    .map(|(id, result)| Ok((id, kept(result, on_error)?)))
+                    .collect::<Result<Vec<(CompanyId, Result<Rows, String>)>>>()?;
                 company_batch(spec, projection.as_deref(), key, &chunk, &spellings)
             });
         Ok(batches.boxed())
@@ -369,9 +374,12 @@ impl Run {
         let echoes = Arc::new(echoes);
         let (spec, projection) = (self.spec, self.projection.clone());
         let columns = [domain, name, country];
-        let batches = self.client.match_many(stream::iter(queries)).ready_chunks(LOOKUPS_PER_BATCH).map(move |chunk| {
-            let chunk =
-                chunk.into_iter().collect::<Result<Vec<(MatchQuery, Vec<Row>)>, HgError>>().map_err(external)?;
+        let on_error = self.options.on_error;
+        let batches = self.client.match_each(stream::iter(queries)).ready_chunks(LOOKUPS_PER_BATCH).map(move |chunk| {
+            let chunk = chunk
+                .into_iter()
+                .map(|(query, result)| Ok((query, kept(result, on_error)?)))
+                .collect::<Result<Vec<(MatchQuery, Result<Vec<Row>, String>)>>>()?;
             match_batch(spec, projection.as_deref(), columns, &chunk, &echoes)
         });
         Ok(batches.boxed())
@@ -395,7 +403,8 @@ impl Run {
         }
         let mut batches = Vec::new();
         for chunk in rows.chunks(LISTING_BATCH_ROWS) {
-            let records: Vec<Record> = chunk.iter().map(|row| Record { row, echo: &[], rank: None }).collect();
+            let records: Vec<Record> =
+                chunk.iter().map(|row| Record { row, echo: &[], rank: None, failure: None }).collect();
             batches.push(to_batch(self.spec, self.projection.as_deref(), &records).map_err(DataFusionError::from));
         }
         Ok(stream::iter(batches).boxed())
@@ -419,22 +428,40 @@ fn options(
     }
 }
 
+/// A lookup's outcome as a batch builder takes it: its rows, or (under `hg.on_error = 'null'`
+/// and for an error about this lookup alone) the message its row carries. Anything else fails
+/// the query.
+fn kept<T>(result: Result<T, HgError>, on_error: OnError) -> Result<Result<T, String>> {
+    match result {
+        Ok(rows) => Ok(Ok(rows)),
+        Err(error) if on_error == OnError::Null && error.is_per_lookup() => Ok(Err(error.to_string())),
+        Err(error) => Err(external(error)),
+    }
+}
+
+/// The row a failed lookup leaves: its key, no data.
+static NO_DATA: std::sync::LazyLock<Row> = std::sync::LazyLock::new(Row::default);
+
 fn company_batch(
     spec: &TableSpec,
     projection: Option<&[usize]>,
     key: &'static str,
-    chunk: &[(CompanyId, Rows)],
+    chunk: &[(CompanyId, Result<Rows, String>)],
     spellings: &BTreeMap<CompanyId, Vec<String>>,
 ) -> Result<RecordBatch> {
     let mut echoes: Vec<[(&'static str, Option<&str>); 1]> = Vec::new();
-    let mut pairs: Vec<(usize, &Row)> = Vec::new();
-    for (id, rows) in chunk {
+    let mut entries: Vec<(usize, &Row, Option<&str>)> = Vec::new();
+    for (id, outcome) in chunk {
         for spelling in spellings.get(id).into_iter().flatten() {
             echoes.push([(key, Some(spelling.as_str()))]);
-            pairs.extend(rows.iter().map(|row| (echoes.len() - 1, row)));
+            match outcome {
+                Ok(rows) => entries.extend(rows.iter().map(|row| (echoes.len() - 1, row, None))),
+                Err(message) => entries.push((echoes.len() - 1, &NO_DATA, Some(message.as_str()))),
+            }
         }
     }
-    let records: Vec<Record> = pairs.iter().map(|&(e, row)| Record { row, echo: &echoes[e], rank: None }).collect();
+    let records: Vec<Record> =
+        entries.iter().map(|&(e, row, failure)| Record { row, echo: &echoes[e], rank: None, failure }).collect();
     Ok(to_batch(spec, projection, &records)?)
 }
 
@@ -442,21 +469,26 @@ fn match_batch(
     spec: &TableSpec,
     projection: Option<&[usize]>,
     columns: [&'static str; 3],
-    chunk: &[(MatchQuery, Vec<Row>)],
+    chunk: &[(MatchQuery, Result<Vec<Row>, String>)],
     echoes: &HashMap<MatchQuery, Vec<Echo>>,
 ) -> Result<RecordBatch> {
     let mut echo_rows: Vec<[(&'static str, Option<&str>); 3]> = Vec::new();
-    let mut records_at: Vec<(usize, &Row, i64)> = Vec::new();
-    for (query, rows) in chunk {
+    let mut records_at: Vec<(usize, &Row, Option<i64>, Option<&str>)> = Vec::new();
+    for (query, outcome) in chunk {
         for echo in echoes.get(query).into_iter().flatten() {
             echo_rows.push([0, 1, 2].map(|i| (columns[i], echo[i].as_deref())));
-            for (rank, row) in rows.iter().enumerate() {
-                records_at.push((echo_rows.len() - 1, row, rank as i64 + 1));
+            match outcome {
+                Ok(rows) => {
+                    for (rank, row) in rows.iter().enumerate() {
+                        records_at.push((echo_rows.len() - 1, row, Some(rank as i64 + 1), None));
+                    }
+                }
+                Err(message) => records_at.push((echo_rows.len() - 1, &NO_DATA, None, Some(message.as_str()))),
             }
         }
     }
     let records: Vec<Record> =
-        records_at.iter().map(|&(e, row, rank)| Record { row, echo: &echo_rows[e], rank: Some(rank) }).collect();
+        records_at.iter().map(|&(e, row, rank, failure)| Record { row, echo: &echo_rows[e], rank, failure }).collect();
     Ok(to_batch(spec, projection, &records)?)
 }
 

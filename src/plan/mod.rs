@@ -10,7 +10,7 @@ mod rules;
 mod scan;
 
 pub use fetch::ScanError;
-pub use options::{CacheTtl, HgOptions};
+pub use options::{CacheTtl, HgOptions, OnError};
 pub use provider::HgTable;
 pub use rules::{ApiOnProbeSide, ApiScanGuard, missing_keys_message};
 pub use scan::{ApiScanExec, ScanOptions};

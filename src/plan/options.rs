@@ -66,6 +66,44 @@ impl ConfigField for CacheTtl {
     }
 }
 
+/// What a failed lookup does, as `SET hg.on_error` takes it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OnError {
+    /// The query fails with the API's error (after retries).
+    #[default]
+    Fail,
+    /// The lookup gives one row: its key, NULL data, `_hg_status = 'error'` and `_hg_error`.
+    Null,
+}
+
+impl fmt::Display for OnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            OnError::Fail => "fail",
+            OnError::Null => "null",
+        })
+    }
+}
+
+impl ConfigField for OnError {
+    fn visit<V: Visit>(&self, v: &mut V, key: &str, description: &'static str) {
+        v.some(key, self, description)
+    }
+
+    fn set(&mut self, _key: &str, value: &str) -> Result<()> {
+        *self = match value.trim().trim_matches('\'').to_lowercase().as_str() {
+            "fail" => OnError::Fail,
+            "null" => OnError::Null,
+            other => {
+                return Err(DataFusionError::Configuration(format!(
+                    "hg.on_error = '{other}': use 'fail' (the query stops at a failed lookup) or 'null' (the row is kept with _hg_status = 'error')"
+                )));
+            }
+        };
+        Ok(())
+    }
+}
+
 extensions_options! {
     /// hgsql's settings, under the `hg.` prefix.
     pub struct HgOptions {
@@ -73,6 +111,8 @@ extensions_options! {
         pub cache_ttl: CacheTtl, default = CacheTtl::default()
         /// Credits the session may spend at most; a request that could pass it is not sent.
         pub max_credits: Option<u64>, default = None
+        /// 'fail' (default) or 'null': what a lookup that failed after retries does.
+        pub on_error: OnError, default = OnError::Fail
     }
 }
 

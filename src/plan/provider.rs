@@ -59,7 +59,8 @@ impl TableProvider for HgTable {
         // The session's `hg.*` settings as they are when the statement is planned.
         let settings = state.config_options().extensions.get::<HgOptions>().cloned().unwrap_or_default();
         let client = client.with_options(settings.lookup());
-        let scan = ApiScanExec::new(self.spec, client, projection.cloned(), filters, limit, self.options)?;
+        let options = ScanOptions { on_error: settings.on_error, ..self.options };
+        let scan = ApiScanExec::new(self.spec, client, projection.cloned(), filters, limit, options)?;
         Ok(Arc::new(scan))
     }
 }

@@ -11,6 +11,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::options::OnError;
+
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::config::ConfigOptions;
@@ -41,11 +43,14 @@ pub struct ScanOptions {
     /// anywhere in the session. A join whose build side is itself an HG lookup keeps the clock
     /// reset; a filter nobody will ever fill (a plan DataFusion rewrote) fails instead of hanging.
     pub join_wait_idle: Duration,
+    /// What a lookup that failed (after retries) does: fail the query, or give a row with NULL
+    /// data and `_hg_status = 'error'` (`SET hg.on_error`).
+    pub on_error: OnError,
 }
 
 impl Default for ScanOptions {
     fn default() -> Self {
-        ScanOptions { join_wait_idle: Duration::from_secs(300) }
+        ScanOptions { join_wait_idle: Duration::from_secs(300), on_error: OnError::Fail }
     }
 }
 
@@ -170,14 +175,18 @@ impl ApiScanExec {
     /// Fields to ask HG for: those of the projected columns, or one cheap field when only
     /// echoed columns (or none, for `count(*)`) are wanted.
     pub(super) fn api_fields(&self) -> Vec<String> {
-        let all: Vec<usize> = (0..self.spec.columns.len()).collect();
+        let all: Vec<usize> = (0..self.spec.column_count()).collect();
         let indices = self.projection.as_deref().unwrap_or(&all);
         let mut fields: Vec<String> = indices
             .iter()
-            .filter_map(|&i| match self.spec.columns[i].source {
-                ColumnSource::Field => Some(self.spec.columns[i].name.to_string()),
+            .filter_map(|&i| match self.spec.column_at(i).source {
+                ColumnSource::Field => Some(self.spec.column_at(i).name.to_string()),
                 ColumnSource::Renamed(field) => Some(field.to_string()),
-                ColumnSource::Echo | ColumnSource::Rank => None,
+                ColumnSource::Echo
+                | ColumnSource::Rank
+                | ColumnSource::FetchedAt
+                | ColumnSource::Status
+                | ColumnSource::Error => None,
             })
             .collect();
         if fields.is_empty()

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use datafusion::arrow::array::{ArrayRef, Date32Builder, Float64Builder, Int64Builder, ListBuilder, StringBuilder};
+use datafusion::arrow::array::{
+    ArrayRef, Date32Builder, Float64Builder, Int64Builder, ListBuilder, StringBuilder, TimestampSecondBuilder,
+};
 use datafusion::arrow::datatypes::Schema;
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
@@ -19,15 +21,17 @@ pub struct Record<'a> {
     pub echo: &'a [(&'static str, Option<&'a str>)],
     /// Position among the answers to one lookup, 1 for the best.
     pub rank: Option<i64>,
+    /// Why the lookup failed, for a row kept by `hg.on_error = 'null'` (its data is NULL).
+    pub failure: Option<&'a str>,
 }
 
 /// The batch of `records` with the columns of `projection` (all when `None`).
 pub fn to_batch(spec: &TableSpec, projection: Option<&[usize]>, records: &[Record]) -> Result<RecordBatch, ArrowError> {
-    let all: Vec<usize> = (0..spec.columns.len()).collect();
+    let all: Vec<usize> = (0..spec.column_count()).collect();
     let indices = projection.unwrap_or(&all);
     let full = spec.schema();
     let schema = Arc::new(Schema::new(indices.iter().map(|&i| full.field(i).clone()).collect::<Vec<_>>()));
-    let arrays: Vec<ArrayRef> = indices.iter().map(|&i| column(&spec.columns[i], records)).collect();
+    let arrays: Vec<ArrayRef> = indices.iter().map(|&i| column(spec.column_at(i), records)).collect();
     let options = RecordBatchOptions::new().with_row_count(Some(records.len()));
     RecordBatch::try_new_with_options(schema, arrays, &options)
 }
@@ -36,7 +40,8 @@ fn value<'a>(column: &Column, record: &'a Record) -> Option<&'a FieldValue> {
     match column.source {
         ColumnSource::Field => record.row.get(column.name),
         ColumnSource::Renamed(field) => record.row.get(field),
-        ColumnSource::Echo | ColumnSource::Rank => None,
+        ColumnSource::FetchedAt => record.row.get(crate::api::FETCHED_AT),
+        ColumnSource::Echo | ColumnSource::Rank | ColumnSource::Status | ColumnSource::Error => None,
     }
 }
 
@@ -51,6 +56,8 @@ fn column(column: &Column, records: &[Record]) -> ArrayRef {
             for r in records {
                 match column.source {
                     ColumnSource::Echo => b.append_option(echo(column, r)),
+                    ColumnSource::Status => b.append_value(if r.failure.is_some() { "error" } else { "ok" }),
+                    ColumnSource::Error => b.append_option(r.failure),
                     _ => b.append_option(value(column, r).and_then(FieldValue::as_str)),
                 }
             }
@@ -86,6 +93,13 @@ fn column(column: &Column, records: &[Record]) -> ArrayRef {
                     Some(FieldValue::Date(d)) => Some((*d - epoch).num_days() as i32),
                     _ => None,
                 });
+            }
+            Arc::new(b.finish())
+        }
+        ColumnType::Timestamp => {
+            let mut b = TimestampSecondBuilder::new().with_timezone("UTC");
+            for r in records {
+                b.append_option(value(column, r).and_then(FieldValue::as_i64));
             }
             Arc::new(b.finish())
         }
@@ -130,7 +144,10 @@ mod tests {
         let b = row(Endpoint::Installs, json!({"product_id": 1023}));
         let key = "0000000000000000000000000000000A";
         let echo = [("company_id", Some(key))];
-        let records = [Record { row: &a, echo: &echo, rank: None }, Record { row: &b, echo: &echo, rank: None }];
+        let records = [
+            Record { row: &a, echo: &echo, rank: None, failure: None },
+            Record { row: &b, echo: &echo, rank: None, failure: None },
+        ];
         let batch = to_batch(spec, None, &records).unwrap();
         assert_eq!(batch.num_rows(), 2);
         assert_eq!(batch.schema(), spec.schema());
@@ -154,7 +171,7 @@ mod tests {
             row(Endpoint::Match, json!({"company_id": "abc", "company_name": "Acme Inc", "domain_name": "acme.com"}));
         let echo =
             [("match_domain", Some("https://WWW.Acme.com/")), ("match_name", None), ("match_country_code", None)];
-        let records = [Record { row: &matched, echo: &echo, rank: Some(1) }];
+        let records = [Record { row: &matched, echo: &echo, rank: Some(1), failure: None }];
         let projection = [0usize, 3, 4];
         let batch = to_batch(spec, Some(&projection), &records).unwrap();
         let names: Vec<String> = batch.schema().fields().iter().map(|f| f.name().clone()).collect();

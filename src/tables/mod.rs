@@ -14,7 +14,7 @@ mod spend;
 
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 use crate::api::Endpoint;
 
@@ -31,6 +31,7 @@ pub fn arrow_type(kind: ColumnType) -> DataType {
         ColumnType::Float => DataType::Float64,
         ColumnType::Date => DataType::Date32,
         ColumnType::TextList => DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+        ColumnType::Timestamp => DataType::Timestamp(TimeUnit::Second, Some("UTC".into())),
     }
 }
 
@@ -45,7 +46,35 @@ pub enum ColumnSource {
     Echo,
     /// The rank of a match, 1 for the best, counted by the client.
     Rank,
+    /// When the row's data came from HG (the client's stamp, kept by the cache).
+    FetchedAt,
+    /// `ok`, or `error` for a lookup that failed under `hg.on_error = 'null'`.
+    Status,
+    /// What went wrong with the lookup, or NULL.
+    Error,
 }
+
+/// The columns every HG table ends with: when its data came from HG, and how its lookup went.
+pub const META_COLUMNS: [Column; 3] = [
+    Column {
+        name: crate::api::FETCHED_AT,
+        kind: ColumnType::Timestamp,
+        source: ColumnSource::FetchedAt,
+        description: "When this row's data came from HG (UTC); for a cached answer, when it was fetched.",
+    },
+    Column {
+        name: "_hg_status",
+        kind: ColumnType::Text,
+        source: ColumnSource::Status,
+        description: "'ok', or 'error' when the lookup failed and SET hg.on_error = 'null' kept the row.",
+    },
+    Column {
+        name: "_hg_error",
+        kind: ColumnType::Text,
+        source: ColumnSource::Error,
+        description: "What went wrong with this row's lookup (hg.on_error = 'null'); NULL when it went well.",
+    },
+];
 
 /// One column of a table.
 #[derive(Clone, Copy, Debug)]
@@ -140,12 +169,27 @@ impl TableSpec {
     /// The Arrow schema: every column nullable, since HG may leave any field empty.
     pub fn schema(&self) -> SchemaRef {
         Arc::new(Schema::new(
-            self.columns.iter().map(|c| Field::new(c.name, arrow_type(c.kind), true)).collect::<Vec<_>>(),
+            self.all_columns().map(|c| Field::new(c.name, arrow_type(c.kind), true)).collect::<Vec<_>>(),
         ))
     }
 
+    /// The table's columns, then [`META_COLUMNS`]: the schema's order.
+    pub fn all_columns(&self) -> impl Iterator<Item = &Column> {
+        self.columns.iter().chain(META_COLUMNS.iter())
+    }
+
+    /// The column at schema position `index`.
+    pub fn column_at(&self, index: usize) -> &Column {
+        self.columns.get(index).unwrap_or_else(|| &META_COLUMNS[index - self.columns.len()])
+    }
+
+    /// Columns in the schema.
+    pub fn column_count(&self) -> usize {
+        self.columns.len() + META_COLUMNS.len()
+    }
+
     pub fn column(&self, name: &str) -> Option<&Column> {
-        self.columns.iter().find(|c| c.name == name)
+        self.all_columns().find(|c| c.name == name)
     }
 
     /// Columns whose values find rows, and the operators that can give them.
