@@ -134,7 +134,8 @@ async fn run() {
     assert_eq!((matched, firmographic, installs), minimum, "calls must be exactly the minimum");
     assert_eq!(written, Some(rows as u64), "every account is kept");
 
-    // The warm rerun: a new session on the same cache.
+    // The warm rerun: a new session on the same cache (closing the first writes out its cache).
+    drop(session);
     let session = Session::with_client(HgClient::new(client_config()).expect("client"));
     sandbox.reset_stats();
     let started = Instant::now();

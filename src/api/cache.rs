@@ -13,7 +13,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OpenFlags, params};
@@ -64,7 +64,95 @@ pub type Fields<'a> = Option<&'a [String]>;
 /// The cache file, open.
 pub struct ResponseCache {
     path: PathBuf,
+    /// Reads and maintenance.
     connection: Mutex<Connection>,
+    /// Answers on their way to the file, written by a thread of their own.
+    writes: Arc<Writes>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// One answer to store.
+struct Entry {
+    scope: String,
+    item: String,
+    fields: String,
+    endpoint: &'static str,
+    fetched_at: i64,
+    row_count: i64,
+    rows: String,
+}
+
+/// The writer thread's queue. Answers are committed as soon as the thread gets to them; those
+/// that arrive meanwhile go together in the next transaction, so a busy run commits in batches
+/// and a quiet one answer at a time. Until committed, reads find them here.
+#[derive(Default)]
+struct Writes {
+    state: Mutex<WriteState>,
+    /// Signalled when entries arrive or the cache closes.
+    work: Condvar,
+    /// Signalled when the queue is empty and nothing is being written.
+    idle: Condvar,
+}
+
+#[derive(Default)]
+struct WriteState {
+    queued: Vec<Entry>,
+    /// The batch in the transaction now (shared, so the lock is not held while it is written).
+    writing: Arc<Vec<Entry>>,
+    closing: bool,
+}
+
+impl Writes {
+    fn state(&self) -> MutexGuard<'_, WriteState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The writer thread: commits what is queued, in one transaction per turn, until closed and empty.
+fn write_loop(writes: Arc<Writes>, mut connection: Connection, path: PathBuf) {
+    loop {
+        let batch = {
+            let mut state = writes.state();
+            while state.queued.is_empty() && !state.closing {
+                state = writes.work.wait(state).unwrap_or_else(|p| p.into_inner());
+            }
+            if state.queued.is_empty() {
+                return;
+            }
+            // The entries stay readable in `writing` while the transaction runs.
+            state.writing = Arc::new(std::mem::take(&mut state.queued));
+            state.writing.clone()
+        };
+        let result = (|| -> rusqlite::Result<()> {
+            let transaction = connection.transaction()?;
+            {
+                let mut insert = transaction.prepare_cached(
+                    "INSERT OR REPLACE INTO response (scope, item, fields, endpoint, fetched_at, row_count, rows)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?;
+                for e in batch.iter() {
+                    insert.execute(params![
+                        e.scope,
+                        e.item,
+                        e.fields,
+                        e.endpoint,
+                        e.fetched_at,
+                        e.row_count,
+                        e.rows
+                    ])?;
+                }
+            }
+            transaction.commit()
+        })();
+        if let Err(e) = result {
+            tracing::warn!(path = %path.display(), error = %e, answers = batch.len(), "could not write to the response cache");
+        }
+        let mut state = writes.state();
+        state.writing = Arc::default();
+        if state.queued.is_empty() {
+            writes.idle.notify_all();
+        }
+    }
 }
 
 impl std::fmt::Debug for ResponseCache {
@@ -105,7 +193,43 @@ impl ResponseCache {
             .and_then(|()| connection.pragma_update(None, "synchronous", "NORMAL"))
             .and_then(|()| connection.execute_batch(SCHEMA))
             .map_err(|e| fail(format!("not a usable hgsql cache ({e})")))?;
-        Ok(ResponseCache { path: path.to_path_buf(), connection: Mutex::new(connection) })
+        let writer_connection = Connection::open_with_flags(path, flags).map_err(|e| fail(e.to_string()))?;
+        writer_connection.busy_timeout(Duration::from_secs(30)).map_err(|e| fail(e.to_string()))?;
+        writer_connection.pragma_update(None, "synchronous", "NORMAL").map_err(|e| fail(e.to_string()))?;
+        let writes = Arc::new(Writes::default());
+        let writer = {
+            let (writes, path) = (writes.clone(), path.to_path_buf());
+            std::thread::Builder::new()
+                .name("hgsql-cache-writer".into())
+                .spawn(move || write_loop(writes, writer_connection, path))
+                .map_err(|e| fail(format!("cannot start its writer: {e}")))?
+        };
+        Ok(ResponseCache {
+            path: path.to_path_buf(),
+            connection: Mutex::new(connection),
+            writes,
+            writer: Mutex::new(Some(writer)),
+        })
+    }
+
+    /// Waits until every answer handed to [`put`](Self::put) is in the file.
+    pub fn flush(&self) {
+        let mut state = self.writes.state();
+        while !state.queued.is_empty() || !state.writing.is_empty() {
+            state = self.writes.idle.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// Answers not yet in the file for `scope` and `item` that cover `wanted`, newest first.
+    fn pending(&self, scope: &str, item: &str, wanted: Option<&HashSet<&str>>, oldest: i64) -> Option<Cached> {
+        let state = self.writes.state();
+        state
+            .queued
+            .iter()
+            .rev()
+            .chain(state.writing.iter().rev())
+            .find(|e| e.scope == scope && e.item == item && e.fetched_at >= oldest && covers(&e.fields, wanted))
+            .and_then(|e| decode_rows(scope, &e.rows).map(|rows| Cached { rows, fetched_at: from_unix(e.fetched_at) }))
     }
 
     pub fn path(&self) -> &Path {
@@ -129,6 +253,10 @@ impl ResponseCache {
                  WHERE scope = ?1 AND item = ?2 AND fetched_at >= ?3 ORDER BY fetched_at DESC",
             )?;
             for item in items {
+                if let Some(hit) = self.pending(scope, item, wanted.as_ref(), oldest) {
+                    found.insert(item.clone(), hit);
+                    continue;
+                }
                 let mut rows = statement.query(params![scope, item, oldest])?;
                 while let Some(row) = rows.next()? {
                     let held: String = row.get(0)?;
@@ -151,39 +279,45 @@ impl ResponseCache {
         found
     }
 
-    /// Stores the answers for `entries` (item, rows) in one transaction. A failure to write is a
-    /// warning: the query goes on, it will just pay again next time.
+    /// Stores the answers for `entries` (item, rows). The writer thread commits them within
+    /// moments (reads find them at once); a failure to write is a warning: the query goes on,
+    /// it will just pay again next time.
     pub fn put(&self, scope: &str, endpoint: Endpoint, fields: Fields, entries: &[(String, &[Row])]) {
         if entries.is_empty() {
             return;
         }
         let held = fields_key(fields);
         let now = unix(SystemTime::now());
-        let mut connection = self.connection();
-        let result = (|| -> rusqlite::Result<()> {
-            let transaction = connection.transaction()?;
-            {
-                let mut insert = transaction.prepare_cached(
-                    "INSERT OR REPLACE INTO response (scope, item, fields, endpoint, fetched_at, row_count, rows)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )?;
-                for (item, rows) in entries {
-                    let json = Value::Array(rows.iter().map(|r| Value::Object(r.encode())).collect()).to_string();
-                    insert.execute(params![scope, item, held, endpoint.name(), now, rows.len() as i64, json])?;
-                }
-            }
-            transaction.commit()
-        })();
-        if let Err(e) = result {
-            tracing::warn!(path = %self.path.display(), error = %e, "could not write to the response cache");
-        }
+        let encoded: Vec<Entry> = entries
+            .iter()
+            .map(|(item, rows)| Entry {
+                scope: scope.to_string(),
+                item: item.clone(),
+                fields: held.clone(),
+                endpoint: endpoint.name(),
+                fetched_at: now,
+                row_count: rows.len() as i64,
+                rows: Value::Array(rows.iter().map(|r| Value::Object(r.encode())).collect()).to_string(),
+            })
+            .collect();
+        self.writes.state().queued.extend(encoded);
+        self.writes.work.notify_one();
     }
 
     /// Those of `items` that `endpoint` has returned rows for before, at any age: HG charges a
     /// company once per endpoint (CONTRACT.md §4), so asking for them again costs no credit.
     pub fn returned_before(&self, endpoint: Endpoint, items: &[String]) -> HashSet<String> {
+        let mut seen: HashSet<String> = {
+            let state = self.writes.state();
+            state
+                .queued
+                .iter()
+                .chain(state.writing.iter())
+                .filter(|e| e.endpoint == endpoint.name() && e.row_count > 0 && items.contains(&e.item))
+                .map(|e| e.item.clone())
+                .collect()
+        };
         let connection = self.connection();
-        let mut seen = HashSet::new();
         let result = (|| -> rusqlite::Result<()> {
             let mut statement = connection
                 .prepare_cached("SELECT 1 FROM response WHERE endpoint = ?1 AND item = ?2 AND row_count > 0 LIMIT 1")?;
@@ -202,6 +336,7 @@ impl ResponseCache {
 
     /// What the cache holds.
     pub fn stats(&self) -> Result<CacheStats, CacheError> {
+        self.flush();
         let connection = self.connection();
         let fail = |e: rusqlite::Error| CacheError { path: self.path.clone(), message: e.to_string() };
         let mut statement = connection
@@ -226,11 +361,23 @@ impl ResponseCache {
 
     /// Removes every answer; returns how many there were.
     pub fn clear(&self) -> Result<u64, CacheError> {
+        self.flush();
         let connection = self.connection();
         let fail = |e: rusqlite::Error| CacheError { path: self.path.clone(), message: e.to_string() };
         let removed = connection.execute("DELETE FROM response", []).map_err(fail)?;
         connection.execute_batch("VACUUM").map_err(fail)?;
         Ok(removed as u64)
+    }
+}
+
+impl Drop for ResponseCache {
+    /// Writes what is still queued before the file is closed.
+    fn drop(&mut self) {
+        self.writes.state().closing = true;
+        self.writes.work.notify_all();
+        if let Some(writer) = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = writer.join();
+        }
     }
 }
 
@@ -347,6 +494,7 @@ mod tests {
         let cache = ResponseCache::open(&path).unwrap();
         let scope = scope("u", Endpoint::Installs, "{}");
         cache.put(&scope, Endpoint::Installs, None, &[("A".into(), &[])]);
+        cache.flush();
         cache.connection().execute("UPDATE response SET fetched_at = fetched_at - 3600", []).unwrap();
         assert!(cache.get(&scope, &["A".into()], None, Duration::from_secs(1800)).is_empty());
         assert_eq!(cache.get(&scope, &["A".into()], None, Duration::from_secs(7200)).len(), 1);

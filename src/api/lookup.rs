@@ -88,50 +88,81 @@ impl Flights {
 
 impl HgClient {
     /// What looking up `ids` on `endpoint` with `request` will take, given the cache: the
-    /// requests, the credits they may cost at most, and the lookups the cache answers. Recorded
-    /// as planned (for progress and the credit budget's message) unless `preview`.
-    pub fn plan_companies(
+    /// requests, the credits they may cost at most, and the lookups the cache answers. For
+    /// EXPLAIN: nothing is recorded.
+    pub fn preview_companies(&self, endpoint: Endpoint, request: &EnrichRequest, ids: &[CompanyId]) -> LookupPlan {
+        let cached = self.cached_companies(endpoint, request, ids);
+        let misses: Vec<CompanyId> = ids.iter().filter(|id| !cached.contains_key(*id)).cloned().collect();
+        self.plan_misses(endpoint, &misses, cached.len() as u64)
+    }
+
+    /// Splits `ids` into what the cache answers (counted as cache hits) and what must be
+    /// fetched, and records the fetching as planned (for progress and the budget's message).
+    pub fn lookup_cached(
         &self,
         endpoint: Endpoint,
         request: &EnrichRequest,
-        ids: &[CompanyId],
-        preview: bool,
-    ) -> LookupPlan {
-        let cached = self.cached_companies(endpoint, request, ids);
-        let misses: Vec<String> = ids.iter().filter(|id| !cached.contains_key(*id)).map(|id| id.to_string()).collect();
+        ids: Vec<CompanyId>,
+    ) -> (Vec<(CompanyId, Rows)>, Vec<CompanyId>, LookupPlan) {
+        let mut cached = self.cached_companies(endpoint, request, &ids);
+        if !cached.is_empty() {
+            self.cache_hits(endpoint, cached.len());
+        }
+        let hits_count = cached.len() as u64;
+        let (hits, misses): (Vec<CompanyId>, Vec<CompanyId>) = ids.into_iter().partition(|id| cached.contains_key(id));
+        let hits = hits
+            .into_iter()
+            .map(|id| {
+                let rows = cached.remove(&id).expect("a hit");
+                (id, rows)
+            })
+            .collect();
+        let plan = self.plan_misses(endpoint, &misses, hits_count);
+        self.inner.metrics.plan(plan.requests);
+        self.inner.credits.plan(plan.credits);
+        (hits, misses, plan)
+    }
+
+    fn plan_misses(&self, endpoint: Endpoint, misses: &[CompanyId], cached: u64) -> LookupPlan {
+        let misses: Vec<String> = misses.iter().map(|id| id.to_string()).collect();
         let batch = if endpoint.batches() { self.config().batch_size.max(1) } else { 1 };
         let mut fresh = self.inner.credits.not_charged(endpoint, &misses);
         if let Some(cache) = &self.config().cache {
             let before = cache.returned_before(endpoint, &fresh);
             fresh.retain(|item| !before.contains(item));
         }
-        let plan = LookupPlan {
+        LookupPlan {
             requests: misses.len().div_ceil(batch) as u64,
             credits: if endpoint.charged() { fresh.len() as u64 } else { 0 },
-            cached: cached.len() as u64,
-        };
-        if !preview {
-            self.inner.metrics.plan(plan.requests);
-            self.inner.credits.plan(plan.credits);
+            cached,
         }
-        plan
     }
 
-    /// [`plan_companies`](Self::plan_companies) for match queries (free).
-    pub fn plan_matches(&self, queries: &[MatchQuery]) -> LookupPlan {
+    /// [`lookup_cached`](Self::lookup_cached) for match queries (free).
+    pub fn match_cached(&self, queries: Vec<MatchQuery>) -> (Vec<(MatchQuery, Vec<Row>)>, Vec<MatchQuery>) {
         let config = self.config();
-        let cached = match config.cache.as_ref().filter(|_| !config.refresh) {
+        let mut found = match config.cache.as_ref().filter(|_| !config.refresh) {
             Some(cache) => {
                 let items: Vec<String> =
                     queries.iter().map(|q| serde_json::to_string(q).expect("serialises")).collect();
                 let scope = super::cache::scope(self.cache_base(), Endpoint::Match, "");
-                cache.get(&scope, &items, None, self.options.max_age).len() as u64
+                cache.get(&scope, &items, None, self.options.max_age)
             }
-            None => 0,
+            None => HashMap::new(),
         };
-        let plan = LookupPlan { requests: queries.len() as u64 - cached, credits: 0, cached };
-        self.inner.metrics.plan(plan.requests);
-        plan
+        let mut hits = Vec::new();
+        let mut misses = Vec::new();
+        for query in queries {
+            match found.remove(&serde_json::to_string(&query).expect("serialises")) {
+                Some(hit) => hits.push((query, hit.rows)),
+                None => misses.push(query),
+            }
+        }
+        if !hits.is_empty() {
+            self.cache_hits(Endpoint::Match, hits.len());
+        }
+        self.inner.metrics.plan(misses.len() as u64);
+        (hits, misses)
     }
 
     /// Rows of `endpoint` for each company of `ids`, as `request` asks (fields, filters, sorts).

@@ -294,21 +294,20 @@ impl Run {
         let request =
             EnrichRequest { fields: Some(self.fields.clone()), filters: api_filters(&self.pushed), sorts: Vec::new() };
         let ids: Vec<CompanyId> = spellings.keys().cloned().collect();
-        self.client.plan_companies(self.spec.endpoint, &request, &ids, false);
+        // What the cache holds goes out at once; only the rest is fetched.
+        let (hits, misses, _) = self.client.lookup_cached(self.spec.endpoint, &request, ids);
+        let hits = stream::iter(hits.into_iter().map(|(id, rows)| (id, Ok(rows))));
         let spellings = Arc::new(spellings);
         let (spec, projection) = (self.spec, self.projection.clone());
         let on_error = self.options.on_error;
-        let batches = self
-            .client
-            .enrich_each(self.spec.endpoint, request, stream::iter(ids))
-            .ready_chunks(LOOKUPS_PER_BATCH)
-            .map(move |chunk| {
-                let chunk = chunk
-                    .into_iter()
-                    .map(|(id, result)| Ok((id, kept(result, on_error)?)))
-                    .collect::<Result<Vec<(CompanyId, Result<Rows, String>)>>>()?;
-                company_batch(spec, projection.as_deref(), key, &chunk, &spellings)
-            });
+        let batches = self.client.enrich_each(self.spec.endpoint, request, stream::iter(misses));
+        let batches = hits.chain(batches).ready_chunks(LOOKUPS_PER_BATCH).map(move |chunk| {
+            let chunk = chunk
+                .into_iter()
+                .map(|(id, result)| Ok((id, kept(result, on_error)?)))
+                .collect::<Result<Vec<(CompanyId, Result<Rows, String>)>>>()?;
+            company_batch(spec, projection.as_deref(), key, &chunk, &spellings)
+        });
         Ok(batches.boxed())
     }
 
@@ -370,18 +369,21 @@ impl Run {
             }
         }
         self.report.keys_requested.add(queries.len());
-        self.client.plan_matches(&queries);
+        let (hits, misses) = self.client.match_cached(queries);
+        let hits = stream::iter(hits.into_iter().map(|(query, rows)| (query, Ok(rows))));
         let echoes = Arc::new(echoes);
         let (spec, projection) = (self.spec, self.projection.clone());
         let columns = [domain, name, country];
         let on_error = self.options.on_error;
-        let batches = self.client.match_each(stream::iter(queries)).ready_chunks(LOOKUPS_PER_BATCH).map(move |chunk| {
-            let chunk = chunk
-                .into_iter()
-                .map(|(query, result)| Ok((query, kept(result, on_error)?)))
-                .collect::<Result<Vec<(MatchQuery, Result<Vec<Row>, String>)>>>()?;
-            match_batch(spec, projection.as_deref(), columns, &chunk, &echoes)
-        });
+        let batches = hits.chain(self.client.match_each(stream::iter(misses))).ready_chunks(LOOKUPS_PER_BATCH).map(
+            move |chunk| {
+                let chunk = chunk
+                    .into_iter()
+                    .map(|(query, result)| Ok((query, kept(result, on_error)?)))
+                    .collect::<Result<Vec<(MatchQuery, Result<Vec<Row>, String>)>>>()?;
+                match_batch(spec, projection.as_deref(), columns, &chunk, &echoes)
+            },
+        );
         Ok(batches.boxed())
     }
 

@@ -236,7 +236,7 @@ impl ApiScanExec {
                     filters: super::fetch::api_filters(&self.pushed),
                     sorts: Vec::new(),
                 };
-                let plan = self.client.plan_companies(endpoint, &request, &ids, true);
+                let plan = self.client.preview_companies(endpoint, &request, &ids);
                 let requests = requests_text(plan.requests as usize);
                 let requests = if endpoint == crate::api::Endpoint::Firmographic {
                     requests

@@ -5,6 +5,7 @@ mod cache;
 mod cli;
 mod cli_parquet;
 mod cli_repl;
+mod row_status;
 mod sandbox_dump;
 mod sandbox_endpoints;
 mod sandbox_faults;
