@@ -220,3 +220,51 @@ fn the_cache_file_never_holds_the_key() {
     assert!(text.contains("firmographic") && text.contains(&sandbox.url), "the cache holds answers");
     assert!(!text.contains(sandbox.key), "the key is in the cache file");
 }
+
+#[test]
+fn processes_sharing_one_cache_leave_it_whole() {
+    let sandbox = SandboxProcess::start(&["--companies", "400", "--rate", "0"]);
+    let dir = tempfile::tempdir().unwrap();
+    let accounts = accounts(&sandbox, dir.path(), 200);
+    let cache = dir.path().join("cache");
+    // Four processes at once, over overlapping halves of the accounts.
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            let query = format!(
+                "SELECT count(*) FROM (SELECT company_id FROM '{}' ORDER BY company_id LIMIT 100 OFFSET {}) a \
+                 JOIN hg.firmographics f ON f.company_id = a.company_id",
+                accounts.display(),
+                (i % 3) * 50
+            );
+            sandbox
+                .hgsql()
+                .env("XDG_CACHE_HOME", &cache)
+                .args(["-c", &query])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let file = cache.join("hgsql").join("cache.sqlite");
+    let connection = rusqlite::Connection::open(&file).unwrap();
+    let check: String = connection.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(check, "ok");
+    // Everything the four asked for is there: the first 200 accounts, once each.
+    let answers: i64 = connection
+        .query_row("SELECT count(DISTINCT item) FROM response WHERE endpoint = 'firmographic'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(answers, 200);
+    let before = stats(&sandbox);
+    let query = format!(
+        "SELECT count(*) FROM '{}' a JOIN hg.firmographics f ON f.company_id = a.company_id",
+        accounts.display()
+    );
+    let (code, _, err) = run(sandbox.hgsql().env("XDG_CACHE_HOME", &cache).args(["-c", &query]));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(calls(&stats(&sandbox), "company/firmographic"), calls(&before, "company/firmographic"));
+}
