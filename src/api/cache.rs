@@ -58,6 +58,9 @@ pub struct CacheStats {
     pub endpoints: Vec<(String, u64, u64, i64, i64)>,
 }
 
+/// Items read by one statement.
+const GET_CHUNK: usize = 256;
+
 /// A set of fields asked for: `None` is every field the endpoint has.
 pub type Fields<'a> = Option<&'a [String]>;
 
@@ -191,6 +194,9 @@ impl ResponseCache {
         connection
             .pragma_update(None, "journal_mode", "WAL")
             .and_then(|()| connection.pragma_update(None, "synchronous", "NORMAL"))
+            // Reads of a large rerun touch every page: map the file and keep more of it.
+            .and_then(|()| connection.pragma_update(None, "mmap_size", 256 * 1024 * 1024))
+            .and_then(|()| connection.pragma_update(None, "cache_size", -64 * 1024))
             .and_then(|()| connection.execute_batch(SCHEMA))
             .map_err(|e| fail(format!("not a usable hgsql cache ({e})")))?;
         let writer_connection = Connection::open_with_flags(path, flags).map_err(|e| fail(e.to_string()))?;
@@ -228,7 +234,7 @@ impl ResponseCache {
             .iter()
             .rev()
             .chain(state.writing.iter().rev())
-            .find(|e| e.scope == scope && e.item == item && e.fetched_at >= oldest && covers(&e.fields, wanted))
+            .find(|e| e.scope == scope && e.item == item && e.fetched_at > oldest && covers(&e.fields, wanted))
             .and_then(|e| decode_rows(scope, &e.rows).map(|rows| Cached { rows, fetched_at: from_unix(e.fetched_at) }))
     }
 
@@ -240,34 +246,42 @@ impl ResponseCache {
         self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Answers for `items` no older than `max_age` that hold at least `fields`. A failure to read
-    /// is a miss (and a warning): the cache never stops a query.
+    /// Answers for `items` younger than `max_age` (so `0` serves nothing) that hold at least
+    /// `fields`. A failure to read is a miss (and a warning): the cache never stops a query.
     pub fn get(&self, scope: &str, items: &[String], fields: Fields, max_age: Duration) -> HashMap<String, Cached> {
         let oldest = unix(SystemTime::now()).saturating_sub(max_age.as_secs() as i64);
         let wanted: Option<HashSet<&str>> = fields.map(|f| f.iter().map(String::as_str).collect());
         let mut found = HashMap::new();
         let connection = self.connection();
         let result = (|| -> rusqlite::Result<()> {
-            let mut statement = connection.prepare_cached(
-                "SELECT fields, fetched_at, rows FROM response
-                 WHERE scope = ?1 AND item = ?2 AND fetched_at >= ?3 ORDER BY fetched_at DESC",
-            )?;
+            let mut unqueued = Vec::with_capacity(items.len());
             for item in items {
-                if let Some(hit) = self.pending(scope, item, wanted.as_ref(), oldest) {
-                    found.insert(item.clone(), hit);
-                    continue;
+                match self.pending(scope, item, wanted.as_ref(), oldest) {
+                    Some(hit) => {
+                        found.insert(item.clone(), hit);
+                    }
+                    None => unqueued.push(item.as_str()),
                 }
-                let mut rows = statement.query(params![scope, item, oldest])?;
+            }
+            // Many items a statement: a rerun of thousands of lookups reads in a few steps.
+            for chunk in unqueued.chunks(GET_CHUNK) {
+                let placeholders = vec!["?"; chunk.len()].join(",");
+                let mut statement = connection.prepare_cached(&format!(
+                    "SELECT item, fields, fetched_at, rows FROM response
+                     WHERE scope = ? AND fetched_at > ? AND item IN ({placeholders}) ORDER BY fetched_at DESC"
+                ))?;
+                let mut values: Vec<&dyn rusqlite::ToSql> = vec![&scope, &oldest];
+                values.extend(chunk.iter().map(|item| item as &dyn rusqlite::ToSql));
+                let mut rows = statement.query(values.as_slice())?;
                 while let Some(row) = rows.next()? {
-                    let held: String = row.get(0)?;
-                    if !covers(&held, wanted.as_ref()) {
+                    let item: String = row.get(0)?;
+                    if found.contains_key(&item) || !covers(&row.get::<_, String>(1)?, wanted.as_ref()) {
                         continue;
                     }
-                    let fetched_at: i64 = row.get(1)?;
-                    let text: String = row.get(2)?;
+                    let fetched_at: i64 = row.get(2)?;
+                    let text: String = row.get(3)?;
                     if let Some(rows) = decode_rows(scope, &text) {
-                        found.insert(item.clone(), Cached { rows, fetched_at: from_unix(fetched_at) });
-                        break;
+                        found.insert(item, Cached { rows, fetched_at: from_unix(fetched_at) });
                     }
                 }
             }
