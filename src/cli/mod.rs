@@ -171,6 +171,10 @@ pub async fn run(cli: Cli, order: Vec<ScriptSource>) -> ExitCode {
         if output.is_some() {
             return fail(exit::USAGE, "-o needs statements to run: give -c SQL, -f FILE.sql or SQL on stdin");
         }
+        if cli.dry_run {
+            // The REPL would print the stand-in rows a dry run answers with as if they were data.
+            return fail(exit::USAGE, "--dry-run previews scripts: give -c SQL, -f FILE.sql or SQL on stdin");
+        }
         let connection = match connect::connect(&cli.connection, cli.dry_run).await {
             Ok(connection) => connection,
             Err((code, message)) => return fail(code, &message),

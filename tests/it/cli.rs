@@ -134,6 +134,8 @@ fn errors_exit_non_zero_and_say_why() {
     assert!(stderr(&out).contains("/no/such/file.sql"));
     let out = hgsql().args(["--format", "xml", "-c", "SELECT 1"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
+    let out = hgsql().args(["--dry-run"]).stdin(Stdio::null()).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "empty stdin is an empty script: {}", stderr(&out));
     let out = hgsql().args(["-c", "SELECT 1", "-o", "out.xlsx"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains(".parquet, .csv, .json or .ndjson"), "{}", stderr(&out));

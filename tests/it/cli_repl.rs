@@ -75,3 +75,16 @@ fn ctrl_c_cancels_a_slow_query_and_the_next_one_runs() {
     p.send_line("\\q").unwrap();
     p.exp_eof().unwrap();
 }
+
+#[test]
+fn a_dry_run_is_for_scripts_not_the_repl() {
+    let state = tempfile::tempdir().unwrap();
+    let mut command = hgsql();
+    command.arg("--dry-run").env("XDG_STATE_HOME", state.path());
+    let mut p =
+        spawn_with_options(command, Options::new().timeout_ms(Some(TIMEOUT_MS)).strip_ansi_escape_codes(true)).unwrap();
+    p.exp_string("--dry-run previews scripts").expect("refused with the fix");
+    p.exp_eof().unwrap();
+    let status = format!("{:?}", p.process_mut().wait().unwrap());
+    assert!(status.starts_with("Exited(") && status.ends_with(", 2)"), "{status}");
+}
