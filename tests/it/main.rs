@@ -10,6 +10,7 @@ mod sandbox_dump;
 mod sandbox_endpoints;
 mod sandbox_faults;
 mod sandbox_rules;
+mod secrets;
 mod sql_explain;
 mod sql_slt;
 mod support;
