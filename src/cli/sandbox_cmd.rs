@@ -34,6 +34,10 @@ pub struct SandboxArgs {
     /// connection reset or a spurious 429.
     #[arg(long, default_value_t = 0.0)]
     fault_rate: f64,
+    /// Inject only this kind of fault (repeatable): 500, 503, truncated_json,
+    /// connection_reset, 429. Default: every kind.
+    #[arg(long, value_name = "KIND", value_parser = clap::value_parser!(sandbox::Fault))]
+    fault_kind: Vec<sandbox::Fault>,
     /// Credit balance of the key.
     #[arg(long, default_value_t = 1_000_000)]
     credits: u64,
@@ -87,6 +91,7 @@ pub async fn run(args: SandboxArgs) -> ExitCode {
         latency: Duration::from_millis(args.latency_ms),
         jitter: Duration::from_millis(args.jitter_ms),
         fault_rate: args.fault_rate,
+        fault_kinds: args.fault_kind,
         credits: Some(args.credits),
         companies: args.companies,
         seed: args.seed,

@@ -1,7 +1,7 @@
 //! The credit ledger: an enrich endpoint charges one credit per company the first time it
 //! returns that company; asking again is free (CONTRACT.md §4).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::endpoints::Endpoint;
 use super::error::ApiError;
@@ -10,11 +10,16 @@ pub struct Ledger {
     /// Credits left; `None` for an unlimited balance.
     balance: Option<u64>,
     charged: HashSet<(Endpoint, u128)>,
+    /// Per charged endpoint and company, the request (without its page offset) whose intact
+    /// answer first carried the company: later pages of that request may carry it again.
+    delivered: HashMap<(Endpoint, u128), String>,
+    /// Pages (request with offset) answered intact.
+    pages: HashSet<(Endpoint, String)>,
 }
 
 impl Ledger {
     pub fn new(balance: Option<u64>) -> Ledger {
-        Ledger { balance, charged: HashSet::new() }
+        Ledger { balance, charged: HashSet::new(), delivered: HashMap::new(), pages: HashSet::new() }
     }
 
     pub fn remaining(&self) -> Option<u64> {
@@ -46,6 +51,31 @@ impl Ledger {
         Ok(count)
     }
 
+    /// Records that a page of a charged endpoint reached the client intact, and returns how
+    /// many of its companies the client had already been given: the same page answered again,
+    /// or a company an earlier, different request carried. A client that asks again for what
+    /// it holds is what makes the real API charge twice if it bills per request. `request` is
+    /// the request without its page offset, `page` with it.
+    pub fn deliver(&mut self, endpoint: Endpoint, request: &str, page: &str, companies: &[u128]) -> u64 {
+        if !endpoint.charged() {
+            return 0;
+        }
+        if !self.pages.insert((endpoint, page.to_string())) {
+            return companies.len() as u64;
+        }
+        let mut repeated = 0;
+        for company in companies {
+            match self.delivered.get(&(endpoint, *company)) {
+                None => {
+                    self.delivered.insert((endpoint, *company), request.to_string());
+                }
+                Some(first) if first == request => {}
+                Some(_) => repeated += 1,
+            }
+        }
+        repeated
+    }
+
     /// Forgets every charge and sets a new balance.
     pub fn reset(&mut self, balance: Option<u64>) {
         *self = Ledger::new(balance);
@@ -68,5 +98,17 @@ mod tests {
         assert_eq!(ledger.remaining(), Some(1), "a refused request charges nothing");
         assert_eq!(ledger.charge(Endpoint::Firmographic, &[1]).unwrap(), 1);
         assert_eq!(ledger.charge(Endpoint::Installs, &[1]).unwrap_err().status.as_u16(), 402);
+    }
+
+    #[test]
+    fn counts_companies_delivered_again() {
+        let mut ledger = Ledger::new(None);
+        assert_eq!(ledger.deliver(Endpoint::Installs, "r1", "r1@0", &[1, 2]), 0);
+        assert_eq!(ledger.deliver(Endpoint::Installs, "r1", "r1@100", &[2, 3]), 0, "a later page of one request");
+        assert_eq!(ledger.deliver(Endpoint::Installs, "r1", "r1@0", &[1, 2]), 2, "the same page again");
+        assert_eq!(ledger.deliver(Endpoint::Installs, "r2", "r2@0", &[3, 4]), 1, "another request for company 3");
+        assert_eq!(ledger.deliver(Endpoint::Firmographic, "r2", "r2@0", &[1]), 0, "per endpoint");
+        assert_eq!(ledger.deliver(Endpoint::Match, "m", "m", &[1]), 0);
+        assert_eq!(ledger.deliver(Endpoint::Match, "m", "m", &[1]), 0, "free endpoints are not counted");
     }
 }

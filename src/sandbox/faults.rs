@@ -22,6 +22,17 @@ pub enum Fault {
     SpuriousTooManyRequests,
 }
 
+impl std::str::FromStr for Fault {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Fault, String> {
+        Fault::ALL.into_iter().find(|f| f.name() == name).ok_or_else(|| {
+            let names: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
+            format!("unknown fault kind '{name}': use one of {}", names.join(", "))
+        })
+    }
+}
+
 impl Fault {
     pub const ALL: [Fault; 5] = [
         Fault::ServerError,
@@ -31,7 +42,7 @@ impl Fault {
         Fault::SpuriousTooManyRequests,
     ];
 
-    /// Name in `/__sandbox/stats`.
+    /// Name in `/__sandbox/stats` and on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Fault::ServerError => "500",
@@ -45,15 +56,19 @@ impl Fault {
 
 pub struct Faults {
     rate: f64,
+    /// The kinds drawn from, each equally likely.
+    kinds: Vec<Fault>,
     latency: Duration,
     jitter: Duration,
     rng: Mutex<ChaCha8Rng>,
 }
 
 impl Faults {
-    pub fn new(seed: u64, rate: f64, latency: Duration, jitter: Duration) -> Faults {
+    /// `kinds` empty means every kind.
+    pub fn new(seed: u64, rate: f64, kinds: &[Fault], latency: Duration, jitter: Duration) -> Faults {
         Faults {
             rate: rate.clamp(0.0, 1.0),
+            kinds: if kinds.is_empty() { Fault::ALL.to_vec() } else { kinds.to_vec() },
             latency,
             jitter,
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed ^ 0xFA_017)),
@@ -68,7 +83,7 @@ impl Faults {
         let mut rng = self.rng.lock().expect("fault rng");
         let jitter = if self.jitter.is_zero() { Duration::ZERO } else { self.jitter.mul_f64(rng.random()) };
         let fault =
-            (self.rate > 0.0 && rng.random_bool(self.rate)).then(|| Fault::ALL[rng.random_range(0..Fault::ALL.len())]);
+            (self.rate > 0.0 && rng.random_bool(self.rate)).then(|| self.kinds[rng.random_range(0..self.kinds.len())]);
         (self.latency + jitter, fault)
     }
 }
@@ -80,7 +95,7 @@ mod tests {
     #[test]
     fn same_seed_same_faults() {
         let draw = |seed| {
-            let faults = Faults::new(seed, 0.3, Duration::ZERO, Duration::from_millis(5));
+            let faults = Faults::new(seed, 0.3, &[], Duration::ZERO, Duration::from_millis(5));
             (0..200).map(|_| faults.draw()).collect::<Vec<_>>()
         };
         assert_eq!(draw(1), draw(1));
@@ -90,5 +105,13 @@ mod tests {
         for kind in Fault::ALL {
             assert!(faults.contains(&kind), "{kind:?} occurs");
         }
+    }
+
+    #[test]
+    fn draws_only_the_kinds_asked_for() {
+        let faults = Faults::new(1, 0.5, &[Fault::TruncatedJson], Duration::ZERO, Duration::ZERO);
+        let drawn: Vec<Fault> = (0..200).filter_map(|_| faults.draw().1).collect();
+        assert!(drawn.len() > 50, "about half of 200: {}", drawn.len());
+        assert!(drawn.iter().all(|f| *f == Fault::TruncatedJson), "{drawn:?}");
     }
 }

@@ -58,6 +58,8 @@ pub struct SandboxConfig {
     pub jitter: Duration,
     /// Share of requests (0–1) that get an injected fault.
     pub fault_rate: f64,
+    /// The kinds of fault injected, each equally likely; empty for every kind.
+    pub fault_kinds: Vec<Fault>,
     /// Credit balance; `None` for unlimited.
     pub credits: Option<u64>,
     pub companies: usize,
@@ -79,6 +81,7 @@ impl Default for SandboxConfig {
             latency: Duration::ZERO,
             jitter: Duration::ZERO,
             fault_rate: 0.0,
+            fault_kinds: Vec::new(),
             credits: Some(1_000_000),
             companies: 20_000,
             seed: 42,

@@ -49,7 +49,7 @@ impl App {
             data,
             bucket: TokenBucket::new(config.rate, config.burst),
             ledger: Mutex::new(Ledger::new(config.credits)),
-            faults: Faults::new(config.seed, config.fault_rate, config.latency, config.jitter),
+            faults: Faults::new(config.seed, config.fault_rate, &config.fault_kinds, config.latency, config.jitter),
             stats: Stats::default(),
             config,
         }
@@ -113,7 +113,10 @@ async fn api(
         Some(Fault::SpuriousTooManyRequests) => ApiError::too_many_requests().into_response(),
         Some(Fault::TruncatedJson) | None => {
             let result = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-                Ok(body) => serve(&app, endpoint, &method, &uri, &headers, &body),
+                Ok(body) => {
+                    let damaged = fault == Some(Fault::TruncatedJson);
+                    serve(&app, endpoint, &method, &uri, &headers, &body, damaged)
+                }
                 Err(_) => Err(ApiError::too_large(MAX_BODY_BYTES)),
             };
             match result {
@@ -150,6 +153,7 @@ fn serve(
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
+    damaged: bool,
 ) -> Result<serde_json::Value, ApiError> {
     let endpoint = endpoint.ok_or_else(|| ApiError::not_found(uri.path()))?;
     let expected = if endpoint.is_get() { Method::GET } else { Method::POST };
@@ -168,9 +172,33 @@ fn serve(
         form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect();
     let input = if endpoint.is_get() { Input::Query(&query) } else { Input::Body(body) };
     let listing = endpoints::handle(&app.data, endpoint, input)?;
-    let charged = app.ledger.lock().expect("ledger").charge(endpoint, &listing.companies)?;
-    app.stats.served(endpoint.name(), listing.data.len(), charged);
+    let mut ledger = app.ledger.lock().expect("ledger");
+    let charged = ledger.charge(endpoint, &listing.companies)?;
+    let repeated = if damaged {
+        0
+    } else {
+        let (request, page) = request_identity(uri, body);
+        ledger.deliver(endpoint, &request, &page, &listing.companies)
+    };
+    drop(ledger);
+    app.stats.served(endpoint.name(), listing.data.len(), charged, repeated);
     Ok(listing.body())
+}
+
+/// A request as text without and with its page offset, to tell a later page of one request
+/// from the same request asked again.
+fn request_identity(uri: &Uri, body: &[u8]) -> (String, String) {
+    if let Ok(serde_json::Value::Object(mut object)) = serde_json::from_slice::<serde_json::Value>(body) {
+        let page = serde_json::Value::Object(object.clone()).to_string();
+        object.remove("offset");
+        return (serde_json::Value::Object(object).to_string(), page);
+    }
+    let mut pairs: Vec<(String, String)> =
+        form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect();
+    pairs.sort();
+    let page = format!("{}?{pairs:?}", uri.path());
+    pairs.retain(|(k, _)| k != "offset");
+    (format!("{}?{pairs:?}", uri.path()), page)
 }
 
 /// Accepts `Bearer <key>`, `bearer <key>` or the bare key.

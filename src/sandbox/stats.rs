@@ -13,6 +13,8 @@ struct EndpointStats {
     status: BTreeMap<String, u64>,
     rows: u64,
     companies_charged: u64,
+    /// Companies an intact answer carried that an earlier intact answer had already carried.
+    companies_repeated: u64,
 }
 
 #[derive(Default, Serialize, Clone)]
@@ -24,6 +26,7 @@ struct Counters {
     rate_limited: u64,
     rows_returned: u64,
     companies_charged: u64,
+    companies_repeated: u64,
 }
 
 #[derive(Default)]
@@ -68,13 +71,15 @@ impl Stats {
         self.counters.lock().expect("stats").rate_limited += 1;
     }
 
-    pub fn served(&self, endpoint: &'static str, rows: usize, charged: u64) {
+    pub fn served(&self, endpoint: &'static str, rows: usize, charged: u64, repeated: u64) {
         let mut c = self.counters.lock().expect("stats");
         c.rows_returned += rows as u64;
         c.companies_charged += charged;
+        c.companies_repeated += repeated;
         let e = c.endpoints.entry(endpoint).or_default();
         e.rows += rows as u64;
         e.companies_charged += charged;
+        e.companies_repeated += repeated;
     }
 
     pub fn to_json(&self, credits_remaining: Option<u64>) -> serde_json::Value {
