@@ -90,4 +90,26 @@ mod tests {
         let id: HexId = serde_json::from_str("\"abc\"").unwrap();
         assert_eq!(serde_json::to_string(&id).unwrap(), "\"00000000000000000000000000000ABC\"");
     }
+
+    proptest::proptest! {
+        /// Any text either is refused or becomes 32 upper-case hex digits that parse to
+        /// themselves and denote the same number.
+        #[test]
+        fn any_text_is_refused_or_normalised(raw in ".{0,40}|[0-9a-fA-F ]{0,36}") {
+            match HexId::parse(&raw) {
+                Ok(id) => {
+                    let s = id.as_str();
+                    proptest::prop_assert_eq!(s.len(), 32);
+                    proptest::prop_assert!(s.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b)));
+                    proptest::prop_assert_eq!(HexId::parse(s).unwrap(), id.clone());
+                    let value = u128::from_str_radix(raw.trim(), 16).unwrap();
+                    proptest::prop_assert_eq!(u128::from_str_radix(s, 16).unwrap(), value);
+                }
+                Err(_) => {
+                    let t = raw.trim();
+                    proptest::prop_assert!(t.is_empty() || t.len() > 32 || !t.bytes().all(|b| b.is_ascii_hexdigit()));
+                }
+            }
+        }
+    }
 }

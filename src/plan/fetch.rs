@@ -283,11 +283,13 @@ impl Run {
             }
         }
         if !invalid.is_empty() {
+            let shown: Vec<String> = invalid.iter().take(3).map(|v| format!("'{v}'")).collect();
+            let more = if invalid.len() > 3 { format!(" and {} more", invalid.len() - 3) } else { String::new() };
             tracing::warn!(
-                table = self.spec.name,
-                count = invalid.len(),
-                example = %invalid[0],
-                "values of {key} that are not HG ids (up to 32 hex digits) match nothing and were not looked up"
+                "hg.{}: {} value(s) of {key} are not HG ids (up to 32 hex digits) and match nothing: {}{more}",
+                self.spec.name,
+                invalid.len(),
+                shown.join(", ")
             );
         }
         self.report.keys_requested.add(spellings.len());
@@ -538,12 +540,18 @@ fn hex(value: &str) -> Option<HexId> {
     HexId::parse(value).ok()
 }
 
-/// Every value converted, or `None` (send nothing) when one cannot be.
-fn all<T>(values: &ColumnValues, convert: impl Fn(&str) -> Option<T>) -> Option<Vec<T>> {
-    values.values.iter().map(|v| pushdown::text(v).and_then(|t| convert(&t))).collect()
+/// Every value converted, sorted and without repeats (so `IN (814, 1023)` and
+/// `IN (1023, 814, 814)` are one request and one cache entry), or `None` (send nothing) when
+/// one cannot be.
+fn all<T: Ord>(values: &ColumnValues, convert: impl Fn(&str) -> Option<T>) -> Option<Vec<T>> {
+    let mut ids: Vec<T> =
+        values.values.iter().map(|v| pushdown::text(v).and_then(|t| convert(&t))).collect::<Option<_>>()?;
+    ids.sort();
+    ids.dedup();
+    Some(ids)
 }
 
-fn inclusion<T>(
+fn inclusion<T: Ord>(
     values: &ColumnValues,
     convert: impl Fn(&str) -> Option<T>,
     inclusion_method: InclusionMethod,
@@ -570,7 +578,7 @@ mod tests {
         );
         let filters = api_filters(&pushed);
         let products = filters.products.unwrap();
-        assert_eq!(products.ids, [814, 1023, 5, 6]);
+        assert_eq!(products.ids, [5, 6, 814, 1023], "sorted, so any order is one request");
         assert_eq!(products.inclusion_method, InclusionMethod::AnyPresent);
         let vendors = filters.vendors.unwrap();
         assert_eq!((vendors.ids, vendors.inclusion_method), (vec![316], InclusionMethod::NonePresent));
@@ -588,5 +596,83 @@ mod tests {
         let sent: Vec<_> = domains.iter().map(|d| d.as_ref().unwrap().1.as_str()).collect();
         assert_eq!(sent, ["acme.com", "acme.com"], "the blank is dropped; both spellings are kept to echo");
         assert_eq!(options(None, normalize_domain), vec![None]);
+    }
+
+    /// A predicate on one integer column, as a user writes it.
+    #[derive(Clone, Debug)]
+    enum Predicate {
+        Eq(i64),
+        NotEq(i64),
+        In(Vec<i64>),
+        NotIn(Vec<i64>),
+        AnyOf(Vec<i64>),
+    }
+
+    impl Predicate {
+        fn holds(&self, value: i64) -> bool {
+            match self {
+                Predicate::Eq(v) => value == *v,
+                Predicate::NotEq(v) => value != *v,
+                Predicate::In(list) | Predicate::AnyOf(list) => list.contains(&value),
+                Predicate::NotIn(list) => !list.contains(&value),
+            }
+        }
+
+        fn expr(&self, column: &str) -> datafusion::logical_expr::Expr {
+            let list = |l: &[i64]| l.iter().map(|v| lit(*v)).collect::<Vec<_>>();
+            match self {
+                Predicate::Eq(v) => col(column).eq(lit(*v)),
+                Predicate::NotEq(v) => lit(*v).not_eq(col(column)),
+                Predicate::In(l) => in_list(col(column), list(l), false),
+                Predicate::NotIn(l) => in_list(col(column), list(l), true),
+                Predicate::AnyOf(l) => {
+                    l.iter().map(|v| col(column).eq(lit(*v))).reduce(|a, b| a.or(b)).unwrap_or(lit(false))
+                }
+            }
+        }
+    }
+
+    fn predicate() -> impl proptest::strategy::Strategy<Value = Predicate> {
+        use proptest::prelude::*;
+        let list = proptest::collection::vec(0i64..6, 1..4);
+        prop_oneof![
+            (0i64..6).prop_map(Predicate::Eq),
+            (0i64..6).prop_map(Predicate::NotEq),
+            list.clone().prop_map(Predicate::In),
+            list.clone().prop_map(Predicate::NotIn),
+            list.prop_map(Predicate::AnyOf),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Whatever predicates a query puts on the product and vendor columns, every install
+        /// they keep passes the API filters sent: pushdown may fetch more, never less.
+        #[test]
+        fn api_filters_never_drop_a_row_the_query_keeps(
+            products in proptest::collection::vec(predicate(), 0..4),
+            vendors in proptest::collection::vec(predicate(), 0..3),
+        ) {
+            let installs = crate::tables::find("installs").unwrap();
+            let exprs: Vec<_> = products.iter().map(|p| p.expr("product_id"))
+                .chain(vendors.iter().map(|p| p.expr("vendor_id")))
+                .collect();
+            let filters = api_filters(&pushdown::analyze(installs, &exprs));
+            let passes = |inclusion: &Option<Inclusion<i64>>, value: i64| match inclusion {
+                None => true,
+                Some(Inclusion { ids, inclusion_method: InclusionMethod::AnyPresent }) => ids.contains(&value),
+                Some(Inclusion { ids, inclusion_method: InclusionMethod::NonePresent }) => !ids.contains(&value),
+            };
+            for product in 0..7 {
+                for vendor in 0..7 {
+                    let kept = products.iter().all(|p| p.holds(product)) && vendors.iter().all(|p| p.holds(vendor));
+                    if kept {
+                        proptest::prop_assert!(
+                            passes(&filters.products, product) && passes(&filters.vendors, vendor),
+                            "product {product}, vendor {vendor} kept by the query but not by {filters:?}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }

@@ -253,4 +253,97 @@ mod tests {
         dynamic.update(bounds_and(inlist(&["A", "B"]))).unwrap();
         assert_eq!(extract(&as_expr, "company_id"), set(&["A", "B"]));
     }
+
+    /// The values rows may hold in the property test below: few, so filters overlap.
+    const ALPHABET: [&str; 6] = ["A", "B", "C", "a b", "&limit=1", "\u{e9}"];
+
+    /// A filter of the shapes DataFusion builds, over `company_id` and `other`.
+    fn filter_strategy() -> impl proptest::strategy::Strategy<Value = Arc<dyn PhysicalExpr>> {
+        use proptest::prelude::*;
+        let value = proptest::sample::select(&ALPHABET[..]);
+        let values = proptest::collection::vec(value.clone(), 0..5);
+        let leaf = prop_oneof![
+            values.clone().prop_map(|v| inlist(&v)),
+            value
+                .clone()
+                .prop_map(|v| binary(col("company_id", &schema()).unwrap(), Operator::Eq, lit(v), &schema()).unwrap()),
+            value
+                .clone()
+                .prop_map(|v| binary(lit(v), Operator::Eq, col("company_id", &schema()).unwrap(), &schema()).unwrap()),
+            value.clone().prop_map(|v| binary(
+                col("company_id", &schema()).unwrap(),
+                Operator::GtEq,
+                lit(v),
+                &schema()
+            )
+            .unwrap()),
+            value.clone().prop_map(|v| binary(
+                col("company_id", &schema()).unwrap(),
+                Operator::LtEq,
+                lit(v),
+                &schema()
+            )
+            .unwrap()),
+            values.clone().prop_map(|v| {
+                let list = v.iter().map(|v| lit(*v)).collect();
+                in_list(col("company_id", &schema()).unwrap(), list, &true, &schema()).unwrap()
+            }),
+            values.prop_map(|v| {
+                let list = v.iter().map(|v| lit(*v)).collect();
+                in_list(col("other", &schema()).unwrap(), list, &false, &schema()).unwrap()
+            }),
+            any::<bool>().prop_map(lit),
+            Just(Arc::new(datafusion::physical_expr::expressions::IsNullExpr::new(
+                col("company_id", &schema()).unwrap()
+            )) as Arc<dyn PhysicalExpr>),
+        ];
+        leaf.prop_recursive(3, 16, 3, |inner| {
+            prop_oneof![
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| binary(a, Operator::And, b, &schema()).unwrap()),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| binary(a, Operator::Or, b, &schema()).unwrap()),
+                (0i64..3, proptest::collection::vec(inner, 1..4)).prop_map(|(partition, branches)| {
+                    let when = branches.into_iter().enumerate().map(|(i, b)| (lit(i as i64), b)).collect();
+                    Arc::new(CaseExpr::try_new(Some(lit(partition)), when, Some(lit(false))).unwrap())
+                        as Arc<dyn PhysicalExpr>
+                }),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Whatever the filter's shape, no value that passes it is left out of the keys the
+        /// scan asks HG for (the join would silently lose its rows), and a plain list gives
+        /// exactly its values.
+        #[test]
+        fn extracted_keys_cover_every_value_the_filter_passes(filter in filter_strategy()) {
+            use datafusion::arrow::array::{BooleanArray, RecordBatch, StringArray};
+            let rows: Vec<Option<&str>> = ALPHABET.iter().map(|v| Some(*v)).chain([Some("Z"), None]).collect();
+            let others: Vec<Option<&str>> = ALPHABET.iter().rev().map(|v| Some(*v)).chain([None, Some("A")]).collect();
+            let batch = RecordBatch::try_new(
+                Arc::new(schema()),
+                vec![Arc::new(StringArray::from(rows.clone())), Arc::new(StringArray::from(others))],
+            )
+            .unwrap();
+            let passed = filter.evaluate(&batch).unwrap().into_array(batch.num_rows()).unwrap();
+            let passed = passed.as_any().downcast_ref::<BooleanArray>().unwrap();
+            if let KeySet::Values(keys) = extract(&filter, "company_id") {
+                for (i, row) in rows.iter().enumerate() {
+                    if passed.is_valid(i) && passed.value(i) {
+                        proptest::prop_assert!(
+                            row.is_some_and(|v| keys.contains(v)),
+                            "{filter} passes {row:?} but the keys are {keys:?}"
+                        );
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn a_plain_list_gives_exactly_its_values(values in proptest::collection::vec(".{0,12}", 0..20)) {
+            let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+            let expected: BTreeSet<String> = values.iter().cloned().collect();
+            proptest::prop_assert_eq!(extract(&bounds_and(inlist(&refs)), "company_id").clone(), KeySet::Values(expected.clone()));
+            proptest::prop_assert_eq!(extract(&inlist(&refs), "company_id"), KeySet::Values(expected));
+        }
+    }
 }

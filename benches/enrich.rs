@@ -1,0 +1,353 @@
+//! The main job end to end, against the built-in sandbox, beside the per-row pattern people use
+//! today. Run by hand (release build; about 15 minutes, most of it the two baselines):
+//!
+//! ```sh
+//! cargo bench --bench enrich            # the grid in the README
+//! cargo bench --bench enrich -- quick   # 1k accounts only, no 100k, no baselines
+//! ```
+//!
+//! Each scenario generates an accounts CSV of N rows (90% known companies under assorted
+//! spellings, 5% of those listed again in another spelling, 5% unknown domains), starts a
+//! sandbox in this process with the scenario's rate limit and latency, and runs the `hgsql`
+//! binary on `queries/enrich.sql` (match → firmographics → installs of two products → Parquet)
+//! as a user would: a separate process, its own response cache. It reports wall time, the
+//! rate-limit floor ((minimum calls − burst) / rate), efficiency = floor / wall, calls made
+//! against the minimum (one match per distinct host, one firmographic per matched company,
+//! ceil(companies / 25) install batches), the client's CPU seconds per 1,000 calls and peak RSS
+//! (from `wait4`), then the warm rerun on the same cache, which must make no call.
+//!
+//! The baselines do what a spreadsheet column does: for each account in order, one request per
+//! endpoint (match, firmographic, installs), sleeping `Retry-After` on a 429. One pauses 200 ms
+//! between rows as `../shared/seeds/002_*.txt` writes it; the other is a plain sequential loop.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use hgsql::sandbox::{Sandbox, SandboxConfig};
+use serde_json::{Value, json};
+
+/// A client's burst before the rate applies, as HG and the sandbox have it.
+const BURST: u32 = 25;
+/// Companies in the sandbox data set: enough distinct domains for 100k accounts.
+const COMPANIES: usize = 400_000;
+
+#[derive(Clone, Copy)]
+struct Scenario {
+    accounts: usize,
+    rate: Option<f64>,
+    latency_ms: u64,
+    baselines: bool,
+}
+
+impl Scenario {
+    fn label(&self) -> String {
+        let rate = self.rate.map_or("unlimited".to_string(), |r| format!("{r:.0}/s"));
+        format!("{} accounts, {rate}, {} ms", self.accounts, self.latency_ms)
+    }
+}
+
+fn grid(quick: bool) -> Vec<Scenario> {
+    let s = |accounts, rate, latency_ms, baselines| Scenario { accounts, rate, latency_ms, baselines };
+    if quick {
+        return vec![s(1_000, Some(25.0), 30, false), s(1_000, None, 0, false)];
+    }
+    vec![
+        s(1_000, Some(25.0), 30, true),
+        s(1_000, Some(25.0), 0, false),
+        s(1_000, None, 30, false),
+        s(10_000, None, 30, false),
+        s(1_000, None, 0, false),
+        s(10_000, None, 0, false),
+        s(100_000, None, 0, false),
+    ]
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "quick");
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    println!("{}", machine());
+    let started = Instant::now();
+    let data = hgsql::sandbox::DataSet::shared(SandboxConfig::default().seed, COMPANIES);
+    let hosts: Vec<String> = data
+        .companies
+        .iter()
+        .map(|c| c.domain_normalized.clone())
+        .filter(|d| !d.is_empty())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    println!(
+        "sandbox data set: {COMPANIES} companies, {} domains, generated in {:.1} s\n",
+        hosts.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let mut rows = Vec::new();
+    for scenario in grid(quick) {
+        rows.extend(runtime.block_on(run(scenario, &hosts)));
+    }
+    println!(
+        "\n| scenario | run | wall s | floor s | efficiency | calls (min) | 429s | CPU s / 1k calls | peak RSS MiB | time vs hgsql |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for row in rows {
+        println!("{row}");
+    }
+}
+
+/// Model name, cores and memory of this machine.
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).unwrap_or("?");
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem_kb: f64 = meminfo
+        .lines()
+        .find(|l| l.starts_with("MemTotal"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("machine: {}, {cores} cores, {:.0} GiB", model.trim(), mem_kb / 1024.0 / 1024.0)
+}
+
+fn spell(host: &str, i: usize) -> String {
+    match i % 6 {
+        0 => host.to_string(),
+        1 => format!("https://www.{host}/"),
+        2 => format!("http://{host}/about"),
+        3 => host.to_uppercase(),
+        4 => format!("www.{host}."),
+        _ => format!(" {host} "),
+    }
+}
+
+/// The accounts: 90% known hosts, 5% of them again in another spelling, 5% unknown. Returns
+/// the websites in row order and the minimum calls (match, firmographic, installs).
+fn accounts(dir: &Path, n: usize, hosts: &[String]) -> (Vec<String>, [u64; 3]) {
+    let known = n * 90 / 100;
+    let twice = n * 5 / 100;
+    let unknown = n - known - twice;
+    assert!(hosts.len() >= known, "the data set has {} domains, {known} needed", hosts.len());
+    // Spread over the data set, so each size draws from all of it.
+    let step = hosts.len() / known;
+    let chosen: Vec<&String> = (0..known).map(|i| &hosts[i * step]).collect();
+    let mut websites = Vec::with_capacity(n);
+    for (i, host) in chosen.iter().enumerate() {
+        websites.push(spell(host, i));
+    }
+    for (i, host) in chosen.iter().take(twice).enumerate() {
+        websites.push(spell(host, i + 3));
+    }
+    for i in 0..unknown {
+        websites.push(format!("unknown-{i}.example"));
+    }
+    std::fs::create_dir_all(dir.join("queries")).expect("queries dir");
+    let mut csv = std::io::BufWriter::new(std::fs::File::create(dir.join("queries/accounts.csv")).expect("csv"));
+    writeln!(csv, "account_id,account_name,website").unwrap();
+    for (i, website) in websites.iter().enumerate() {
+        writeln!(csv, "A{i},Account {i},{website}").unwrap();
+    }
+    csv.flush().unwrap();
+    let minimum = [(known + unknown) as u64, known as u64, known.div_ceil(25) as u64];
+    (websites, minimum)
+}
+
+/// What one `hgsql` process cost.
+struct Measured {
+    wall: f64,
+    cpu: f64,
+    peak_rss_mib: f64,
+    calls: u64,
+    throttled: u64,
+}
+
+/// Runs the binary on `queries/enrich.sql` in `dir` and waits for it with `wait4`, for its
+/// CPU time and peak RSS.
+fn hgsql(dir: &Path, sandbox: &Sandbox, rate: Option<f64>) -> Measured {
+    let config = dir.join("config/hgsql");
+    std::fs::create_dir_all(&config).expect("config dir");
+    let profile = format!("[profiles.default]\nrate = {}\n", rate.unwrap_or(0.0));
+    std::fs::write(config.join("config.toml"), profile).expect("config");
+    let sql = Path::new(env!("CARGO_MANIFEST_DIR")).join("queries/enrich.sql");
+    sandbox.reset_stats();
+    let started = Instant::now();
+    #[expect(clippy::zombie_processes, reason = "reaped by wait4 below, which also reads its rusage")]
+    let child = Command::new(env!("CARGO_BIN_EXE_hgsql"))
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HG_API_KEY", sandbox.key())
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env("XDG_CACHE_HOME", dir.join("cache"))
+        .env("XDG_STATE_HOME", dir.join("state"))
+        .args(["--base-url", &sandbox.base_url(), "-f"])
+        .arg(&sql)
+        .spawn()
+        .expect("hgsql starts");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid, and wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let wall = started.elapsed().as_secs_f64();
+    assert_eq!(waited, pid, "wait4");
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "hgsql failed: status {status}");
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let stats = sandbox.stats();
+    let calls = stats["endpoints"].as_object().map_or(0, |e| e.values().filter_map(|v| v["calls"].as_u64()).sum());
+    Measured {
+        wall,
+        cpu: seconds(usage.ru_utime) + seconds(usage.ru_stime),
+        peak_rss_mib: usage.ru_maxrss as f64 / 1024.0,
+        calls,
+        throttled: stats["rate_limited"].as_u64().unwrap_or(0),
+    }
+}
+
+fn endpoint_calls(stats: &Value) -> [u64; 3] {
+    let calls = |e: &str| stats["endpoints"][e]["calls"].as_u64().unwrap_or(0);
+    [calls("company/match"), calls("company/firmographic"), calls("company/installs")]
+}
+
+fn sandbox_config(scenario: Scenario) -> SandboxConfig {
+    SandboxConfig {
+        rate: scenario.rate,
+        burst: BURST,
+        latency: Duration::from_millis(scenario.latency_ms),
+        credits: None,
+        companies: COMPANIES,
+        ..SandboxConfig::default()
+    }
+}
+
+async fn run(scenario: Scenario, hosts: &[String]) -> Vec<String> {
+    let label = scenario.label();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (websites, minimum) = accounts(dir.path(), scenario.accounts, hosts);
+    let min_calls: u64 = minimum.iter().sum();
+    let sandbox = Sandbox::start(sandbox_config(scenario)).await.expect("sandbox");
+    let path = dir.path().to_path_buf();
+    let rate = scenario.rate;
+    let (first, stats) = {
+        let sandbox = &sandbox;
+        tokio::task::block_in_place(|| (hgsql(&path, sandbox, rate), sandbox.stats()))
+    };
+    let calls = endpoint_calls(&stats);
+    assert_eq!(calls, minimum, "{label}: calls (match, firmographic, installs) must be the minimum");
+    let written = parquet_rows(&dir.path().join("enriched.parquet")).await;
+    assert_eq!(written, scenario.accounts, "{label}: every account is written");
+    let floor = rate.map(|r| (min_calls.saturating_sub(BURST as u64)) as f64 / r);
+    let mut rows = vec![row(&label, "hgsql", &first, floor, min_calls, None)];
+    println!(
+        "{label}: hgsql {:.2} s, {} calls (min {min_calls}), peak RSS {:.0} MiB",
+        first.wall, first.calls, first.peak_rss_mib
+    );
+
+    let warm = tokio::task::block_in_place(|| hgsql(&path, &sandbox, rate));
+    assert_eq!(warm.calls, 0, "{label}: the warm rerun makes no call");
+    rows.push(row(&label, "hgsql, warm rerun", &warm, None, 0, Some(warm.wall / first.wall)));
+    println!("{label}: warm rerun {:.2} s, {} calls", warm.wall, warm.calls);
+
+    if scenario.baselines {
+        for (name, pause) in
+            [("per row, 200 ms pause (seed 002)", Duration::from_millis(200)), ("per row, plain loop", Duration::ZERO)]
+        {
+            // A fresh sandbox: a full token bucket, as for hgsql.
+            let sandbox = Sandbox::start(sandbox_config(scenario)).await.expect("sandbox");
+            let started = Instant::now();
+            let matched = per_row(&sandbox, &websites, pause).await;
+            let wall = started.elapsed().as_secs_f64();
+            let stats = sandbox.stats();
+            let calls: u64 = endpoint_calls(&stats).iter().sum();
+            let expected = minimum[1] as usize + scenario.accounts * 5 / 100;
+            if matched != expected {
+                println!("{label}: {name} matched {matched} accounts, hgsql {expected}");
+            }
+            let measured = Measured {
+                wall,
+                cpu: f64::NAN,
+                peak_rss_mib: f64::NAN,
+                calls,
+                throttled: stats["rate_limited"].as_u64().unwrap_or(0),
+            };
+            let line = row(&label, name, &measured, floor, min_calls, Some(wall / first.wall));
+            println!("{label}: {name} {wall:.1} s, {calls} calls, {:.1}× hgsql", wall / first.wall);
+            rows.push(line);
+        }
+    }
+    rows
+}
+
+fn row(label: &str, run: &str, m: &Measured, floor: Option<f64>, min_calls: u64, ratio: Option<f64>) -> String {
+    let ratio = ratio.map_or("—".to_string(), |r| format!("{r:.2}×"));
+    let floor_text = floor.map_or("—".to_string(), |f| format!("{f:.1}"));
+    let efficiency = floor.map_or("—".to_string(), |f| format!("{:.3}", f / m.wall));
+    let cpu = if m.cpu.is_nan() || m.calls == 0 {
+        "—".to_string()
+    } else {
+        format!("{:.3}", m.cpu / m.calls as f64 * 1000.0)
+    };
+    let rss = if m.peak_rss_mib.is_nan() { "—".to_string() } else { format!("{:.0}", m.peak_rss_mib) };
+    format!(
+        "| {label} | {run} | {:.2} | {floor_text} | {efficiency} | {} ({min_calls}) | {} | {cpu} | {rss} | {ratio} |",
+        m.wall, m.calls, m.throttled
+    )
+}
+
+async fn parquet_rows(path: &Path) -> usize {
+    let ctx = datafusion::prelude::SessionContext::new();
+    let df = ctx.read_parquet(path.to_str().expect("utf-8"), Default::default()).await.expect("output readable");
+    df.count().await.expect("count")
+}
+
+/// The per-row pattern: for each account in order, match its website, then ask for the
+/// firmographics and the two products' installs of the company found, one request each; a 429
+/// waits `Retry-After` seconds (5 when absent) and tries again. Returns the accounts matched.
+async fn per_row(sandbox: &Sandbox, websites: &[String], pause: Duration) -> usize {
+    let http = reqwest::Client::new();
+    let base = sandbox.base_url();
+    let auth = format!("Bearer {}", sandbox.key());
+    let send = |request: reqwest::RequestBuilder| {
+        let auth = auth.clone();
+        async move {
+            loop {
+                let response =
+                    request.try_clone().expect("clonable").header("Authorization", &auth).send().await.expect("sent");
+                if response.status() == 429 {
+                    let wait = response
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.parse::<f64>().ok())
+                        .unwrap_or(5.0);
+                    tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+                    continue;
+                }
+                assert!(response.status().is_success(), "{}", response.status());
+                return response.json::<Value>().await.expect("JSON");
+            }
+        }
+    };
+    let mut matched = 0;
+    for website in websites {
+        let found =
+            send(http.get(format!("{base}/company/match")).query(&[("domain_name", website.as_str()), ("limit", "1")]))
+                .await;
+        if let Some(id) = found["data"][0]["company_id"].as_str() {
+            matched += 1;
+            let fields = ["company_id", "revenue_band", "employees_total", "industry_name", "country_code"];
+            send(http.post(format!("{base}/company/firmographic")).json(&json!({"company_id": id, "fields": fields})))
+                .await;
+            let filters =
+                json!({"company_ids": [id], "products": {"ids": [814, 1023], "inclusion_method": "ANY_PRESENT"}});
+            let body = json!({"fields": ["product_id", "product_name", "product_last_verified_date"], "filters": filters, "limit": 100});
+            send(http.post(format!("{base}/company/installs")).json(&body)).await;
+        }
+        if !pause.is_zero() {
+            tokio::time::sleep(pause).await;
+        }
+    }
+    matched
+}
