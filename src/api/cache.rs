@@ -61,6 +61,9 @@ pub struct CacheStats {
 /// Items read by one statement.
 const GET_CHUNK: usize = 256;
 
+/// How long HG's record of a company returned holds: a contract year (CONTRACT.md §4).
+const CREDIT_YEAR: Duration = Duration::from_secs(365 * 86_400);
+
 /// A set of fields asked for: `None` is every field the endpoint has.
 pub type Fields<'a> = Option<&'a [String]>;
 
@@ -249,7 +252,7 @@ impl ResponseCache {
     /// Answers for `items` younger than `max_age` (so `0` serves nothing) that hold at least
     /// `fields`. A failure to read is a miss (and a warning): the cache never stops a query.
     pub fn get(&self, scope: &str, items: &[String], fields: Fields, max_age: Duration) -> HashMap<String, Cached> {
-        let oldest = unix(SystemTime::now()).saturating_sub(max_age.as_secs() as i64);
+        let oldest = unix(SystemTime::now()).saturating_sub(i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX));
         let wanted: Option<HashSet<&str>> = fields.map(|f| f.iter().map(String::as_str).collect());
         let mut found = HashMap::new();
         let connection = self.connection();
@@ -318,25 +321,51 @@ impl ResponseCache {
         self.writes.work.notify_one();
     }
 
-    /// Those of `items` that `endpoint` has returned rows for before, at any age: HG charges a
-    /// company once per endpoint (CONTRACT.md §4), so asking for them again costs no credit.
-    pub fn returned_before(&self, endpoint: Endpoint, items: &[String]) -> HashSet<String> {
+    /// Those of `items` that `endpoint` at `base` has returned rows for in the last 365 days
+    /// (`CREDIT_YEAR`): HG charges a company once per endpoint in the contract year
+    /// (CONTRACT.md §4), so asking for them again costs no credit.
+    ///
+    /// `base` is what [`scope`] was given: the base URL, or the namespace standing for it. It is
+    /// the closest the cache comes to the account, which it cannot name: the key is never
+    /// stored (two keys on one base URL share the record). An answer filed under another base
+    /// (another API, account or sandbox) or older than a year says nothing of this account's
+    /// credits now, and is not counted. Within the base, every request of the endpoint counts,
+    /// whatever its filters, sorts or fields: a company returned under one filter was returned
+    /// by that endpoint on that account all the same.
+    ///
+    /// The contract year's start is not known here; a year back from now may reach into the
+    /// previous contract year, which makes this an estimate on the free side for at most the
+    /// companies returned then. The API's `x-credits-remaining` shows the balance itself.
+    pub fn returned_before(&self, base: &str, endpoint: Endpoint, items: &[String]) -> HashSet<String> {
+        let prefix = scope(base, endpoint, "");
+        let oldest = unix(SystemTime::now()).saturating_sub(CREDIT_YEAR.as_secs() as i64);
         let mut seen: HashSet<String> = {
             let state = self.writes.state();
             state
                 .queued
                 .iter()
                 .chain(state.writing.iter())
-                .filter(|e| e.endpoint == endpoint.name() && e.row_count > 0 && items.contains(&e.item))
+                .filter(|e| {
+                    e.endpoint == endpoint.name()
+                        && e.row_count > 0
+                        && e.fetched_at > oldest
+                        && e.scope.starts_with(&prefix)
+                        && items.contains(&e.item)
+                })
                 .map(|e| e.item.clone())
                 .collect()
         };
         let connection = self.connection();
         let result = (|| -> rusqlite::Result<()> {
-            let mut statement = connection
-                .prepare_cached("SELECT 1 FROM response WHERE endpoint = ?1 AND item = ?2 AND row_count > 0 LIMIT 1")?;
+            // `substr`, not LIKE: a base URL may hold `%` or `_`.
+            let mut statement = connection.prepare_cached(
+                "SELECT 1 FROM response
+                 WHERE endpoint = ?1 AND item = ?2 AND row_count > 0 AND fetched_at > ?3
+                   AND substr(scope, 1, length(?4)) = ?4
+                 LIMIT 1",
+            )?;
             for item in items {
-                if statement.exists(params![endpoint.name(), item])? {
+                if statement.exists(params![endpoint.name(), item, oldest, prefix])? {
                     seen.insert(item.clone());
                 }
             }
@@ -496,7 +525,7 @@ mod tests {
         let other = scope.replace("{}", "{\"filters\":1}");
         assert!(cache.get(&other, &["A".into()], Some(&subset), week).is_empty(), "another request");
         assert_eq!(
-            cache.returned_before(Endpoint::Firmographic, &["A".into(), "B".into()]),
+            cache.returned_before("http://127.0.0.1:1/v1", Endpoint::Firmographic, &["A".into(), "B".into()]),
             HashSet::from(["A".into()])
         );
     }
@@ -515,6 +544,46 @@ mod tests {
         assert_eq!(cache.stats().unwrap().endpoints[0].1, 1);
         assert_eq!(cache.clear().unwrap(), 1);
         assert!(cache.stats().unwrap().endpoints.is_empty());
+    }
+
+    #[test]
+    fn returned_before_counts_only_this_base_and_the_last_year_whatever_the_filters() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ResponseCache::open(&dir.path().join("cache.sqlite")).unwrap();
+        let a = row(Endpoint::Installs, json!({"company_id": "A", "product_id": 1}));
+        let rows = std::slice::from_ref(&a);
+        let filtered = scope("https://hg/v1", Endpoint::Installs, "{\"filters\":{\"products\":1}}");
+        cache.put(&filtered, Endpoint::Installs, None, &[("A".into(), rows), ("E".into(), &[])]);
+        let elsewhere = scope("hgsql-sandbox:seed=1", Endpoint::Installs, "{}");
+        cache.put(&elsewhere, Endpoint::Installs, None, &[("B".into(), rows)]);
+        cache.put(&scope("https://hg/v1", Endpoint::Spend, "{}"), Endpoint::Spend, None, &[("C".into(), rows)]);
+        let items: Vec<String> = ["A", "B", "C", "E"].map(String::from).into();
+        let check = |base: &str| cache.returned_before(base, Endpoint::Installs, &items);
+        // Queued, then in the file: the same answer either way.
+        for _ in 0..2 {
+            assert_eq!(check("https://hg/v1"), HashSet::from(["A".into()]), "another filter, same base: A");
+            assert_eq!(check("hgsql-sandbox:seed=1"), HashSet::from(["B".into()]));
+            assert!(check("https://hg/v1-eu").is_empty() && check("https://hg").is_empty(), "another base");
+            cache.flush();
+        }
+        let month = 30 * 86_400;
+        cache.connection().execute("UPDATE response SET fetched_at = fetched_at - ?1", [11 * month]).unwrap();
+        assert_eq!(check("https://hg/v1"), HashSet::from(["A".into()]), "eleven months ago: this contract year");
+        cache.connection().execute("UPDATE response SET fetched_at = fetched_at - ?1", [2 * month]).unwrap();
+        assert!(check("https://hg/v1").is_empty(), "thirteen months ago: charged again");
+    }
+
+    #[test]
+    fn a_huge_ttl_serves_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ResponseCache::open(&dir.path().join("cache.sqlite")).unwrap();
+        let scope = scope("u", Endpoint::Installs, "{}");
+        cache.put(&scope, Endpoint::Installs, None, &[("A".into(), &[])]);
+        assert_eq!(cache.get(&scope, &["A".into()], None, Duration::MAX).len(), 1, "queued");
+        cache.flush();
+        for ttl in [Duration::MAX, Duration::from_secs(u64::MAX / 2 + 1), Duration::from_secs(i64::MAX as u64)] {
+            assert_eq!(cache.get(&scope, &["A".into()], None, ttl).len(), 1, "{ttl:?}");
+        }
     }
 
     #[cfg(unix)]

@@ -300,11 +300,7 @@ impl HgClient {
             tally.rate_wait(waited);
             tally.call(retry);
         }
-        let url = format!("{}{}", inner.config.base_url, endpoint.path());
-        let request = match payload {
-            Payload::Query(params) => inner.http.get(&url).query(params),
-            Payload::Body(body) => inner.http.post(&url).json(body),
-        };
+        let request = http_request(&inner.http, &inner.config.base_url, endpoint, payload);
         let transport = |e: &dyn std::fmt::Display| HgError::Transport {
             endpoint: endpoint.name(),
             base_url: inner.config.base_url.clone(),
@@ -414,19 +410,36 @@ impl HgClient {
         payload: &Payload,
         row_limit: Option<usize>,
     ) -> Result<Vec<Row>, HgError> {
+        match self.list_partial(endpoint, payload, row_limit).await {
+            (rows, None) => Ok(rows),
+            (_, Some(error)) => Err(error),
+        }
+    }
+
+    /// [`list`](Self::list), keeping the rows of the pages received when a later page fails
+    /// (HG charged for the companies in them), with the error that stopped it.
+    pub async fn list_partial(
+        &self,
+        endpoint: Endpoint,
+        payload: &Payload,
+        row_limit: Option<usize>,
+    ) -> (Vec<Row>, Option<HgError>) {
         let page_size = self.inner.config.page_size.max(1);
         let mut rows: Vec<Row> = Vec::new();
         loop {
             let want = row_limit.map_or(page_size, |l| page_size.min(l - rows.len()));
             if want == 0 {
-                return Ok(rows);
+                return (rows, None);
             }
-            let page = self.send(endpoint, &payload.paged(want, rows.len())).await?;
+            let page = match self.send(endpoint, &payload.paged(want, rows.len())).await {
+                Ok(page) => page,
+                Err(error) => return (rows, Some(error)),
+            };
             let short = page.rows.len() < want;
             rows.extend(page.rows);
             // A short page ends the list even if `count` says more (CONTRACT.md §1).
             if short || page.count.is_some_and(|c| rows.len() as u64 >= c) {
-                return Ok(rows);
+                return (rows, None);
             }
         }
     }
@@ -498,6 +511,21 @@ impl HgClient {
         };
         let item = format!("{}|{row_limit:?}", serde_json::to_string(&payload).expect("serialises"));
         self.through_cache(endpoint, item, self.list(endpoint, &payload, row_limit)).await
+    }
+}
+
+/// The HTTP request of `payload` (without its key): query values are URL-encoded by reqwest,
+/// so nothing a user typed (`acme.com&limit=100`, `#`, spaces) can add or change a parameter.
+fn http_request(
+    http: &reqwest::Client,
+    base_url: &str,
+    endpoint: Endpoint,
+    payload: &Payload,
+) -> reqwest::RequestBuilder {
+    let url = format!("{base_url}{}", endpoint.path());
+    match payload {
+        Payload::Query(params) => http.get(&url).query(params),
+        Payload::Body(body) => http.post(&url).json(body),
     }
 }
 
@@ -586,6 +614,36 @@ mod tests {
         assert_eq!(header_seconds(&headers, "x-ratelimit-reset"), Some(Duration::from_millis(500)));
         assert_eq!(header_seconds(&headers, "retry-after"), None);
         assert_eq!(header_number(&headers, "x-credits-remaining"), None);
+    }
+
+    proptest::proptest! {
+        /// Whatever a domain, name or country holds, the match request carries exactly its
+        /// parameters, each decoding back to the value given, on the endpoint's path.
+        #[test]
+        fn match_requests_carry_exactly_their_parameters(
+            domain in proptest::option::of(".*"),
+            name in proptest::option::of("[ -~]{0,20}|[&=?#%+ /\u{e9}\u{4e2d}]{1,8}"),
+            country in proptest::option::of("[A-Za-z&#]{0,3}"),
+            limit in 0u32..20,
+        ) {
+            let query = MatchQuery { domain_name: domain.clone(), company_name: name.clone(), country_code: country.clone(), limit };
+            let payload = Payload::Query(match_params(&query));
+            let request = http_request(&reqwest::Client::new(), "http://127.0.0.1:9/data-api/v1", Endpoint::Match, &payload)
+                .build()
+                .unwrap();
+            let url = request.url();
+            proptest::prop_assert_eq!(url.path(), "/data-api/v1/company/match");
+            proptest::prop_assert_eq!(url.fragment(), None);
+            let sent: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+            let mut expected = Vec::new();
+            for (key, value) in [("domain_name", domain), ("company_name", name), ("country_code", country)] {
+                if let Some(value) = value {
+                    expected.push((key.to_string(), value));
+                }
+            }
+            expected.push(("limit".to_string(), limit.clamp(1, 10).to_string()));
+            proptest::prop_assert_eq!(sent, expected);
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! has not returned before (by the cache's record and this run's).
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::endpoint::Endpoint;
 use super::error::HgError;
@@ -20,26 +20,69 @@ struct Book {
     charged: HashSet<(Endpoint, String)>,
 }
 
+fn lock(book: &Mutex<Book>) -> MutexGuard<'_, Book> {
+    book.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// The run's credit account, shared by every query of a session.
 #[derive(Default)]
 pub struct Credits {
-    book: Mutex<Book>,
+    book: Arc<Mutex<Book>>,
 }
 
-/// Credits set aside for one request until its answer says what it cost.
+/// Credits set aside for one request (one per company it may be charged for) until its answer
+/// says what it cost.
+///
+/// Dropped unsettled (the query was cancelled, or its stream dropped, while the request was
+/// under way) it settles conservatively: the request may have reached HG, so each of its
+/// companies counts as charged and spent. Each is counted once: asking for it again later is
+/// free, by HG's rule and by this book's, so the budget is never passed and never inflated
+/// twice for the same company.
 #[must_use]
 pub struct Reservation {
-    amount: u64,
+    endpoint: Endpoint,
+    /// The companies reserved for; emptied once settled.
+    items: Vec<String>,
+    book: Arc<Mutex<Book>>,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if self.items.is_empty() {
+            return;
+        }
+        let items = std::mem::take(&mut self.items);
+        let mut book = lock(&self.book);
+        book.reserved = book.reserved.saturating_sub(items.len() as u64);
+        let mut cost = 0;
+        for item in items {
+            if book.charged.insert((self.endpoint, item)) {
+                cost += 1;
+            }
+        }
+        book.spent += cost;
+        tracing::debug!(
+            endpoint = self.endpoint.name(),
+            credits = cost,
+            "a request was abandoned under way; its credits count as spent"
+        );
+    }
 }
 
 impl Credits {
-    fn book(&self) -> std::sync::MutexGuard<'_, Book> {
-        self.book.lock().unwrap_or_else(|p| p.into_inner())
+    fn book(&self) -> MutexGuard<'_, Book> {
+        lock(&self.book)
     }
 
     /// Credits spent in this run so far.
     pub fn spent(&self) -> u64 {
         self.book().spent
+    }
+
+    /// Credits set aside for requests under way.
+    #[cfg(test)]
+    pub(crate) fn reserved(&self) -> u64 {
+        self.book().reserved
     }
 
     /// Companies of `items` this run has not yet been charged for on `endpoint`.
@@ -53,9 +96,11 @@ impl Credits {
         self.book().planned += credits;
     }
 
-    /// Sets aside `amount` credits for a request, unless spent + under way + amount would pass
-    /// `max`; then says how far the query got and what it still needs.
-    pub fn reserve(&self, endpoint: Endpoint, amount: u64, max: Option<u64>) -> Result<Reservation, HgError> {
+    /// Sets aside a credit for each of `items` (the companies a request may be charged for),
+    /// unless spent + under way + these would pass `max`; then says how far the query got and
+    /// what it still needs.
+    pub fn reserve(&self, endpoint: Endpoint, items: Vec<String>, max: Option<u64>) -> Result<Reservation, HgError> {
+        let amount = items.len() as u64;
         let mut book = self.book();
         if let Some(max) = max
             && book.spent + book.reserved + amount > max
@@ -69,14 +114,18 @@ impl Credits {
             });
         }
         book.reserved += amount;
-        Ok(Reservation { amount })
+        Ok(Reservation { endpoint, items, book: self.book.clone() })
     }
 
     /// Settles a reservation: `returned` are the companies the answer held (charged unless
-    /// charged before).
-    pub fn settle(&self, reservation: Reservation, endpoint: Endpoint, returned: impl IntoIterator<Item = String>) {
+    /// charged before). What was set aside for the others goes back: a request that failed, or
+    /// the part of one that did not arrive, is taken to have cost nothing (the API's balance
+    /// header still shows if it did).
+    pub fn settle(&self, mut reservation: Reservation, returned: impl IntoIterator<Item = String>) {
+        let amount = std::mem::take(&mut reservation.items).len() as u64;
+        let endpoint = reservation.endpoint;
         let mut book = self.book();
-        book.reserved = book.reserved.saturating_sub(reservation.amount);
+        book.reserved = book.reserved.saturating_sub(amount);
         let mut cost = 0;
         for item in returned {
             if book.charged.insert((endpoint, item)) {
@@ -84,13 +133,7 @@ impl Credits {
             }
         }
         // Never more than was reserved: companies the cache knew as returned before are free.
-        book.spent += cost.min(reservation.amount);
-    }
-
-    /// Gives a reservation back: the request failed and cost nothing.
-    pub fn release(&self, reservation: Reservation) {
-        let mut book = self.book();
-        book.reserved = book.reserved.saturating_sub(reservation.amount);
+        book.spent += cost.min(amount);
     }
 
     /// Records companies the cache knows `endpoint` returned before: free from now on.
@@ -106,21 +149,48 @@ impl Credits {
 mod tests {
     use super::*;
 
+    fn ids(range: std::ops::Range<u32>) -> Vec<String> {
+        range.map(|i| i.to_string()).collect()
+    }
+
     #[test]
     fn the_budget_is_never_passed_and_the_refusal_says_how_far_the_query_got() {
         let credits = Credits::default();
         credits.plan(30);
-        let first = credits.reserve(Endpoint::Installs, 25, Some(30)).unwrap();
-        let refused = credits.reserve(Endpoint::Installs, 6, Some(30)).err().expect("25 + 6 > 30");
+        let first = credits.reserve(Endpoint::Installs, ids(0..25), Some(30)).unwrap();
+        let refused = credits.reserve(Endpoint::Installs, ids(25..31), Some(30)).err().expect("25 + 6 > 30");
         assert!(matches!(refused, HgError::CreditBudget { max: 30, spent: 0, next: 6, .. }), "{refused:?}");
-        credits.settle(first, Endpoint::Installs, (0..20).map(|i| i.to_string()));
+        credits.settle(first, ids(0..20));
         assert_eq!(credits.spent(), 20);
-        let next = credits.reserve(Endpoint::Installs, 10, Some(30)).unwrap();
+        let next = credits.reserve(Endpoint::Installs, ids(20..30), Some(30)).unwrap();
         // Five of them were charged already in this run: they cost nothing.
-        credits.settle(next, Endpoint::Installs, (15..25).map(|i| i.to_string()));
+        credits.settle(next, ids(15..25));
         assert_eq!(credits.spent(), 25);
-        let message = credits.reserve(Endpoint::Installs, 6, Some(30)).err().unwrap().to_string();
+        let message = credits.reserve(Endpoint::Installs, ids(30..36), Some(30)).err().unwrap().to_string();
         assert!(message.contains("--max-credits") && message.contains("25"), "{message}");
         assert_eq!(credits.not_charged(Endpoint::Installs, &["3".into(), "99".into()]), vec!["99".to_string()]);
+        assert_eq!(credits.book().reserved, 0);
+    }
+
+    #[test]
+    fn a_reservation_dropped_under_way_is_counted_as_spent_once_and_no_longer_reserved() {
+        let credits = Credits::default();
+        let abandoned = credits.reserve(Endpoint::Installs, ids(0..5), Some(10)).unwrap();
+        assert_eq!(credits.book().reserved, 5);
+        // The query is cancelled while the request is under way.
+        drop(abandoned);
+        assert_eq!(credits.book().reserved, 0, "nothing stays reserved for the rest of the session");
+        assert_eq!(credits.spent(), 5, "the request may have reached HG: its companies count as charged");
+        assert!(credits.not_charged(Endpoint::Installs, &ids(0..5)).is_empty(), "and asking again is free");
+        assert!(credits.reserve(Endpoint::Installs, ids(5..11), Some(10)).is_err(), "5 spent + 6 > 10");
+        let rest = credits.reserve(Endpoint::Installs, ids(5..10), Some(10)).unwrap();
+        credits.settle(rest, ids(0..10));
+        assert_eq!(credits.spent(), 10, "the abandoned companies are not counted twice");
+        // A request that failed returned nothing: settled, it gives back what it held.
+        let failed = credits.reserve(Endpoint::Spend, ids(0..3), None).unwrap();
+        credits.settle(failed, Vec::new());
+        assert_eq!((credits.reserved(), credits.spent()), (0, 10));
+        drop(credits.reserve(Endpoint::Spend, Vec::new(), None).unwrap());
+        assert_eq!((credits.reserved(), credits.spent()), (0, 10));
     }
 }

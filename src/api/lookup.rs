@@ -86,6 +86,27 @@ impl Flights {
     }
 }
 
+/// What a fetch of several companies came to.
+#[derive(Default)]
+struct Fetched {
+    /// Companies answered in full (those of a batch that HG has nothing for are absent).
+    complete: HashMap<CompanyId, Vec<Row>>,
+    /// Companies returned in the pages of a batch received before a later page failed: charged,
+    /// but maybe not all their rows.
+    cut_short: HashSet<CompanyId>,
+    /// The first failure, if any request failed.
+    error: Option<HgError>,
+}
+
+impl Fetched {
+    fn into_result(self) -> Result<HashMap<CompanyId, Vec<Row>>, HgError> {
+        match self.error {
+            Some(error) => Err(error),
+            None => Ok(self.complete),
+        }
+    }
+}
+
 impl HgClient {
     /// What looking up `ids` on `endpoint` with `request` will take, given the cache: the
     /// requests, the credits they may cost at most, and the lookups the cache answers. For
@@ -128,7 +149,7 @@ impl HgClient {
         let batch = if endpoint.batches() { self.config().batch_size.max(1) } else { 1 };
         let mut fresh = self.inner.credits.not_charged(endpoint, &misses);
         if let Some(cache) = &self.config().cache {
-            let before = cache.returned_before(endpoint, &fresh);
+            let before = cache.returned_before(self.cache_base(), endpoint, &fresh);
             fresh.retain(|item| !before.contains(item));
         }
         LookupPlan {
@@ -230,48 +251,96 @@ impl HgClient {
         if ids.is_empty() {
             return Ok(out);
         }
-        let keys: Vec<String> = ids.iter().map(|id| format!("{prefix}{id}")).collect();
-        let flights = &self.inner.flights;
-        let (others, claims) = flights.claim(endpoint, &keys);
-        let mut fetched: HashMap<CompanyId, Rows> = HashMap::new();
-        if !claims.is_empty() {
+        out.extend(self.fetch_misses(endpoint, request, prefix, ids).await?);
+        Ok(out)
+    }
+
+    /// Fetches `ids` (not in the cache when the caller looked), or waits for those another
+    /// lookup is fetching. A key whose fetcher went away (its query was cancelled) is claimed
+    /// again, not fetched on the side, so two waiters on it do not both fetch it.
+    async fn fetch_misses(
+        &self,
+        endpoint: Endpoint,
+        request: &EnrichRequest,
+        prefix: &str,
+        ids: Vec<CompanyId>,
+    ) -> Result<Vec<(CompanyId, Rows)>, HgError> {
+        let mut out = Vec::with_capacity(ids.len());
+        let mut pending = ids;
+        while !pending.is_empty() {
+            let keys: Vec<String> = pending.iter().map(|id| format!("{prefix}{id}")).collect();
+            let (others, claims) = self.inner.flights.claim(endpoint, &keys);
             let mine: Vec<CompanyId> =
-                ids.iter().zip(&others).filter(|(_, other)| other.is_none()).map(|(id, _)| id.clone()).collect();
-            match self.fetch_companies(endpoint, request, &mine).await {
-                Ok(mut by_id) => {
-                    for (claim, id) in claims.into_iter().zip(&mine) {
-                        let rows = Arc::new(by_id.remove(id).unwrap_or_default());
-                        fetched.insert(id.clone(), rows.clone());
-                        flights.land(claim, Ok(rows));
-                    }
-                }
-                Err(error) => {
-                    for claim in claims {
-                        flights.land(claim, Err(error.clone()));
-                    }
-                    return Err(error);
+                pending.iter().zip(&others).filter(|(_, other)| other.is_none()).map(|(id, _)| id.clone()).collect();
+            let mut fetched = self.fetch_claimed(endpoint, request, mine, claims).await?;
+            let mut orphaned = Vec::new();
+            for (id, other) in pending.into_iter().zip(others) {
+                let rows = match other {
+                    Some(flight) => match flight.await {
+                        Ok(rows) => rows,
+                        Err(HgError::Cancelled { .. }) => {
+                            orphaned.push(id);
+                            continue;
+                        }
+                        Err(error) => return Err(error),
+                    },
+                    None => fetched.remove(&id).expect("every claimed id was fetched"),
+                };
+                out.push((id, rows));
+            }
+            pending = orphaned;
+        }
+        Ok(out)
+    }
+
+    /// Fetches the companies this caller claimed and reports each to its waiters. The cache is
+    /// read again first: between the caller's read and its claim, another lookup may have
+    /// stored the answer and landed its flight.
+    async fn fetch_claimed(
+        &self,
+        endpoint: Endpoint,
+        request: &EnrichRequest,
+        ids: Vec<CompanyId>,
+        claims: Vec<Claim>,
+    ) -> Result<HashMap<CompanyId, Rows>, HgError> {
+        if claims.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let flights = &self.inner.flights;
+        let mut fetched = self.cached_companies(endpoint, request, &ids);
+        if !fetched.is_empty() {
+            self.cache_hits(endpoint, fetched.len());
+        }
+        let mut missing = Vec::with_capacity(ids.len());
+        let mut unlanded = Vec::with_capacity(ids.len());
+        for (claim, id) in claims.into_iter().zip(ids) {
+            match fetched.get(&id) {
+                Some(rows) => flights.land(claim, Ok(rows.clone())),
+                None => {
+                    missing.push(id);
+                    unlanded.push(claim);
                 }
             }
         }
-        out.reserve(ids.len());
-        for (id, other) in ids.into_iter().zip(others) {
-            let rows = match other {
-                Some(flight) => match flight.await {
-                    Ok(rows) => rows,
-                    // The query fetching it went away: fetch it here instead of failing.
-                    Err(HgError::Cancelled { .. }) => Arc::new(
-                        self.fetch_companies(endpoint, request, std::slice::from_ref(&id))
-                            .await?
-                            .remove(&id)
-                            .unwrap_or_default(),
-                    ),
-                    Err(error) => return Err(error),
-                },
-                None => fetched.remove(&id).expect("every claimed id was fetched"),
-            };
-            out.push((id, rows));
+        if missing.is_empty() {
+            return Ok(fetched);
         }
-        Ok(out)
+        match self.fetch_companies(endpoint, request, &missing).await {
+            Ok(mut by_id) => {
+                for (claim, id) in unlanded.into_iter().zip(missing) {
+                    let rows = Arc::new(by_id.remove(&id).unwrap_or_default());
+                    fetched.insert(id, rows.clone());
+                    flights.land(claim, Ok(rows));
+                }
+                Ok(fetched)
+            }
+            Err(error) => {
+                for claim in unlanded {
+                    flights.land(claim, Err(error.clone()));
+                }
+                Err(error)
+            }
+        }
     }
 
     /// What the cache holds for `ids` (none when refreshing or without a cache).
@@ -299,6 +368,13 @@ impl HgClient {
     /// Fetches `ids` with as few requests as the endpoint allows; rows grouped by company. On a
     /// charged endpoint the request first reserves its worst-case credits under the budget (a dry
     /// run only counts them); every answer goes into the cache as it arrives.
+    ///
+    /// When the fetch fails part way, what arrived was still paid for: the companies it returned
+    /// are counted as spent, and the complete answers among it (each company asked alone) are
+    /// cached, so a rerun pays only for the rest. The reservation of the companies that did not
+    /// arrive goes back: a request that failed cost nothing (the API's balance header still shows
+    /// if it did). Dropped under way (the query cancelled), the reservation counts all its
+    /// companies as spent (see [`Reservation`](super::credits::Reservation)).
     async fn fetch_companies(
         &self,
         endpoint: Endpoint,
@@ -306,13 +382,13 @@ impl HgClient {
         ids: &[CompanyId],
     ) -> Result<HashMap<CompanyId, Vec<Row>>, HgError> {
         if !endpoint.charged() {
-            return self.fetch_companies_uncounted(endpoint, request, ids).await;
+            return self.fetch_companies_uncounted(endpoint, request, ids).await.into_result();
         }
         let items: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
         let credits = &self.inner.credits;
         let mut fresh = credits.not_charged(endpoint, &items);
         if let Some(cache) = &self.config().cache {
-            let before = cache.returned_before(endpoint, &fresh);
+            let before = cache.returned_before(self.cache_base(), endpoint, &fresh);
             credits.known(endpoint, before.iter().cloned());
             fresh.retain(|item| !before.contains(item));
         }
@@ -333,25 +409,23 @@ impl HgClient {
                 })
                 .collect());
         }
-        let reservation = credits.reserve(endpoint, fresh.len() as u64, self.options.max_credits)?;
-        match self.fetch_companies_uncounted(endpoint, request, ids).await {
-            Ok(by_id) => {
-                let returned = by_id.iter().filter(|(_, rows)| !rows.is_empty()).map(|(id, _)| id.to_string());
-                credits.settle(reservation, endpoint, returned);
-                if let Some(cache) = &self.config().cache {
-                    let empty = Vec::new();
-                    let entries: Vec<(String, &[Row])> =
-                        ids.iter().map(|id| (id.to_string(), by_id.get(id).unwrap_or(&empty).as_slice())).collect();
-                    cache.put(&self.cache_scope(endpoint, request), endpoint, request.fields.as_deref(), &entries);
-                }
-                Ok(by_id)
-            }
-            Err(error) => {
-                // What a failed request cost is unknown; the API's balance header still shows it.
-                credits.release(reservation);
-                Err(error)
-            }
+        let reservation = credits.reserve(endpoint, fresh, self.options.max_credits)?;
+        let fetched = self.fetch_companies_uncounted(endpoint, request, ids).await;
+        let returned = fetched.complete.iter().filter(|(_, rows)| !rows.is_empty()).map(|(id, _)| id.to_string());
+        credits.settle(reservation, returned.chain(fetched.cut_short.iter().map(|id| id.to_string())));
+        if let Some(cache) = &self.config().cache {
+            let empty = Vec::new();
+            let entries: Vec<(String, &[Row])> = match fetched.error {
+                // Every company asked was answered: those without rows have none.
+                None => ids
+                    .iter()
+                    .map(|id| (id.to_string(), fetched.complete.get(id).unwrap_or(&empty).as_slice()))
+                    .collect(),
+                Some(_) => fetched.complete.iter().map(|(id, rows)| (id.to_string(), rows.as_slice())).collect(),
+            };
+            cache.put(&self.cache_scope(endpoint, request), endpoint, request.fields.as_deref(), &entries);
         }
+        fetched.into_result()
     }
 
     async fn fetch_companies_uncounted(
@@ -359,12 +433,19 @@ impl HgClient {
         endpoint: Endpoint,
         request: &EnrichRequest,
         ids: &[CompanyId],
-    ) -> Result<HashMap<CompanyId, Vec<Row>>, HgError> {
+    ) -> Fetched {
         let firmographic = endpoint == Endpoint::Firmographic;
         let one_by_one = ids.len() == 1 || !endpoint.batches() || self.inner.batch_unsupported.load(Ordering::Relaxed);
         if !one_by_one {
-            let payload = Payload::Body(request.body(false, Companies::Batch(ids)));
-            let rows = self.list(endpoint, &payload, None).await?;
+            let (rows, error) =
+                self.list_partial(endpoint, &Payload::Body(request.body(false, Companies::Batch(ids))), None).await;
+            if let Some(error) = error {
+                // The pages received were paid for, but a company's rows may go on in the page
+                // that failed: none of them is known complete.
+                let cut_short =
+                    rows.iter().filter_map(|r| r.company_id().and_then(|i| CompanyId::parse(i).ok())).collect();
+                return Fetched { complete: HashMap::new(), cut_short, error: Some(error) };
+            }
             if rows.iter().all(|r| r.company_id().is_some()) {
                 let mut by_id: HashMap<CompanyId, Vec<Row>> = HashMap::new();
                 for row in rows {
@@ -372,7 +453,7 @@ impl HgClient {
                         by_id.entry(id).or_default().push(row);
                     }
                 }
-                return Ok(by_id);
+                return Fetched { complete: by_id, ..Fetched::default() };
             }
             if !self.inner.batch_unsupported.swap(true, Ordering::Relaxed) {
                 tracing::warn!(
@@ -384,13 +465,24 @@ impl HgClient {
         let fetches = ids.iter().map(|id| async move {
             let payload = Payload::Body(request.body(firmographic, Companies::One(id)));
             let rows = if firmographic {
-                self.send(endpoint, &payload).await?.rows
+                self.send(endpoint, &payload).await.map(|page| page.rows)
             } else {
-                self.list(endpoint, &payload, None).await?
+                self.list(endpoint, &payload, None).await
             };
-            Ok::<_, HgError>((id.clone(), rows))
+            (id.clone(), rows)
         });
-        join_all(fetches).await.into_iter().collect()
+        let mut fetched = Fetched::default();
+        for (id, rows) in join_all(fetches).await {
+            match rows {
+                Ok(rows) => {
+                    fetched.complete.insert(id, rows);
+                }
+                Err(error) => {
+                    fetched.error.get_or_insert(error);
+                }
+            }
+        }
+        fetched
     }
 
     /// The matches for each query, one request per distinct query, concurrently.
@@ -420,5 +512,167 @@ impl HgClient {
             })
             .buffer_unordered(concurrency)
             .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+    use std::sync::atomic::AtomicUsize;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::api::cache::ResponseCache;
+    use crate::api::{ApiKey, ClientConfig, LookupOptions, RetryPolicy};
+
+    /// How the stand-in HG answers: (path, body) to (status, JSON).
+    type Answer = dyn Fn(&str, &Value) -> (u16, Value) + Send + Sync;
+
+    /// A stand-in HG on a local port, a client of it with a cache in `dir`, and the count of
+    /// requests it got.
+    async fn client(dir: &std::path::Path, answer: Arc<Answer>) -> (HgClient, Arc<AtomicUsize>) {
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counted = requests.clone();
+        let router = axum::Router::new().fallback(move |uri: axum::http::Uri, axum::Json(body): axum::Json<Value>| {
+            let (answer, counted) = (answer.clone(), counted.clone());
+            async move {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let (status, json) = answer(uri.path(), &body);
+                (axum::http::StatusCode::from_u16(status).unwrap(), axum::Json(json))
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}/v1", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        let mut config = ClientConfig::new(base, ApiKey::new("test-key"));
+        config.rate = None;
+        config.page_size = 2;
+        config.retry = RetryPolicy { max_attempts: 1, ..RetryPolicy::default() };
+        config.cache = Some(Arc::new(ResponseCache::open(&dir.join("cache.sqlite")).unwrap()));
+        let client = HgClient::new(config).unwrap();
+        (client.with_options(LookupOptions { max_credits: Some(100), ..LookupOptions::default() }), requests)
+    }
+
+    fn id(text: &str) -> CompanyId {
+        CompanyId::parse(text).unwrap()
+    }
+
+    /// A firmographic answer naming the company, or a 500 for `failing`.
+    fn firmographic(failing: Option<CompanyId>) -> Arc<Answer> {
+        Arc::new(move |_, body| {
+            let company = body["company_id"].as_str().unwrap().to_string();
+            if failing.as_ref().is_some_and(|f| f.as_str() == company) {
+                return (500, json!({"errors": [{"detail": "down"}]}));
+            }
+            (200, json!({"data": [{"company_id": company, "company_name": format!("name of {company}")}]}))
+        })
+    }
+
+    fn name(rows: &[Row]) -> Option<&str> {
+        rows.first().and_then(|r| r.get("company_name")).and_then(FieldValue::as_str)
+    }
+
+    fn cached(client: &HgClient, endpoint: Endpoint, ids: &[CompanyId]) -> HashMap<CompanyId, Rows> {
+        client.cached_companies(endpoint, &EnrichRequest::default(), ids)
+    }
+
+    fn put(client: &HgClient, endpoint: Endpoint, id: &CompanyId, company_name: &str) {
+        let row = Row::decode(
+            endpoint,
+            json!({"company_id": id.as_str(), "company_name": company_name}).as_object().unwrap(),
+        );
+        let scope = client.cache_scope(endpoint, &EnrichRequest::default());
+        client.config().cache.as_ref().unwrap().put(
+            &scope,
+            endpoint,
+            None,
+            &[(id.to_string(), std::slice::from_ref(&row))],
+        );
+    }
+
+    #[tokio::test]
+    async fn a_claimed_key_answered_meanwhile_is_served_from_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let (client, requests) = client(dir.path(), firmographic(None)).await;
+        let a = id("A");
+        // Another lookup stored A and landed its flight after this one read the cache.
+        put(&client, Endpoint::Firmographic, &a, "stored meanwhile");
+        let out = client
+            .fetch_misses(Endpoint::Firmographic, &EnrichRequest::default(), "p|", vec![a.clone()])
+            .await
+            .unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(name(&out[0].1), Some("stored meanwhile"));
+        assert_eq!(requests.load(Ordering::SeqCst), 0, "not fetched again");
+        assert!(client.inner.flights.map.lock().unwrap().is_empty(), "the claim landed");
+    }
+
+    #[tokio::test]
+    async fn a_waiter_on_a_cancelled_flight_claims_the_key_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let (client, requests) = client(dir.path(), firmographic(None)).await;
+        let (a, b) = (id("A"), id("B"));
+        let (_, claims) = client.inner.flights.claim(Endpoint::Firmographic, &[format!("p|{a}"), format!("p|{b}")]);
+        let request = EnrichRequest::default();
+        let mut waiter =
+            Box::pin(client.fetch_misses(Endpoint::Firmographic, &request, "p|", vec![a.clone(), b.clone()]));
+        assert!(futures::poll!(waiter.as_mut()).is_pending(), "waits for the other lookup");
+        // That lookup stores A, then its query is cancelled before it lands anything.
+        put(&client, Endpoint::Firmographic, &a, "stored by the other");
+        drop(claims);
+        let out: HashMap<CompanyId, Rows> = waiter.await.unwrap().into_iter().collect();
+        assert_eq!(name(&out[&a]), Some("stored by the other"), "A from the cache, through a claim");
+        assert_eq!(name(&out[&b]), Some(format!("name of {b}").as_str()));
+        assert_eq!(requests.load(Ordering::SeqCst), 1, "B fetched once, A not at all");
+        assert!(client.inner.flights.map.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn answers_that_arrived_before_a_failure_are_cached_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, c) = (id("A"), id("B"), id("C"));
+        let (client, _) = client(dir.path(), firmographic(Some(b.clone()))).await;
+        let ids = [a.clone(), b.clone(), c.clone()];
+        let error = client.fetch_companies(Endpoint::Firmographic, &EnrichRequest::default(), &ids).await.unwrap_err();
+        assert_eq!(error.status(), Some(500), "{error}");
+        let credits = &client.inner.credits;
+        assert_eq!((credits.spent(), credits.reserved()), (2, 0), "A and C were returned and paid for");
+        client.config().cache.as_ref().unwrap().flush();
+        let kept = cached(&client, Endpoint::Firmographic, &ids);
+        assert_eq!(kept.keys().cloned().collect::<HashSet<_>>(), HashSet::from([a.clone(), c.clone()]));
+        assert_eq!(name(&kept[&a]), Some(format!("name of {a}").as_str()));
+    }
+
+    #[tokio::test]
+    async fn companies_of_the_pages_before_a_failed_page_are_counted_not_cached() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, c) = (id("A"), id("B"), id("C"));
+        let answer: Arc<Answer> = Arc::new(|_, body| {
+            let ids: Vec<String> = body["filters"]["company_ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i.as_str().unwrap().to_string())
+                .collect();
+            match body["offset"].as_u64() {
+                // A full page (of 2): A's and B's first rows; the next page fails.
+                Some(0) => (
+                    200,
+                    json!({"data": [{"company_id": ids[0], "product_id": 1}, {"company_id": ids[1], "product_id": 2}]}),
+                ),
+                _ => (503, json!({"errors": [{"detail": "down"}]})),
+            }
+        });
+        let (client, requests) = client(dir.path(), answer).await;
+        let ids = [a.clone(), b.clone(), c.clone()];
+        let error = client.fetch_companies(Endpoint::Installs, &EnrichRequest::default(), &ids).await.unwrap_err();
+        assert_eq!(error.status(), Some(503), "{error}");
+        assert_eq!(requests.load(Ordering::SeqCst), 2);
+        let credits = &client.inner.credits;
+        assert_eq!((credits.spent(), credits.reserved()), (2, 0), "A and B were returned: charged");
+        assert_eq!(credits.not_charged(Endpoint::Installs, &[a.to_string(), c.to_string()]), vec![c.to_string()]);
+        client.config().cache.as_ref().unwrap().flush();
+        assert!(cached(&client, Endpoint::Installs, &ids).is_empty(), "no company is known complete");
     }
 }
