@@ -59,6 +59,75 @@ pub fn located(error: &DataFusionError, first_line: usize, first_column: usize) 
     }
 }
 
+/// [`located`] for a statement of a script, naming the files it reads where the error comes
+/// from one of them (a CSV row with too many fields, bytes that are not UTF-8, an empty file).
+pub fn for_statement(error: &DataFusionError, statement: &crate::script::ScriptStatement) -> String {
+    let text = located(error, statement.line, statement.column);
+    match cause(error) {
+        Cause::Other(DataFusionError::SQL(..)) | Cause::Hg(_) | Cause::Scan(_) => text,
+        Cause::Other(_) => with_files(text, &quoted_files(&statement.text)),
+    }
+}
+
+/// The quoted names in `sql` that are files on disk.
+fn quoted_files(sql: &str) -> Vec<String> {
+    let mut files: Vec<String> = Vec::new();
+    let mut rest = sql;
+    while let Some(start) = rest.find('\'') {
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('\'') else { break };
+        let name = &after[..end];
+        if !name.is_empty() && std::path::Path::new(name).is_file() && !files.iter().any(|f| f == name) {
+            files.push(name.to_string());
+        }
+        rest = &after[end + 1..];
+    }
+    files
+}
+
+/// `text` restated for the files it is about.
+fn with_files(text: String, files: &[String]) -> String {
+    let csv: Vec<&String> = files.iter().filter(|f| !f.to_ascii_lowercase().ends_with(".parquet")).collect();
+    if let Some(problem) = csv_problem(&text) {
+        let which = match csv.as_slice() {
+            [one] => format!("'{one}'"),
+            [] => "a CSV file".to_string(),
+            several => format!("one of {}", several.iter().map(|f| format!("'{f}'")).collect::<Vec<_>>().join(", ")),
+        };
+        return format!("{which}: {problem}");
+    }
+    let empty: Vec<String> = files
+        .iter()
+        .filter(|f| std::fs::metadata(f).is_ok_and(|m| m.len() == 0))
+        .map(|f| format!("'{f}' is empty: it has no header row, so no columns"))
+        .collect();
+    if empty.is_empty() { text } else { format!("{text}; {}", empty.join("; ")) }
+}
+
+/// Arrow's CSV reader errors as what is wrong with the file and how to fix it.
+fn csv_problem(text: &str) -> Option<String> {
+    let csv = &text[text.find("Csv error: ")? + "Csv error: ".len()..];
+    let number_after = |pattern: &str| -> Option<usize> {
+        let rest = &csv[csv.find(pattern)? + pattern.len()..];
+        rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+    };
+    if csv.contains("unequal lengths") {
+        let expected = number_after("Expected ")?;
+        let found = number_after("found ")?;
+        let line = number_after("at line ")?;
+        return Some(format!(
+            "line {line} has {found} fields where the header has {expected}; fix that row, or quote a field that contains a comma"
+        ));
+    }
+    if csv.contains("UTF-8") || csv.contains("utf-8") {
+        let line = number_after("at line ").map_or(String::new(), |l| format!("line {l} "));
+        return Some(format!(
+            "{line}is not UTF-8 text; save the file as UTF-8 (for example: iconv -f latin1 -t utf-8 in.csv > out.csv)"
+        ));
+    }
+    Some(csv.to_string())
+}
+
 /// A parser error as a person reads it: what was expected and where in the statement.
 fn syntax(error: &ParserError, first_line: usize, first_column: usize) -> String {
     let text = match error {
@@ -95,8 +164,17 @@ fn explain(text: String) -> String {
         }
         Some(name) if crate::tables::find(&name).is_some() => format!("{text}; HG tables live in schema hg: hg.{name}"),
         Some(_) => format!("{text}; SHOW TABLES (or \\d in the REPL) lists the tables"),
-        None => text,
+        None => unknown_hg_table(&text).unwrap_or(text),
     }
+}
+
+/// `hg.x` that is not one of the HG tables: say which are.
+fn unknown_hg_table(text: &str) -> Option<String> {
+    const PREFIX: &str = "table 'datafusion.hg.";
+    let rest = &text[text.find(PREFIX)? + PREFIX.len()..];
+    let name = rest.strip_suffix("' not found")?;
+    let tables: Vec<String> = crate::tables::all().iter().map(|t| format!("hg.{}", t.name)).collect();
+    Some(format!("no table hg.{name}: the HG tables are {}", tables.join(", ")))
 }
 
 #[cfg(test)]
@@ -122,6 +200,39 @@ mod tests {
             None,
         );
         assert_eq!(exit_code(&through_arrow), exit::HG_API);
+    }
+
+    #[test]
+    fn csv_reader_errors_name_the_file_line_and_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("accounts.csv");
+        std::fs::write(&file, "a,b\n1,2,3\n").unwrap();
+        let file = file.display().to_string();
+        let unequal = "Arrow error: Csv error: Encountered unequal lengths between records on CSV file. Expected 2 records, found 3 records at line 3";
+        assert_eq!(
+            with_files(unequal.to_string(), std::slice::from_ref(&file)),
+            format!(
+                "'{file}': line 3 has 3 fields where the header has 2; fix that row, or quote a field that contains a comma"
+            )
+        );
+        let utf8 = "Arrow error: Csv error: Encountered UTF-8 error while reading CSV file: invalid utf-8: invalid UTF-8 in field 1 near byte index 1 at line 2";
+        assert!(
+            with_files(utf8.to_string(), &[])
+                .starts_with("a CSV file: line 2 is not UTF-8 text; save the file as UTF-8")
+        );
+        assert_eq!(
+            quoted_files(&format!("SELECT * FROM '{file}' JOIN 'nope.csv' ON 'x' = '{file}'")),
+            std::slice::from_ref(&file)
+        );
+        let empty = dir.path().join("empty.csv");
+        std::fs::write(&empty, "").unwrap();
+        let empty = empty.display().to_string();
+        assert_eq!(
+            with_files("Schema error: No field named website.".into(), &[file, empty.clone()]),
+            format!("Schema error: No field named website.; '{empty}' is empty: it has no header row, so no columns")
+        );
+        let unknown = explain("Error during planning: table 'datafusion.hg.compnies' not found".into());
+        assert!(unknown.starts_with("no table hg.compnies: the HG tables are hg.companies,"), "{unknown}");
     }
 
     #[test]

@@ -59,11 +59,10 @@ impl Failure {
         }
     }
 
-    /// What to tell the user, if anything, for a statement starting at `line`, `column` of its
-    /// script.
-    pub fn message(&self, line: usize, column: usize) -> Option<String> {
+    /// What to tell the user, if anything, for `statement` of its script.
+    pub fn message(&self, statement: &crate::script::ScriptStatement) -> Option<String> {
         match self {
-            Failure::Error(e) => Some(errors::located(e, line, column)),
+            Failure::Error(e) => Some(errors::for_statement(e, statement)),
             Failure::Interrupted(Signal::Interrupt) => Some("cancelled (Ctrl-C)".to_string()),
             Failure::Interrupted(signal) => Some(format!("cancelled ({signal:?} signal)")),
             Failure::ClosedOutput => None,

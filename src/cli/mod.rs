@@ -254,7 +254,7 @@ pub async fn run(cli: Cli, order: Vec<ScriptSource>) -> ExitCode {
             }
             Err(failure) => {
                 exec::flush_stdout();
-                if let Some(message) = failure.message(statement.line, statement.column) {
+                if let Some(message) = failure.message(statement) {
                     eprintln!("error: {origin}{message}");
                 }
                 return ExitCode::from(failure.exit_code());
@@ -275,9 +275,18 @@ fn fail(code: u8, message: &str) -> ExitCode {
 
 /// Warnings and errors from the library on stderr; `HGSQL_LOG` (e.g. `debug`) shows more. The
 /// key is a secret type and never reaches a log line.
+/// Colours only on a terminal (and not under `NO_COLOR`), so a script's log holds no escape
+/// codes; timestamps only when `HGSQL_LOG` asks for a trace.
 fn init_logging() {
+    use std::io::IsTerminal;
+    let asked = std::env::var_os("HGSQL_LOG").is_some();
     let filter = tracing_subscriber::EnvFilter::try_from_env("HGSQL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let logger = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(ansi);
+    let _ = if asked { logger.try_init() } else { logger.without_time().try_init() };
 }

@@ -146,7 +146,7 @@ async fn run_script(
         if let Err(failure) =
             exec::run_statement(&connection.session, &statement.text, Destination::Stdout, options, interrupts).await
         {
-            if let Some(message) = failure.message(statement.line, statement.column) {
+            if let Some(message) = failure.message(&statement) {
                 match (file, several) {
                     (Some(file), _) => eprintln!("error: {file}:{}: {message}", statement.line),
                     (None, true) => eprintln!("error: line {}: {message}", statement.line),

@@ -1,10 +1,12 @@
 //! hgsql's one integration-test binary (every test binary links DataFusion, so there is one).
 
 mod api_client;
+mod bad_input;
 mod cache;
 mod cli;
 mod cli_parquet;
 mod cli_repl;
+mod fault_matrix;
 mod row_status;
 mod sandbox_dump;
 mod sandbox_endpoints;

@@ -1,0 +1,216 @@
+//! The bad-input table: what users feed hgsql by mistake, run through the binary. Each case
+//! gets the right answer or a clear error (naming what is at fault) with its exit code, and
+//! never a panic or a hang: every run has a deadline.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::cli::{SandboxProcess, hgsql};
+
+/// Longest any case may take; a hang fails the test instead of blocking CI.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// Runs `command` to completion within the deadline.
+fn run(mut command: Command) -> Output {
+    let mut child = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > DEADLINE {
+            let _ = child.kill();
+            panic!("{command:?} still running after {DEADLINE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// One row of the table: what to run, and what it must end with.
+struct Case {
+    name: &'static str,
+    sql: String,
+    exit: i32,
+    /// Each must appear in stderr (on failure) or stdout (on success).
+    says: Vec<String>,
+}
+
+impl Case {
+    fn new(name: &'static str, sql: impl Into<String>, exit: i32, says: &[&str]) -> Case {
+        Case { name, sql: sql.into(), exit, says: says.iter().map(|s| s.to_string()).collect() }
+    }
+
+    fn check(&self, out: &Output) {
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(self.exit), "{}: exit code\nstdout: {stdout}\nstderr: {stderr}", self.name);
+        for needle in &self.says {
+            let text = if self.exit == 0 { &stdout } else { &stderr };
+            assert!(text.contains(needle.as_str()), "{}: {needle:?} missing from\n{text}\nstderr: {stderr}", self.name);
+        }
+        assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{}: {stderr}", self.name);
+    }
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    std::fs::write(dir.join(name), bytes).unwrap();
+    name.to_string()
+}
+
+#[test]
+fn bad_local_input_gets_a_clear_error_naming_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "malformed.csv", b"account_id,website\n1,acme.com\n2,globex.com,extra\n3,initech.com\n");
+    write(d, "no_website.csv", b"account_id,domain\n1,acme.com\n");
+    write(d, "latin1.csv", b"account_id,website\n1,m\xfcller.de\n");
+    write(d, "empty.csv", b"");
+    write(d, "header_only.csv", b"account_id,website\n");
+    let cases = [
+        Case::new(
+            "malformed row",
+            "SELECT * FROM 'malformed.csv'",
+            1,
+            &["'malformed.csv': line 3 has 3 fields where the header has 2"],
+        ),
+        Case::new(
+            "missing column",
+            "SELECT a.website FROM 'no_website.csv' a",
+            1,
+            &["website", "account_id", "domain"],
+        ),
+        Case::new("non-UTF-8 bytes", "SELECT * FROM 'latin1.csv'", 1, &["'latin1.csv': line 2 is not UTF-8 text"]),
+        Case::new("empty file", "SELECT website FROM 'empty.csv'", 1, &["website", "'empty.csv' is empty"]),
+        Case::new("header only", "SELECT count(website) AS n FROM 'header_only.csv'", 0, &["| 0 |"]),
+        Case::new("missing file", "SELECT * FROM 'nowhere.csv'", 1, &["no file 'nowhere.csv'"]),
+        Case::new("syntax error", "SELECT 1;\n\nSELEC website FROM x;", 1, &["line 3", "SELEC"]),
+        Case::new("unknown table", "SELECT * FROM hg.compnies", 1, &["no table hg.compnies", "hg.companies"]),
+        Case::new("hg table without schema", "SELECT * FROM firmographics", 1, &["hg.firmographics"]),
+        Case::new(
+            "unknown column",
+            "SELECT employees FROM hg.firmographics WHERE company_id = '0A'",
+            1,
+            &["employees", "employees_total"],
+        ),
+    ];
+    for case in &cases {
+        let mut command = hgsql();
+        command.current_dir(d).args(["-c", &case.sql]);
+        case.check(&run(command));
+    }
+    assert_eq!(std::fs::read_dir(d).unwrap().count(), 5, "no file written or removed");
+}
+
+/// Known domains of the sandbox, from its free search endpoint.
+fn domains(sandbox: &SandboxProcess, n: usize) -> Vec<String> {
+    let mut command = sandbox.hgsql();
+    command.args([
+        "--format",
+        "csv",
+        "-c",
+        &format!("SELECT domain_name_normalized FROM hg.search ORDER BY company_id LIMIT {n}"),
+    ]);
+    let out = run(command);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().skip(1).map(str::to_string).collect()
+}
+
+#[test]
+fn odd_domains_are_sent_encoded_and_change_no_other_parameter() {
+    let sandbox = SandboxProcess::start(&["--companies", "300", "--rate", "0"]);
+    let known = domains(&sandbox, 2);
+    let (a, b) = (&known[0], &known[1]);
+    let dir = tempfile::tempdir().unwrap();
+    // Account 1..4 are `a` behind query strings, fragments and spaces; 5 asks for 100 matches
+    // through the value; 6..8 are no domain HG knows.
+    let csv = format!(
+        "account_id,website\n1,{a}?utm=1&limit=100\n2,https://{a}/#top\n3,  {a}  \n4,{b}/path?x=1&limit=100\n\
+         5,{a}&limit=100\n6,ac me.com\n7,bücher.de\n8,{a}%26limit%3D100\n"
+    );
+    write(dir.path(), "odd.csv", csv.as_bytes());
+    let mut command = sandbox.hgsql();
+    command.current_dir(dir.path()).args([
+        "--format",
+        "csv",
+        "-c",
+        "SELECT a.account_id, c.domain_name, c.match_rank FROM 'odd.csv' a \
+         LEFT JOIN hg.companies c ON c.match_domain = a.website ORDER BY a.account_id, c.match_rank",
+    ]);
+    let out = run(command);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: Vec<Vec<&str>> = stdout.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    // One row per account: a `limit` in the value did not become a parameter.
+    assert_eq!(rows.iter().map(|r| r[0]).collect::<Vec<_>>(), ["1", "2", "3", "4", "5", "6", "7", "8"], "{stdout}");
+    let domain = |r: &Vec<&str>| r[1].trim_start_matches("www.").to_string();
+    for row in &rows[..3] {
+        assert_eq!(domain(row), *a, "{stdout}");
+        assert_eq!(row[2], "1");
+    }
+    assert_eq!(domain(&rows[3]), *b, "{stdout}");
+    for row in &rows[4..] {
+        assert_eq!(row[1], "", "{row:?} is no domain HG knows: {stdout}");
+    }
+}
+
+#[test]
+fn bad_ids_match_nothing_and_say_so() {
+    let sandbox = SandboxProcess::start(&["--companies", "300", "--rate", "0"]);
+    let mut command = sandbox.hgsql();
+    command.args([
+        "--format",
+        "csv",
+        "-c",
+        "SELECT company_id, employees_total FROM hg.firmographics \
+         WHERE company_id IN ('xyz', '123456789012345678901234567890123', 'ABC', '')",
+    ]);
+    let out = run(command);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1, "only the header: no company has these ids");
+    assert!(
+        stderr.contains("hg.firmographics: 3 value(s) of company_id are not HG ids") && stderr.contains("'xyz'"),
+        "the user hears of the typos: {stderr}"
+    );
+    assert!(!stderr.contains('\u{1b}'), "no colour codes when stderr is not a terminal: {stderr:?}");
+}
+
+#[test]
+fn unreachable_silent_and_refusing_apis_exit_3_in_bounded_time() {
+    let sql = "SELECT company_id FROM hg.firmographics WHERE company_id = '0A'";
+    // Nothing listens on port 1.
+    let mut command = hgsql();
+    command.env("HG_API_KEY", "k").args(["--base-url", "http://127.0.0.1:1/data-api/v1", "-c", sql]);
+    Case::new("unreachable", sql, 3, &["127.0.0.1:1", "connection failed"]).check(&run(command));
+
+    // A server that accepts and never answers: the request times out (1 s here, by config).
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/data-api/v1", silent.local_addr().unwrap());
+    let held = std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for stream in silent.incoming().take(4) {
+            open.push(stream);
+        }
+        std::thread::sleep(Duration::from_secs(20));
+    });
+    let config = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(config.path().join("hgsql")).unwrap();
+    std::fs::write(
+        config.path().join("hgsql/config.toml"),
+        "[profiles.default]\ntimeout_seconds = 1\nmax_attempts = 2\n",
+    )
+    .unwrap();
+    let started = Instant::now();
+    let mut command = hgsql();
+    command.env("XDG_CONFIG_HOME", config.path()).env("HG_API_KEY", "k").args(["--base-url", &url, "-c", sql]);
+    Case::new("never answers", sql, 3, &["timed out"]).check(&run(command));
+    assert!(started.elapsed() < Duration::from_secs(15), "two 1 s attempts took {:?}", started.elapsed());
+    drop(held);
+
+    // A key the API refuses.
+    let sandbox = SandboxProcess::start(&["--companies", "300", "--rate", "0"]);
+    let mut command = sandbox.hgsql();
+    command.env("HG_API_KEY", "wrong-key-5e1").args(["-c", sql]);
+    let out = run(command);
+    Case::new("wrong key", sql, 3, &["refused"]).check(&out);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("wrong-key-5e1"), "the key is never echoed");
+}
