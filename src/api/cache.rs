@@ -230,15 +230,30 @@ impl ResponseCache {
     }
 
     /// Answers not yet in the file for `scope` and `item` that cover `wanted`, newest first.
-    fn pending(&self, scope: &str, item: &str, wanted: Option<&HashSet<&str>>, oldest: i64) -> Option<Cached> {
+    /// The answers for `items` still queued or being written, newest first: one pass over the
+    /// queue per call, not one per item (a large run's queue holds thousands).
+    fn pending(
+        &self,
+        scope: &str,
+        items: &[String],
+        wanted: Option<&HashSet<&str>>,
+        oldest: i64,
+    ) -> HashMap<String, Cached> {
+        let asked: HashSet<&str> = items.iter().map(String::as_str).collect();
         let state = self.writes.state();
-        state
-            .queued
-            .iter()
-            .rev()
-            .chain(state.writing.iter().rev())
-            .find(|e| e.scope == scope && e.item == item && e.fetched_at > oldest && covers(&e.fields, wanted))
-            .and_then(|e| decode_rows(scope, &e.rows).map(|rows| Cached { rows, fetched_at: from_unix(e.fetched_at) }))
+        let mut found: HashMap<String, Cached> = HashMap::new();
+        for e in state.queued.iter().rev().chain(state.writing.iter().rev()) {
+            if e.scope == scope
+                && asked.contains(e.item.as_str())
+                && !found.contains_key(&e.item)
+                && e.fetched_at > oldest
+                && covers(&e.fields, wanted)
+                && let Some(rows) = decode_rows(scope, &e.rows)
+            {
+                found.insert(e.item.clone(), Cached { rows, fetched_at: from_unix(e.fetched_at) });
+            }
+        }
+        found
     }
 
     pub fn path(&self) -> &Path {
@@ -257,15 +272,9 @@ impl ResponseCache {
         let mut found = HashMap::new();
         let connection = self.connection();
         let result = (|| -> rusqlite::Result<()> {
-            let mut unqueued = Vec::with_capacity(items.len());
-            for item in items {
-                match self.pending(scope, item, wanted.as_ref(), oldest) {
-                    Some(hit) => {
-                        found.insert(item.clone(), hit);
-                    }
-                    None => unqueued.push(item.as_str()),
-                }
-            }
+            found = self.pending(scope, items, wanted.as_ref(), oldest);
+            let unqueued: Vec<&str> =
+                items.iter().filter(|item| !found.contains_key(*item)).map(String::as_str).collect();
             // Many items a statement: a rerun of thousands of lookups reads in a few steps.
             for chunk in unqueued.chunks(GET_CHUNK) {
                 let placeholders = vec!["?"; chunk.len()].join(",");
@@ -339,6 +348,7 @@ impl ResponseCache {
     pub fn returned_before(&self, base: &str, endpoint: Endpoint, items: &[String]) -> HashSet<String> {
         let prefix = scope(base, endpoint, "");
         let oldest = unix(SystemTime::now()).saturating_sub(CREDIT_YEAR.as_secs() as i64);
+        let asked: HashSet<&str> = items.iter().map(String::as_str).collect();
         let mut seen: HashSet<String> = {
             let state = self.writes.state();
             state
@@ -350,7 +360,7 @@ impl ResponseCache {
                         && e.row_count > 0
                         && e.fetched_at > oldest
                         && e.scope.starts_with(&prefix)
-                        && items.contains(&e.item)
+                        && asked.contains(e.item.as_str())
                 })
                 .map(|e| e.item.clone())
                 .collect()
