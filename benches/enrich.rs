@@ -4,6 +4,7 @@
 //! ```sh
 //! cargo bench --bench enrich            # the grid in the README
 //! cargo bench --bench enrich -- quick   # 1k accounts only, no 100k, no baselines
+//! cargo bench --bench enrich -- scaling # 10k and 100k, unlimited, 0 ms (add no-cache: without the cache)
 //! ```
 //!
 //! Each scenario generates an accounts CSV of N rows (90% known companies under assorted
@@ -50,8 +51,11 @@ impl Scenario {
     }
 }
 
-fn grid(quick: bool) -> Vec<Scenario> {
+fn grid(quick: bool, scaling: bool) -> Vec<Scenario> {
     let s = |accounts, rate, latency_ms, baselines| Scenario { accounts, rate, latency_ms, baselines };
+    if scaling {
+        return vec![s(10_000, None, 0, false), s(100_000, None, 0, false)];
+    }
     if quick {
         return vec![s(1_000, Some(25.0), 30, false), s(1_000, None, 0, false)];
     }
@@ -68,6 +72,7 @@ fn grid(quick: bool) -> Vec<Scenario> {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "quick");
+    let scaling = std::env::args().any(|a| a == "scaling");
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     println!("{}", machine());
     let started = Instant::now();
@@ -86,7 +91,7 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
     let mut rows = Vec::new();
-    for scenario in grid(quick) {
+    for scenario in grid(quick, scaling) {
         rows.extend(runtime.block_on(run(scenario, &hosts)));
     }
     println!(
@@ -183,7 +188,9 @@ fn hgsql(dir: &Path, sandbox: &Sandbox, rate: Option<f64>) -> Measured {
         .env("XDG_CONFIG_HOME", dir.join("config"))
         .env("XDG_CACHE_HOME", dir.join("cache"))
         .env("XDG_STATE_HOME", dir.join("state"))
-        .args(["--base-url", &sandbox.base_url(), "-f"])
+        .args(["--base-url", &sandbox.base_url()])
+        .args(std::env::args().any(|a| a == "no-cache").then_some("--no-cache"))
+        .arg("-f")
         .arg(&sql)
         .stdout(std::process::Stdio::null())
         .spawn()
@@ -268,6 +275,9 @@ async fn run(scenario: Scenario, hosts: &[String]) -> Vec<String> {
         first.wall, first.calls, first.peak_rss_mib
     );
 
+    if std::env::args().any(|a| a == "no-cache") {
+        return rows;
+    }
     let warm = tokio::task::block_in_place(|| hgsql(&path, &sandbox, rate));
     assert_eq!(warm.calls, 0, "{label}: the warm rerun makes no call");
     rows.push(row(&label, "hgsql, warm rerun", &warm, None, 0, Some(warm.wall / first.wall)));
