@@ -22,6 +22,9 @@
 //! endpoint (match, firmographic, installs), sleeping `Retry-After` on a 429. One pauses 200 ms
 //! between rows as `../shared/seeds/002_*.txt` writes it; the other is a plain sequential loop.
 
+#[path = "support/accounts.rs"]
+mod accounts;
+
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
@@ -118,17 +121,6 @@ fn machine() -> String {
     format!("machine: {}, {cores} cores, {:.0} GiB", model.trim(), mem_kb / 1024.0 / 1024.0)
 }
 
-fn spell(host: &str, i: usize) -> String {
-    match i % 6 {
-        0 => host.to_string(),
-        1 => format!("https://www.{host}/"),
-        2 => format!("http://{host}/about"),
-        3 => host.to_uppercase(),
-        4 => format!("www.{host}."),
-        _ => format!(" {host} "),
-    }
-}
-
 /// The accounts: 90% known hosts, 5% of them again in another spelling, 5% unknown. Returns
 /// the websites in row order and the minimum calls (match, firmographic, installs).
 fn accounts(dir: &Path, n: usize, hosts: &[String]) -> (Vec<String>, [u64; 3]) {
@@ -141,10 +133,10 @@ fn accounts(dir: &Path, n: usize, hosts: &[String]) -> (Vec<String>, [u64; 3]) {
     let chosen: Vec<&String> = (0..known).map(|i| &hosts[i * step]).collect();
     let mut websites = Vec::with_capacity(n);
     for (i, host) in chosen.iter().enumerate() {
-        websites.push(spell(host, i));
+        websites.push(accounts::spell(host, i));
     }
     for (i, host) in chosen.iter().take(twice).enumerate() {
-        websites.push(spell(host, i + 3));
+        websites.push(accounts::spell(host, i + 3));
     }
     for i in 0..unknown {
         websites.push(format!("unknown-{i}.example"));

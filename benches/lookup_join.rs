@@ -14,6 +14,9 @@
 //! which must make no call; and the same enrichment in plain DataFusion over the sandbox's
 //! Parquet dump, with `hg.companies` as a SQL view doing the match, as the baseline.
 
+#[path = "support/accounts.rs"]
+mod accounts;
+
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::time::Instant;
@@ -42,17 +45,6 @@ fn memory(field: &str) -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-fn spell(host: &str, i: usize) -> String {
-    match i % 6 {
-        0 => host.to_string(),
-        1 => format!("https://www.{host}/"),
-        2 => format!("http://{host}/about"),
-        3 => host.to_uppercase(),
-        4 => format!("www.{host}."),
-        _ => format!(" {host} "),
-    }
-}
-
 async fn run() {
     let config = SandboxConfig { rate: None, companies: 50_000, ..SandboxConfig::default() };
     let sandbox = Sandbox::start(config).await.expect("sandbox");
@@ -75,11 +67,11 @@ async fn run() {
     let mut n = 0;
     for (i, host) in hosts.iter().enumerate() {
         n += 1;
-        writeln!(csv, "A{n},Account {n},{}", spell(host, i)).unwrap();
+        writeln!(csv, "A{n},Account {n},{}", accounts::spell(host, i)).unwrap();
     }
     for (i, host) in hosts.iter().take(TWICE).enumerate() {
         n += 1;
-        writeln!(csv, "A{n},Account {n},{}", spell(host, i + 3)).unwrap();
+        writeln!(csv, "A{n},Account {n},{}", accounts::spell(host, i + 3)).unwrap();
     }
     for i in 0..UNKNOWN {
         n += 1;

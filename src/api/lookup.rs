@@ -218,7 +218,7 @@ impl HgClient {
                 let (client, request, prefix) = (client.clone(), request.clone(), flight_prefix.clone());
                 async move {
                     let asked = chunk.clone();
-                    (asked, client.fetch_chunk(endpoint, &request, &prefix, chunk).await)
+                    (asked, client.fetch_keys(endpoint, &request, &prefix, chunk).await)
                 }
             })
             .buffer_unordered(concurrency)
@@ -229,36 +229,13 @@ impl HgClient {
             .boxed()
     }
 
-    async fn fetch_chunk(
-        &self,
-        endpoint: Endpoint,
-        request: &EnrichRequest,
-        prefix: &str,
-        ids: Vec<CompanyId>,
-    ) -> Result<Vec<(CompanyId, Rows)>, HgError> {
-        let mut cached = self.cached_companies(endpoint, request, &ids);
-        if !cached.is_empty() {
-            self.cache_hits(endpoint, cached.len());
-        }
-        let (hits, ids): (Vec<CompanyId>, Vec<CompanyId>) = ids.into_iter().partition(|id| cached.contains_key(id));
-        let mut out: Vec<(CompanyId, Rows)> = hits
-            .into_iter()
-            .map(|id| {
-                let rows = cached.remove(&id).expect("hit");
-                (id, rows)
-            })
-            .collect();
-        if ids.is_empty() {
-            return Ok(out);
-        }
-        out.extend(self.fetch_misses(endpoint, request, prefix, ids).await?);
-        Ok(out)
-    }
-
-    /// Fetches `ids` (not in the cache when the caller looked), or waits for those another
-    /// lookup is fetching. A key whose fetcher went away (its query was cancelled) is claimed
-    /// again, not fetched on the side, so two waiters on it do not both fetch it.
-    async fn fetch_misses(
+    /// The rows of `ids`: each is claimed first, then read from the cache or fetched (see
+    /// [`fetch_claimed`](Self::fetch_claimed)), or waited for when another lookup is fetching
+    /// it. Claiming before reading means one cache read per key, and no window in which an
+    /// answer stored meanwhile is fetched again. A key whose fetcher went away (its query was
+    /// cancelled) is claimed again, not fetched on the side, so two waiters on it do not both
+    /// fetch it.
+    async fn fetch_keys(
         &self,
         endpoint: Endpoint,
         request: &EnrichRequest,
@@ -293,9 +270,9 @@ impl HgClient {
         Ok(out)
     }
 
-    /// Fetches the companies this caller claimed and reports each to its waiters. The cache is
-    /// read again first: between the caller's read and its claim, another lookup may have
-    /// stored the answer and landed its flight.
+    /// Fetches the companies this caller claimed and reports each to its waiters, answering
+    /// from the cache those it holds (read after the claim: another lookup may have stored the
+    /// answer and landed its flight just before).
     async fn fetch_claimed(
         &self,
         endpoint: Endpoint,
@@ -598,10 +575,8 @@ mod tests {
         let a = id("A");
         // Another lookup stored A and landed its flight after this one read the cache.
         put(&client, Endpoint::Firmographic, &a, "stored meanwhile");
-        let out = client
-            .fetch_misses(Endpoint::Firmographic, &EnrichRequest::default(), "p|", vec![a.clone()])
-            .await
-            .unwrap();
+        let out =
+            client.fetch_keys(Endpoint::Firmographic, &EnrichRequest::default(), "p|", vec![a.clone()]).await.unwrap();
         assert_eq!(out.len(), 1);
         assert_eq!(name(&out[0].1), Some("stored meanwhile"));
         assert_eq!(requests.load(Ordering::SeqCst), 0, "not fetched again");
@@ -616,7 +591,7 @@ mod tests {
         let (_, claims) = client.inner.flights.claim(Endpoint::Firmographic, &[format!("p|{a}"), format!("p|{b}")]);
         let request = EnrichRequest::default();
         let mut waiter =
-            Box::pin(client.fetch_misses(Endpoint::Firmographic, &request, "p|", vec![a.clone(), b.clone()]));
+            Box::pin(client.fetch_keys(Endpoint::Firmographic, &request, "p|", vec![a.clone(), b.clone()]));
         assert!(futures::poll!(waiter.as_mut()).is_pending(), "waits for the other lookup");
         // That lookup stores A, then its query is cancelled before it lands anything.
         put(&client, Endpoint::Firmographic, &a, "stored by the other");
