@@ -6,15 +6,18 @@
 //!   per-company endpoints, even when it came in a batch, so a later query that batches
 //!   differently still hits; the match query for `company/match`; the whole request for listings.
 //! - **Fields**: an answer for a set of fields serves any request for a subset of them.
-//! - **Durability**: WAL journal; each answer is committed as it arrives, so a run killed midway
-//!   keeps what it received and a rerun asks only for the rest. Several processes may share the
+//! - **Durability**: WAL journal; answers are committed within a twentieth of a second of
+//!   arriving (together, so a busy run writes in a few large transactions, not thousands of
+//!   small ones), so a run killed midway keeps what it received and a rerun asks only for the
+//!   rest; a run that ends, or is interrupted, writes everything first. Several processes may share the
 //!   file (SQLite's locking; writers wait up to 30 s for each other).
 //! - **Privacy**: the file is created with mode 0600 in a 0700 directory.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OpenFlags, params};
 use serde_json::Value;
@@ -61,6 +64,11 @@ pub struct CacheStats {
 /// Items read by one statement.
 const GET_CHUNK: usize = 256;
 
+/// How long the writer gathers answers before committing them, and how many it commits at most
+/// before that: a transaction per answer would cost a WAL write per page it touches.
+const GATHER_TIME: Duration = Duration::from_millis(50);
+const GATHER_MAX: usize = 2048;
+
 /// How long HG's record of a company returned holds: a contract year (CONTRACT.md §4).
 const CREDIT_YEAR: Duration = Duration::from_secs(365 * 86_400);
 
@@ -75,6 +83,9 @@ pub struct ResponseCache {
     /// Answers on their way to the file, written by a thread of their own.
     writes: Arc<Writes>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Fingerprints of the (scope, item) pairs this process has stored since it opened the
+    /// file, so [`get_stored_here`](Self::get_stored_here) reads the file only for those.
+    stored_here: Mutex<HashSet<u64>>,
 }
 
 /// One answer to store.
@@ -106,6 +117,8 @@ struct WriteState {
     /// The batch in the transaction now (shared, so the lock is not held while it is written).
     writing: Arc<Vec<Entry>>,
     closing: bool,
+    /// Callers of [`ResponseCache::flush`] waiting: the writer stops gathering for them.
+    flushing: usize,
 }
 
 impl Writes {
@@ -124,6 +137,15 @@ fn write_loop(writes: Arc<Writes>, mut connection: Connection, path: PathBuf) {
             }
             if state.queued.is_empty() {
                 return;
+            }
+            // Gather more answers into this transaction, unless someone waits for the file.
+            let gathered_by = Instant::now() + GATHER_TIME;
+            while !state.closing && state.flushing == 0 && state.queued.len() < GATHER_MAX {
+                let left = gathered_by.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                state = writes.work.wait_timeout(state, left).unwrap_or_else(|p| p.into_inner()).0;
             }
             // The entries stay readable in `writing` while the transaction runs.
             state.writing = Arc::new(std::mem::take(&mut state.queued));
@@ -197,14 +219,18 @@ impl ResponseCache {
         connection
             .pragma_update(None, "journal_mode", "WAL")
             .and_then(|()| connection.pragma_update(None, "synchronous", "NORMAL"))
-            // Reads of a large rerun touch every page: map the file and keep more of it.
-            .and_then(|()| connection.pragma_update(None, "mmap_size", 256 * 1024 * 1024))
+            // Reads of a large rerun touch every page: keep more of them. (Not mmap: the map is
+            // remade each time the writer grows the file, which costs more than it saves.)
             .and_then(|()| connection.pragma_update(None, "cache_size", -64 * 1024))
             .and_then(|()| connection.execute_batch(SCHEMA))
             .map_err(|e| fail(format!("not a usable hgsql cache ({e})")))?;
         let writer_connection = Connection::open_with_flags(path, flags).map_err(|e| fail(e.to_string()))?;
         writer_connection.busy_timeout(Duration::from_secs(30)).map_err(|e| fail(e.to_string()))?;
-        writer_connection.pragma_update(None, "synchronous", "NORMAL").map_err(|e| fail(e.to_string()))?;
+        writer_connection
+            .pragma_update(None, "synchronous", "NORMAL")
+            // Inserts land all over both B-trees: keep their pages, not re-read them per answer.
+            .and_then(|()| writer_connection.pragma_update(None, "cache_size", -64 * 1024))
+            .map_err(|e| fail(e.to_string()))?;
         let writes = Arc::new(Writes::default());
         let writer = {
             let (writes, path) = (writes.clone(), path.to_path_buf());
@@ -218,15 +244,19 @@ impl ResponseCache {
             connection: Mutex::new(connection),
             writes,
             writer: Mutex::new(Some(writer)),
+            stored_here: Mutex::default(),
         })
     }
 
     /// Waits until every answer handed to [`put`](Self::put) is in the file.
     pub fn flush(&self) {
         let mut state = self.writes.state();
+        state.flushing += 1;
+        self.writes.work.notify_all();
         while !state.queued.is_empty() || !state.writing.is_empty() {
             state = self.writes.idle.wait(state).unwrap_or_else(|p| p.into_inner());
         }
+        state.flushing -= 1;
     }
 
     /// Answers not yet in the file for `scope` and `item` that cover `wanted`, newest first.
@@ -275,15 +305,25 @@ impl ResponseCache {
             found = self.pending(scope, items, wanted.as_ref(), oldest);
             let unqueued: Vec<&str> =
                 items.iter().filter(|item| !found.contains_key(*item)).map(String::as_str).collect();
+            if unqueued.is_empty() {
+                return Ok(());
+            }
+            // One snapshot for every chunk: the pages read stay cached while the writer commits.
+            let connection = connection.unchecked_transaction()?;
             // Many items a statement: a rerun of thousands of lookups reads in a few steps.
             for chunk in unqueued.chunks(GET_CHUNK) {
-                let placeholders = vec!["?"; chunk.len()].join(",");
+                // Padded to a power of two with repeats of its last item: a few statement texts,
+                // each prepared once, not one per chunk length.
+                let padded = chunk.len().next_power_of_two();
+                let placeholders = vec!["?"; padded].join(",");
                 let mut statement = connection.prepare_cached(&format!(
                     "SELECT item, fields, fetched_at, rows FROM response
                      WHERE scope = ? AND fetched_at > ? AND item IN ({placeholders}) ORDER BY fetched_at DESC"
                 ))?;
                 let mut values: Vec<&dyn rusqlite::ToSql> = vec![&scope, &oldest];
                 values.extend(chunk.iter().map(|item| item as &dyn rusqlite::ToSql));
+                let last = chunk.last().expect("chunks are never empty");
+                values.resize(2 + padded, last as &dyn rusqlite::ToSql);
                 let mut rows = statement.query(values.as_slice())?;
                 while let Some(row) = rows.next()? {
                     let item: String = row.get(0)?;
@@ -303,6 +343,29 @@ impl ResponseCache {
             tracing::warn!(path = %self.path.display(), error = %e, "could not read the response cache; fetching instead");
         }
         found
+    }
+
+    /// [`get`](Self::get) for items this process asked the cache about before, and has not
+    /// found: only an answer this process stored since can be there now (a lookup that claims a
+    /// key another lookup just fetched). The file is read only for the items this process
+    /// stored since it opened the cache, not once more for every miss. An answer another
+    /// process stored meanwhile is not seen: the item is fetched again, which costs a request
+    /// but no credit ([`returned_before`](Self::returned_before) reads the file).
+    pub fn get_stored_here(
+        &self,
+        scope: &str,
+        items: &[String],
+        fields: Fields,
+        max_age: Duration,
+    ) -> HashMap<String, Cached> {
+        let stored: Vec<String> = {
+            let stored_here = self.stored_here.lock().unwrap_or_else(|p| p.into_inner());
+            items.iter().filter(|item| stored_here.contains(&fingerprint(scope, item))).cloned().collect()
+        };
+        if stored.is_empty() {
+            return HashMap::new();
+        }
+        self.get(scope, &stored, fields, max_age)
     }
 
     /// Stores the answers for `entries` (item, rows). The writer thread commits them within
@@ -326,8 +389,17 @@ impl ResponseCache {
                 rows: Value::Array(rows.iter().map(|r| Value::Object(r.encode())).collect()).to_string(),
             })
             .collect();
-        self.writes.state().queued.extend(encoded);
-        self.writes.work.notify_one();
+        {
+            let mut stored_here = self.stored_here.lock().unwrap_or_else(|p| p.into_inner());
+            stored_here.extend(entries.iter().map(|(item, _)| fingerprint(scope, item)));
+        }
+        let mut state = self.writes.state();
+        let was_empty = state.queued.is_empty();
+        state.queued.extend(encoded);
+        // The writer wakes for the first answer (to start gathering) and for a full batch.
+        if was_empty || state.queued.len() >= GATHER_MAX {
+            self.writes.work.notify_one();
+        }
     }
 
     /// Those of `items` that `endpoint` at `base` has returned rows for in the last 365 days
@@ -365,8 +437,14 @@ impl ResponseCache {
                 .map(|e| e.item.clone())
                 .collect()
         };
+        let unseen: Vec<&String> = items.iter().filter(|item| !seen.contains(*item)).collect();
+        if unseen.is_empty() {
+            return seen;
+        }
         let connection = self.connection();
         let result = (|| -> rusqlite::Result<()> {
+            // One snapshot for every item: the pages read stay cached while the writer commits.
+            let connection = connection.unchecked_transaction()?;
             // `substr`, not LIKE: a base URL may hold `%` or `_`.
             let mut statement = connection.prepare_cached(
                 "SELECT 1 FROM response
@@ -374,7 +452,7 @@ impl ResponseCache {
                    AND substr(scope, 1, length(?4)) = ?4
                  LIMIT 1",
             )?;
-            for item in items {
+            for item in unseen {
                 if statement.exists(params![endpoint.name(), item, oldest, prefix])? {
                     seen.insert(item.clone());
                 }
@@ -467,6 +545,13 @@ fn decode_rows(scope: &str, text: &str) -> Option<Vec<Row>> {
 /// The scope of a request: where it goes and what it asks, less the item and the fields.
 pub fn scope(base_url: &str, endpoint: Endpoint, request: &str) -> String {
     format!("{base_url}|{}|{request}", endpoint.name())
+}
+
+/// A fixed 64-bit digest of (scope, item): collisions only make a read happen that was not needed.
+fn fingerprint(scope: &str, item: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    (scope, item).hash(&mut hasher);
+    hasher.finish()
 }
 
 fn unix(time: SystemTime) -> i64 {
@@ -593,6 +678,46 @@ mod tests {
         cache.flush();
         for ttl in [Duration::MAX, Duration::from_secs(u64::MAX / 2 + 1), Duration::from_secs(i64::MAX as u64)] {
             assert_eq!(cache.get(&scope, &["A".into()], None, ttl).len(), 1, "{ttl:?}");
+        }
+    }
+
+    #[test]
+    fn get_stored_here_finds_this_process_answers_queued_or_written_and_no_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.sqlite");
+        let here = ResponseCache::open(&path).unwrap();
+        let elsewhere = ResponseCache::open(&path).unwrap();
+        let scope = scope("u", Endpoint::Installs, "{}");
+        let week = Duration::from_secs(7 * 86_400);
+        let items: Vec<String> = ["A", "B", "C"].map(String::from).into();
+        elsewhere.put(&scope, Endpoint::Installs, None, &[("B".into(), &[])]);
+        elsewhere.flush();
+        here.put(&scope, Endpoint::Installs, None, &[("A".into(), &[])]);
+        let queued = here.get_stored_here(&scope, &items, None, week);
+        assert_eq!(queued.keys().collect::<Vec<_>>(), vec!["A"], "A queued here; B is another process's");
+        here.flush();
+        let written = here.get_stored_here(&scope, &items, None, week);
+        assert_eq!(written.keys().collect::<Vec<_>>(), vec!["A"], "A in the file");
+        assert_eq!(here.get(&scope, &items, None, week).len(), 2, "a full read sees both");
+        let other_scope = scope.replace("{}", "{\"filters\":1}");
+        assert!(here.get_stored_here(&other_scope, &items, None, week).is_empty(), "another request");
+    }
+
+    #[test]
+    fn a_full_read_pads_its_statements_and_still_finds_every_item() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ResponseCache::open(&dir.path().join("cache.sqlite")).unwrap();
+        let scope = scope("u", Endpoint::Installs, "{}");
+        let items: Vec<String> = (0..300).map(|i| format!("{i:032x}")).collect();
+        let stored: Vec<(String, &[Row])> = items.iter().step_by(3).map(|i| (i.clone(), &[] as &[Row])).collect();
+        cache.put(&scope, Endpoint::Installs, None, &stored);
+        cache.flush();
+        let week = Duration::from_secs(7 * 86_400);
+        for take in [1, 2, 3, 5, 77, 256, 257, 300] {
+            let asked = &items[..take];
+            let found = cache.get(&scope, asked, None, week);
+            let expected: HashSet<&String> = asked.iter().step_by(3).collect();
+            assert_eq!(found.keys().collect::<HashSet<_>>(), expected, "{take} items asked");
         }
     }
 

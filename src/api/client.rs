@@ -1,6 +1,7 @@
 //! `HgClient`: the one component that talks to HG. One per session, shared by every scan, so
 //! the rate limit and the in-flight cap hold for the whole session.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
@@ -13,7 +14,7 @@ use super::credits::Credits;
 use super::endpoint::Endpoint;
 use super::error::HgError;
 use super::limiter::RateGate;
-use super::lookup::Flights;
+use super::lookup::{CacheRead, Flights};
 use super::metrics::{Metrics, MetricsSnapshot, Tally};
 use super::request::{ListQuery, MatchQuery};
 use super::retry::RetryPolicy;
@@ -446,9 +447,14 @@ impl HgClient {
 
     /// `GET /company/match`: the best matches for one domain and/or name.
     pub async fn company_match(&self, query: &MatchQuery) -> Result<Vec<Row>, HgError> {
+        self.company_match_read(query, CacheRead::Full).await
+    }
+
+    /// [`company_match`](Self::company_match), reading the cache as `read` says.
+    pub(crate) async fn company_match_read(&self, query: &MatchQuery, read: CacheRead) -> Result<Vec<Row>, HgError> {
         let params = match_params(query);
         let item = serde_json::to_string(query).expect("serialises");
-        self.through_cache(Endpoint::Match, item, async {
+        self.through_cache(Endpoint::Match, item, read, async {
             Ok(self.send(Endpoint::Match, &Payload::Query(params)).await?.rows)
         })
         .await
@@ -460,14 +466,19 @@ impl HgClient {
         &self,
         endpoint: Endpoint,
         item: String,
+        read: CacheRead,
         fetch: impl std::future::Future<Output = Result<Vec<Row>, HgError>>,
     ) -> Result<Vec<Row>, HgError> {
         let config = &self.inner.config;
         let Some(cache) = &config.cache else { return fetch.await };
         let scope = super::cache::scope(self.cache_base(), endpoint, "");
-        if !config.refresh
-            && let Some(hit) = cache.get(&scope, std::slice::from_ref(&item), None, self.options.max_age).remove(&item)
-        {
+        let items = std::slice::from_ref(&item);
+        let mut found = match read {
+            _ if config.refresh => HashMap::new(),
+            CacheRead::Full => cache.get(&scope, items, None, self.options.max_age),
+            CacheRead::StoredHere => cache.get_stored_here(&scope, items, None, self.options.max_age),
+        };
+        if let Some(hit) = found.remove(&item) {
             self.cache_hits(endpoint, 1);
             return Ok(hit.rows);
         }
@@ -510,7 +521,7 @@ impl HgClient {
             }
         };
         let item = format!("{}|{row_limit:?}", serde_json::to_string(&payload).expect("serialises"));
-        self.through_cache(endpoint, item, self.list(endpoint, &payload, row_limit)).await
+        self.through_cache(endpoint, item, CacheRead::Full, self.list(endpoint, &payload, row_limit)).await
     }
 }
 

@@ -18,6 +18,9 @@ struct Book {
     /// budget's message.
     planned: u64,
     charged: HashSet<(Endpoint, String)>,
+    /// Companies a lookup's plan found no record of the endpoint returning (in the cache or this
+    /// run), until they are fetched: the fetch need not ask the cache again.
+    unreturned: HashSet<(Endpoint, String)>,
 }
 
 fn lock(book: &Mutex<Book>) -> MutexGuard<'_, Book> {
@@ -136,6 +139,36 @@ impl Credits {
         book.spent += cost.min(amount);
     }
 
+    /// Records companies a lookup's plan found `endpoint` never returned (see
+    /// [`uncharged`](Self::uncharged)).
+    pub fn unreturned(&self, endpoint: Endpoint, items: impl IntoIterator<Item = String>) {
+        let mut book = self.book();
+        for item in items {
+            book.unreturned.insert((endpoint, item));
+        }
+    }
+
+    /// Of `items`, the companies this run has not been charged for on `endpoint`, split into
+    /// those a plan recorded as never returned (see [`unreturned`](Self::unreturned)), and the
+    /// rest, which the caller must check against the cache. The plan's record of them is
+    /// dropped: they are being fetched. What this run is charged for meanwhile is in its own
+    /// record, so only an answer another process received in between is missed, and that errs
+    /// on the side of counting a credit.
+    pub fn uncharged(&self, endpoint: Endpoint, items: &[String]) -> (Vec<String>, Vec<String>) {
+        let mut book = self.book();
+        let mut never_returned = Vec::new();
+        let mut unchecked = Vec::new();
+        for item in items {
+            let key = (endpoint, item.clone());
+            let planned = book.unreturned.remove(&key);
+            if book.charged.contains(&key) {
+                continue;
+            }
+            if planned { never_returned.push(key.1) } else { unchecked.push(key.1) }
+        }
+        (never_returned, unchecked)
+    }
+
     /// Records companies the cache knows `endpoint` returned before: free from now on.
     pub fn known(&self, endpoint: Endpoint, items: impl IntoIterator<Item = String>) {
         let mut book = self.book();
@@ -192,5 +225,21 @@ mod tests {
         assert_eq!((credits.reserved(), credits.spent()), (0, 10));
         drop(credits.reserve(Endpoint::Spend, Vec::new(), None).unwrap());
         assert_eq!((credits.reserved(), credits.spent()), (0, 10));
+    }
+
+    #[test]
+    fn a_planned_company_is_fresh_without_a_cache_check_once_and_a_charged_one_never() {
+        let credits = Credits::default();
+        let e = Endpoint::Installs;
+        credits.unreturned(e, ids(0..3));
+        let reservation = credits.reserve(e, vec!["1".into()], None).unwrap();
+        credits.settle(reservation, vec!["1".to_string()]);
+        let (fresh, unchecked) = credits.uncharged(e, &ids(0..5));
+        assert_eq!(fresh, vec!["0".to_string(), "2".to_string()], "planned, not charged since");
+        assert_eq!(unchecked, vec!["3".to_string(), "4".to_string()], "never planned: ask the cache");
+        let (fresh, unchecked) = credits.uncharged(e, &ids(0..3));
+        assert!(fresh.is_empty(), "the plan's record is used once");
+        assert_eq!(unchecked, vec!["0".to_string(), "2".to_string()]);
+        assert_eq!(credits.uncharged(Endpoint::Spend, &ids(0..1)), (vec![], vec!["0".to_string()]), "per endpoint");
     }
 }

@@ -86,6 +86,16 @@ impl Flights {
     }
 }
 
+/// How a lookup reads the cache for the keys it claimed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CacheRead {
+    /// Nothing read yet: read everything.
+    Full,
+    /// The caller read the cache for these keys already: only answers stored since by this
+    /// process can be there.
+    StoredHere,
+}
+
 /// What a fetch of several companies came to.
 #[derive(Default)]
 struct Fetched {
@@ -112,20 +122,21 @@ impl HgClient {
     /// requests, the credits they may cost at most, and the lookups the cache answers. For
     /// EXPLAIN: nothing is recorded.
     pub fn preview_companies(&self, endpoint: Endpoint, request: &EnrichRequest, ids: &[CompanyId]) -> LookupPlan {
-        let cached = self.cached_companies(endpoint, request, ids);
+        let cached = self.cached_companies(endpoint, request, ids, CacheRead::Full);
         let misses: Vec<CompanyId> = ids.iter().filter(|id| !cached.contains_key(*id)).cloned().collect();
-        self.plan_misses(endpoint, &misses, cached.len() as u64)
+        self.plan_misses(endpoint, &misses, cached.len() as u64, false)
     }
 
     /// Splits `ids` into what the cache answers (counted as cache hits) and what must be
     /// fetched, and records the fetching as planned (for progress and the budget's message).
+    /// The misses go to [`enrich_each`](Self::enrich_each), which relies on this read.
     pub fn lookup_cached(
         &self,
         endpoint: Endpoint,
         request: &EnrichRequest,
         ids: Vec<CompanyId>,
     ) -> (Vec<(CompanyId, Rows)>, Vec<CompanyId>, LookupPlan) {
-        let mut cached = self.cached_companies(endpoint, request, &ids);
+        let mut cached = self.cached_companies(endpoint, request, &ids, CacheRead::Full);
         if !cached.is_empty() {
             self.cache_hits(endpoint, cached.len());
         }
@@ -138,19 +149,25 @@ impl HgClient {
                 (id, rows)
             })
             .collect();
-        let plan = self.plan_misses(endpoint, &misses, hits_count);
+        let plan = self.plan_misses(endpoint, &misses, hits_count, true);
         self.inner.metrics.plan(plan.requests);
         self.inner.credits.plan(plan.credits);
         (hits, misses, plan)
     }
 
-    fn plan_misses(&self, endpoint: Endpoint, misses: &[CompanyId], cached: u64) -> LookupPlan {
+    /// The plan of fetching `misses`. With `record`, the companies found never returned are
+    /// remembered, so fetching them does not ask the cache again
+    /// ([`Credits::uncharged`](super::credits::Credits::uncharged)).
+    fn plan_misses(&self, endpoint: Endpoint, misses: &[CompanyId], cached: u64, record: bool) -> LookupPlan {
         let misses: Vec<String> = misses.iter().map(|id| id.to_string()).collect();
         let batch = if endpoint.batches() { self.config().batch_size.max(1) } else { 1 };
         let mut fresh = self.inner.credits.not_charged(endpoint, &misses);
         if let Some(cache) = &self.config().cache {
             let before = cache.returned_before(self.cache_base(), endpoint, &fresh);
             fresh.retain(|item| !before.contains(item));
+        }
+        if record && endpoint.charged() {
+            self.inner.credits.unreturned(endpoint, fresh.iter().cloned());
         }
         LookupPlan {
             requests: misses.len().div_ceil(batch) as u64,
@@ -195,16 +212,30 @@ impl HgClient {
         request: EnrichRequest,
         ids: impl Stream<Item = CompanyId> + Send + 'static,
     ) -> BoxStream<'static, Result<(CompanyId, Rows), HgError>> {
-        self.enrich_each(endpoint, request, ids).map(|(id, result)| result.map(|rows| (id, rows))).boxed()
+        self.enrich_stream(endpoint, request, ids, CacheRead::Full)
+            .map(|(id, result)| result.map(|rows| (id, rows)))
+            .boxed()
     }
 
-    /// [`enrich`](Self::enrich) with each company's own outcome: when a request fails, every
-    /// company it asked for gets the error.
+    /// [`enrich`](Self::enrich) of the misses of [`lookup_cached`](Self::lookup_cached), with
+    /// each company's own outcome: when a request fails, every company it asked for gets the
+    /// error. The cache is not read again for them, except for answers this process stored
+    /// since ([`ResponseCache::get_stored_here`](super::cache::ResponseCache::get_stored_here)).
     pub fn enrich_each(
         &self,
         endpoint: Endpoint,
         request: EnrichRequest,
         ids: impl Stream<Item = CompanyId> + Send + 'static,
+    ) -> BoxStream<'static, (CompanyId, Result<Rows, HgError>)> {
+        self.enrich_stream(endpoint, request, ids, CacheRead::StoredHere)
+    }
+
+    fn enrich_stream(
+        &self,
+        endpoint: Endpoint,
+        request: EnrichRequest,
+        ids: impl Stream<Item = CompanyId> + Send + 'static,
+        read: CacheRead,
     ) -> BoxStream<'static, (CompanyId, Result<Rows, HgError>)> {
         let client = self.clone();
         let request = Arc::new(request);
@@ -218,7 +249,7 @@ impl HgClient {
                 let (client, request, prefix) = (client.clone(), request.clone(), flight_prefix.clone());
                 async move {
                     let asked = chunk.clone();
-                    (asked, client.fetch_keys(endpoint, &request, &prefix, chunk).await)
+                    (asked, client.fetch_keys(endpoint, &request, &prefix, chunk, read).await)
                 }
             })
             .buffer_unordered(concurrency)
@@ -241,6 +272,7 @@ impl HgClient {
         request: &EnrichRequest,
         prefix: &str,
         ids: Vec<CompanyId>,
+        read: CacheRead,
     ) -> Result<Vec<(CompanyId, Rows)>, HgError> {
         let mut out = Vec::with_capacity(ids.len());
         let mut pending = ids;
@@ -249,7 +281,7 @@ impl HgClient {
             let (others, claims) = self.inner.flights.claim(endpoint, &keys);
             let mine: Vec<CompanyId> =
                 pending.iter().zip(&others).filter(|(_, other)| other.is_none()).map(|(id, _)| id.clone()).collect();
-            let mut fetched = self.fetch_claimed(endpoint, request, mine, claims).await?;
+            let mut fetched = self.fetch_claimed(endpoint, request, mine, claims, read).await?;
             let mut orphaned = Vec::new();
             for (id, other) in pending.into_iter().zip(others) {
                 let rows = match other {
@@ -279,12 +311,13 @@ impl HgClient {
         request: &EnrichRequest,
         ids: Vec<CompanyId>,
         claims: Vec<Claim>,
+        read: CacheRead,
     ) -> Result<HashMap<CompanyId, Rows>, HgError> {
         if claims.is_empty() {
             return Ok(HashMap::new());
         }
         let flights = &self.inner.flights;
-        let mut fetched = self.cached_companies(endpoint, request, &ids);
+        let mut fetched = self.cached_companies(endpoint, request, &ids, read);
         if !fetched.is_empty() {
             self.cache_hits(endpoint, fetched.len());
         }
@@ -326,12 +359,17 @@ impl HgClient {
         endpoint: Endpoint,
         request: &EnrichRequest,
         ids: &[CompanyId],
+        read: CacheRead,
     ) -> HashMap<CompanyId, Rows> {
         let config = self.config();
         let Some(cache) = config.cache.as_ref().filter(|_| !config.refresh) else { return HashMap::new() };
         let items: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
-        let mut found =
-            cache.get(&self.cache_scope(endpoint, request), &items, request.fields.as_deref(), self.options.max_age);
+        let (scope, fields, max_age) =
+            (self.cache_scope(endpoint, request), request.fields.as_deref(), self.options.max_age);
+        let mut found = match read {
+            CacheRead::Full => cache.get(&scope, &items, fields, max_age),
+            CacheRead::StoredHere => cache.get_stored_here(&scope, &items, fields, max_age),
+        };
         ids.iter().filter_map(|id| found.remove(id.as_str()).map(|hit| (id.clone(), Arc::new(hit.rows)))).collect()
     }
 
@@ -363,11 +401,14 @@ impl HgClient {
         }
         let items: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
         let credits = &self.inner.credits;
-        let mut fresh = credits.not_charged(endpoint, &items);
-        if let Some(cache) = &self.config().cache {
-            let before = cache.returned_before(self.cache_base(), endpoint, &fresh);
-            credits.known(endpoint, before.iter().cloned());
-            fresh.retain(|item| !before.contains(item));
+        let (mut fresh, unchecked) = credits.uncharged(endpoint, &items);
+        match &self.config().cache {
+            Some(cache) => {
+                let before = cache.returned_before(self.cache_base(), endpoint, &unchecked);
+                credits.known(endpoint, before.iter().cloned());
+                fresh.extend(unchecked.into_iter().filter(|item| !before.contains(item)));
+            }
+            None => fresh.extend(unchecked),
         }
         if self.config().dry_run {
             let requests = if endpoint.batches() && !self.inner.batch_unsupported.load(Ordering::Relaxed) {
@@ -467,13 +508,23 @@ impl HgClient {
         &self,
         queries: impl Stream<Item = MatchQuery> + Send + 'static,
     ) -> BoxStream<'static, Result<(MatchQuery, Vec<Row>), HgError>> {
-        self.match_each(queries).map(|(query, result)| result.map(|rows| (query, rows))).boxed()
+        self.match_stream(queries, CacheRead::Full).map(|(query, result)| result.map(|rows| (query, rows))).boxed()
     }
 
-    /// [`match_many`](Self::match_many) with each query's own outcome.
+    /// [`match_many`](Self::match_many) of the misses of [`match_cached`](Self::match_cached),
+    /// with each query's own outcome. The cache is not read again for them, except for answers
+    /// this process stored since.
     pub fn match_each(
         &self,
         queries: impl Stream<Item = MatchQuery> + Send + 'static,
+    ) -> BoxStream<'static, (MatchQuery, Result<Vec<Row>, HgError>)> {
+        self.match_stream(queries, CacheRead::StoredHere)
+    }
+
+    fn match_stream(
+        &self,
+        queries: impl Stream<Item = MatchQuery> + Send + 'static,
+        read: CacheRead,
     ) -> BoxStream<'static, (MatchQuery, Result<Vec<Row>, HgError>)> {
         let client = self.clone();
         let concurrency = self.config().max_in_flight.max(1);
@@ -483,7 +534,7 @@ impl HgClient {
             .map(move |query| {
                 let client = client.clone();
                 async move {
-                    let rows = client.company_match(&query).await;
+                    let rows = client.company_match_read(&query, read).await;
                     (query, rows)
                 }
             })
@@ -551,7 +602,7 @@ mod tests {
     }
 
     fn cached(client: &HgClient, endpoint: Endpoint, ids: &[CompanyId]) -> HashMap<CompanyId, Rows> {
-        client.cached_companies(endpoint, &EnrichRequest::default(), ids)
+        client.cached_companies(endpoint, &EnrichRequest::default(), ids, CacheRead::Full)
     }
 
     fn put(client: &HgClient, endpoint: Endpoint, id: &CompanyId, company_name: &str) {
@@ -575,8 +626,10 @@ mod tests {
         let a = id("A");
         // Another lookup stored A and landed its flight after this one read the cache.
         put(&client, Endpoint::Firmographic, &a, "stored meanwhile");
-        let out =
-            client.fetch_keys(Endpoint::Firmographic, &EnrichRequest::default(), "p|", vec![a.clone()]).await.unwrap();
+        let out = client
+            .fetch_keys(Endpoint::Firmographic, &EnrichRequest::default(), "p|", vec![a.clone()], CacheRead::StoredHere)
+            .await
+            .unwrap();
         assert_eq!(out.len(), 1);
         assert_eq!(name(&out[0].1), Some("stored meanwhile"));
         assert_eq!(requests.load(Ordering::SeqCst), 0, "not fetched again");
@@ -590,8 +643,13 @@ mod tests {
         let (a, b) = (id("A"), id("B"));
         let (_, claims) = client.inner.flights.claim(Endpoint::Firmographic, &[format!("p|{a}"), format!("p|{b}")]);
         let request = EnrichRequest::default();
-        let mut waiter =
-            Box::pin(client.fetch_keys(Endpoint::Firmographic, &request, "p|", vec![a.clone(), b.clone()]));
+        let mut waiter = Box::pin(client.fetch_keys(
+            Endpoint::Firmographic,
+            &request,
+            "p|",
+            vec![a.clone(), b.clone()],
+            CacheRead::StoredHere,
+        ));
         assert!(futures::poll!(waiter.as_mut()).is_pending(), "waits for the other lookup");
         // That lookup stores A, then its query is cancelled before it lands anything.
         put(&client, Endpoint::Firmographic, &a, "stored by the other");
