@@ -142,8 +142,9 @@ fn a_run_killed_midway_resumes_paying_only_for_what_it_lacks() {
     let (code, _, err) = run(sandbox.hgsql().env("XDG_CACHE_HOME", &cache).args(["-c", &query, "-o"]).arg(&target));
     assert_eq!(code, Some(0), "{err}");
     let total = answered(&stats(&sandbox), "company/firmographic") - start;
-    // One clean run answers 300 lookups; those in flight at the kill (at most 8) are asked again.
-    assert!((300..=308).contains(&total), "calls over both runs: {total}");
+    // One clean run answers 300 lookups; asked again are those in flight at the kill (at most 8)
+    // and those answered in the writer's last gathering window (50 ms: at most 2 at 25/s).
+    assert!((300..=310).contains(&total), "calls over both runs: {total}");
     let rows = std::fs::read_to_string(&target).unwrap();
     assert_eq!(rows.lines().count(), 301, "all 300 accounts, with a header");
 }
