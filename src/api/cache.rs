@@ -7,10 +7,10 @@
 //!   differently still hits; the match query for `company/match`; the whole request for listings.
 //! - **Fields**: an answer for a set of fields serves any request for a subset of them.
 //! - **Durability**: WAL journal; answers are committed within a twentieth of a second of
-//!   arriving (together, so a busy run writes in a few large transactions, not thousands of
-//!   small ones), so a run killed midway keeps what it received and a rerun asks only for the
-//!   rest; a run that ends, or is interrupted, writes everything first. Several processes may share the
-//!   file (SQLite's locking; writers wait up to 30 s for each other).
+//!   arriving, together (a busy run writes a few large transactions, not thousands of small
+//!   ones). A run killed outright keeps all but its last 50 ms, one that ends or is interrupted
+//!   writes everything first, and a rerun asks only for the rest. Several processes may share
+//!   the file (SQLite's locking; writers wait up to 30 s for each other).
 //! - **Privacy**: the file is created with mode 0600 in a 0700 directory.
 
 use std::collections::{HashMap, HashSet};
@@ -350,7 +350,7 @@ impl ResponseCache {
     /// key another lookup just fetched). The file is read only for the items this process
     /// stored since it opened the cache, not once more for every miss. An answer another
     /// process stored meanwhile is not seen: the item is fetched again, which costs a request
-    /// but no credit ([`returned_before`](Self::returned_before) reads the file).
+    /// but no credit (HG charges a company once a year; this run's count may err high).
     pub fn get_stored_here(
         &self,
         scope: &str,
