@@ -25,7 +25,6 @@
 #[path = "support/accounts.rs"]
 mod accounts;
 
-use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
 use std::process::Command;
@@ -80,14 +79,7 @@ fn main() {
     println!("{}", machine());
     let started = Instant::now();
     let data = hgsql::sandbox::DataSet::shared(SandboxConfig::default().seed, COMPANIES);
-    let hosts: Vec<String> = data
-        .companies
-        .iter()
-        .map(|c| c.domain_normalized.clone())
-        .filter(|d| !d.is_empty())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let hosts = accounts::distinct_hosts(&data);
     println!(
         "sandbox data set: {COMPANIES} companies, {} domains, generated in {:.1} s\n",
         hosts.len(),

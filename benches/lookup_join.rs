@@ -17,7 +17,6 @@
 #[path = "support/accounts.rs"]
 mod accounts;
 
-use std::collections::BTreeSet;
 use std::io::Write;
 use std::time::Instant;
 
@@ -49,16 +48,8 @@ async fn run() {
     let config = SandboxConfig { rate: None, companies: 50_000, ..SandboxConfig::default() };
     let sandbox = Sandbox::start(config).await.expect("sandbox");
     // One host per family (families share a domain); the sandbox's normal form is the host.
-    let hosts: Vec<String> = sandbox
-        .data()
-        .companies
-        .iter()
-        .map(|c| c.domain_normalized.clone())
-        .filter(|d| !d.is_empty())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .take(KNOWN)
-        .collect();
+    let mut hosts = accounts::distinct_hosts(sandbox.data());
+    hosts.truncate(KNOWN);
     assert_eq!(hosts.len(), KNOWN, "the data set has enough domains");
     let dir = tempfile::tempdir().expect("temp dir");
     let accounts = dir.path().join("accounts.csv");

@@ -262,28 +262,20 @@ mod tests {
         use proptest::prelude::*;
         let value = proptest::sample::select(&ALPHABET[..]);
         let values = proptest::collection::vec(value.clone(), 0..5);
+        // `company_id <op> value`, or `value <op> company_id` with `flipped`.
+        let compare = |op: Operator, flipped: bool| {
+            value.clone().prop_map(move |v| {
+                let (key, v) = (col("company_id", &schema()).unwrap(), lit(v));
+                let (left, right) = if flipped { (v, key) } else { (key, v) };
+                binary(left, op, right, &schema()).unwrap()
+            })
+        };
         let leaf = prop_oneof![
             values.clone().prop_map(|v| inlist(&v)),
-            value
-                .clone()
-                .prop_map(|v| binary(col("company_id", &schema()).unwrap(), Operator::Eq, lit(v), &schema()).unwrap()),
-            value
-                .clone()
-                .prop_map(|v| binary(lit(v), Operator::Eq, col("company_id", &schema()).unwrap(), &schema()).unwrap()),
-            value.clone().prop_map(|v| binary(
-                col("company_id", &schema()).unwrap(),
-                Operator::GtEq,
-                lit(v),
-                &schema()
-            )
-            .unwrap()),
-            value.clone().prop_map(|v| binary(
-                col("company_id", &schema()).unwrap(),
-                Operator::LtEq,
-                lit(v),
-                &schema()
-            )
-            .unwrap()),
+            compare(Operator::Eq, false),
+            compare(Operator::Eq, true),
+            compare(Operator::GtEq, false),
+            compare(Operator::LtEq, false),
             values.clone().prop_map(|v| {
                 let list = v.iter().map(|v| lit(*v)).collect();
                 in_list(col("company_id", &schema()).unwrap(), list, &true, &schema()).unwrap()
