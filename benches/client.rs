@@ -32,7 +32,7 @@ async fn run(latency: Duration) {
     let request = EnrichRequest { fields: Some(vec!["company_name".into()]), ..EnrichRequest::default() };
     let started = Instant::now();
     let answered = client
-        .enrich(Endpoint::Firmographic, request, stream::iter(ids))
+        .enrich(Endpoint::FIRMOGRAPHIC, request, stream::iter(ids))
         .filter(|r| std::future::ready(r.is_ok()))
         .count()
         .await;

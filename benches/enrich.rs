@@ -20,7 +20,7 @@
 //!
 //! The baselines do what a spreadsheet column does: for each account in order, one request per
 //! endpoint (match, firmographic, installs), sleeping `Retry-After` on a 429. One pauses 200 ms
-//! between rows as `../shared/seeds/002_*.txt` writes it; the other is a plain sequential loop.
+//! between rows, as a common hand-written enrichment script does; the other is a plain sequential loop.
 
 #[path = "support/accounts.rs"]
 mod accounts;

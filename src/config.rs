@@ -191,7 +191,7 @@ impl Settings {
             batch_size: from_file_or(chosen.batch_size, 25, &in_file),
             page_size: from_file_or(chosen.page_size, 100, &in_file),
             max_attempts: from_file_or(chosen.max_attempts, 6, &in_file),
-            timeout: from_file_or(chosen.timeout_seconds.map(Duration::from_secs), Duration::from_secs(30), &in_file),
+            timeout: from_file_or(chosen.timeout_seconds.map(Duration::from_secs), Duration::from_secs(10), &in_file),
             profile,
             config_file,
         };

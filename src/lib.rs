@@ -2,7 +2,7 @@
 //!
 //! HG endpoints become Apache DataFusion tables in schema `hg`; predicates push down onto API
 //! parameters; the keys of a local table become batched, rate-limited, cached API lookups. See
-//! `DESIGN.md` in the shared folder for the architecture. Data flows one way:
+//! `docs/architecture.md` for the architecture. Data flows one way:
 //! `cli` → [`session`] → `tables` → `plan` → `api` → HG (or [`sandbox`]).
 
 pub mod api;

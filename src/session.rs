@@ -1,5 +1,5 @@
 //! The DataFusion session hgsql runs SQL in: the `hg` schema, the settings and physical rules
-//! lookup joins need (DESIGN.md "Lookup joins"), file paths usable as tables
+//! lookup joins need (docs/architecture.md, "Lookup joins"), file paths usable as tables
 //! (`SELECT * FROM 'accounts.csv'`), `information_schema` for `SHOW TABLES`, and statements run
 //! one after another.
 
@@ -93,8 +93,8 @@ impl Session {
         config.options_mut().sql_parser.map_string_types_to_utf8view = false;
         let optimizer = &mut config.options_mut().optimizer;
         // Join keys must reach HG scans as a readable IN list, however many there are
-        // (notes/datafusion-55.md §2.2): the defaults (150 values, 128 KiB) turn larger key sets
-        // into an opaque hash probe.
+        // (docs/architecture.md, "Large key sets"): the defaults (150 values, 128 KiB) turn
+        // larger key sets into an opaque hash probe.
         optimizer.hash_join_inlist_pushdown_max_distinct_values = 1_000_000;
         optimizer.hash_join_inlist_pushdown_max_size = 64 * 1024 * 1024;
         // Only hash joins send their keys to the probe side.

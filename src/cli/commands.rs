@@ -148,7 +148,7 @@ fn describe_hg(spec: &TableSpec) -> RecordBatch {
         .all_columns()
         .map(|c| {
             let key = keys.iter().find(|(name, _)| *name == c.name).map(|(_, how)| format!("key: {how}"));
-            let api = spec.pushdown.iter().find(|p| p.column == c.name).map(|p| p.filter.describe().to_string());
+            let api = spec.pushdown_text(c.name);
             [
                 c.name.to_string(),
                 sql_type(c.kind).to_string(),

@@ -38,7 +38,7 @@ pub async fn run(flags: &ConnectionFlags) -> u8 {
             Err(e) => return failed(exit::USAGE, &e.to_string()),
         }
     };
-    let endpoint = Endpoint::Products;
+    let endpoint = Endpoint::PRODUCTS;
     let started = Instant::now();
     let answer = client.send(endpoint, &Payload::Query(vec![("limit".into(), "1".into())])).await;
     let elapsed = started.elapsed();

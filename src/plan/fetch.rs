@@ -16,16 +16,15 @@ use datafusion::physical_plan::metrics::{Count, ExecutionPlanMetricsSet, Gauge, 
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 
-use super::keys::{self, KeySet};
-use super::options::OnError;
-use super::pushdown::{self, ColumnValues, Pushed};
-use super::scan::{ApiScanExec, ScanOptions, references};
+use super::keys::{self, KeySet, references};
+use super::options::{OnError, ScanOptions};
+use super::pushdown::Pushed;
+use super::request::{api_fields, api_filters, missing_keys_message};
 use crate::api::{
-    CompanyId, EnrichRequest, Filters, HexId, HgClient, HgError, Inclusion, InclusionMethod, ListQuery, MatchQuery,
-    Row, Rows, Tally, normalize_domain,
+    CompanyId, EnrichRequest, HgClient, HgError, ListQuery, MatchQuery, Row, Rows, Tally, normalize_domain,
 };
 use crate::tables::arrow::{Record, to_batch};
-use crate::tables::{ApiFilter, Lookup, TableSpec};
+use crate::tables::{Lookup, TableSpec};
 
 /// Companies (or match queries) whose rows go into one record batch: small enough that rows
 /// flow out while later lookups are still under way.
@@ -107,6 +106,19 @@ impl Report {
     }
 }
 
+/// What a scan was planned to do: its table, the client handle, the projected columns, the
+/// pushed predicates, the row limit and the join filters it waits for.
+#[derive(Clone)]
+pub(super) struct ScanInputs {
+    pub spec: &'static TableSpec,
+    pub client: HgClient,
+    pub projection: Option<Vec<usize>>,
+    pub pushed: Pushed,
+    pub limit: Option<usize>,
+    pub join_filters: Vec<Arc<dyn PhysicalExpr>>,
+    pub options: ScanOptions,
+}
+
 /// Everything one execution of a scan needs, owned, so the stream is `'static`.
 struct Run {
     spec: &'static TableSpec,
@@ -123,26 +135,27 @@ struct Run {
 
 /// The stream of a scan. Nothing happens until it is polled.
 pub(super) fn stream(
-    scan: &ApiScanExec,
+    scan: ScanInputs,
+    schema: SchemaRef,
     partition: usize,
     metrics: &ExecutionPlanMetricsSet,
 ) -> SendableRecordBatchStream {
     let tally = Arc::new(Tally::default());
     let report = Arc::new(Report::new(metrics, partition, tally.clone()));
+    let limit = scan.limit;
     let run = Run {
+        fields: api_fields(scan.spec, scan.projection.as_deref()),
         spec: scan.spec,
         client: scan.client.with_tally(tally),
-        projection: scan.projection.clone(),
-        pushed: scan.pushed.clone(),
-        limit: scan.limit,
-        join_filters: scan.join_filters.clone(),
+        projection: scan.projection,
+        pushed: scan.pushed,
+        limit,
+        join_filters: scan.join_filters,
         options: scan.options,
-        fields: scan.api_fields(),
         report: report.clone(),
     };
-    let schema: SchemaRef = datafusion::physical_plan::ExecutionPlan::schema(scan);
     let batches = stream::once(run.start()).try_flatten();
-    let batches = limit_rows(batches.boxed(), scan.limit);
+    let batches = limit_rows(batches.boxed(), limit);
     let counted = report.clone();
     let batches = batches
         .inspect(move |item| {
@@ -196,7 +209,7 @@ impl Run {
         match self.spec.lookup {
             Lookup::ByCompany { key } => self.by_company(key),
             Lookup::ByMatch { domain, name, country } => self.by_match(domain, name, country),
-            Lookup::Listing { max_rows } => self.listing(max_rows).await,
+            Lookup::Listing => self.listing().await,
         }
     }
 
@@ -261,7 +274,7 @@ impl Run {
     }
 
     fn no_keys(&self) -> DataFusionError {
-        external(ScanError::NoKeys(super::rules::missing_keys_message(self.spec)))
+        external(ScanError::NoKeys(missing_keys_message(self.spec)))
     }
 
     fn by_company(self, key: &'static str) -> Result<BoxStream<'static, Result<RecordBatch>>> {
@@ -293,17 +306,18 @@ impl Run {
             );
         }
         self.report.keys_requested.add(spellings.len());
-        let request =
-            EnrichRequest { fields: Some(self.fields.clone()), filters: api_filters(&self.pushed), sorts: Vec::new() };
+        let request = EnrichRequest {
+            fields: Some(self.fields.clone()),
+            filters: api_filters(self.spec, &self.pushed),
+            sorts: Vec::new(),
+        };
         let ids: Vec<CompanyId> = spellings.keys().cloned().collect();
         // What the cache holds goes out at once; only the rest is fetched.
-        let (hits, misses, _) = self.client.lookup_cached(self.spec.endpoint, &request, ids);
-        let hits = stream::iter(hits.into_iter().map(|(id, rows)| (id, Ok(rows))));
+        let lookup = self.client.plan_companies(self.spec.endpoint, request, ids);
         let spellings = Arc::new(spellings);
         let (spec, projection) = (self.spec, self.projection.clone());
         let on_error = self.options.on_error;
-        let batches = self.client.enrich_each(self.spec.endpoint, request, stream::iter(misses));
-        let batches = hits.chain(batches).ready_chunks(LOOKUPS_PER_BATCH).map(move |chunk| {
+        let batches = lookup.fetch().ready_chunks(LOOKUPS_PER_BATCH).map(move |chunk| {
             let chunk = chunk
                 .into_iter()
                 .map(|(id, result)| Ok((id, kept(result, on_error)?)))
@@ -371,30 +385,28 @@ impl Run {
             }
         }
         self.report.keys_requested.add(queries.len());
-        let (hits, misses) = self.client.match_cached(queries);
-        let hits = stream::iter(hits.into_iter().map(|(query, rows)| (query, Ok(rows))));
+        let lookup = self.client.plan_matches(self.spec.endpoint, queries);
         let echoes = Arc::new(echoes);
         let (spec, projection) = (self.spec, self.projection.clone());
         let columns = [domain, name, country];
         let on_error = self.options.on_error;
-        let batches = hits.chain(self.client.match_each(stream::iter(misses))).ready_chunks(LOOKUPS_PER_BATCH).map(
-            move |chunk| {
-                let chunk = chunk
-                    .into_iter()
-                    .map(|(query, result)| Ok((query, kept(result, on_error)?)))
-                    .collect::<Result<Vec<(MatchQuery, Result<Vec<Row>, String>)>>>()?;
-                match_batch(spec, projection.as_deref(), columns, &chunk, &echoes)
-            },
-        );
+        let batches = lookup.fetch().ready_chunks(LOOKUPS_PER_BATCH).map(move |chunk| {
+            let chunk = chunk
+                .into_iter()
+                .map(|(query, result)| Ok((query, kept(result, on_error)?)))
+                .collect::<Result<Vec<(MatchQuery, Result<Vec<Row>, String>)>>>()?;
+            match_batch(spec, projection.as_deref(), columns, &chunk, &echoes)
+        });
         Ok(batches.boxed())
     }
 
-    async fn listing(self, max_rows: usize) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+    async fn listing(self) -> Result<BoxStream<'static, Result<RecordBatch>>> {
         let endpoint = self.spec.endpoint;
-        let query = if endpoint.is_get() {
-            ListQuery::Catalog { name: self.pushed.name.clone() }
-        } else {
+        let max_rows = self.spec.max_rows();
+        let query = if endpoint.spec().takes_fields {
             ListQuery::Search { fields: self.fields.clone(), filters: None }
+        } else {
+            ListQuery::Catalog { name: self.pushed.name.clone() }
         };
         let row_limit = self.limit.map_or(max_rows, |l| l.min(max_rows));
         let rows = self.client.list_query(endpoint, &query, Some(row_limit)).await.map_err(external)?;
@@ -505,89 +517,9 @@ fn shape(filter: &Arc<dyn PhysicalExpr>) -> String {
     if text.chars().count() > 160 { format!("{}…", text.chars().take(160).collect::<String>()) } else { text }
 }
 
-/// The API filters of the pushed predicates. Every one is a superset of what SQL keeps
-/// (DataFusion checks the predicate again), so when a column has several, the first is sent.
-pub(super) fn api_filters(pushed: &Pushed) -> Filters {
-    let mut filters = Filters::default();
-    for (filter, values) in &pushed.filters {
-        let method = if values.negated { InclusionMethod::NonePresent } else { InclusionMethod::AnyPresent };
-        match filter {
-            ApiFilter::Products if filters.products.is_none() => filters.products = inclusion(values, int, method),
-            ApiFilter::Vendors if filters.vendors.is_none() => filters.vendors = inclusion(values, int, method),
-            ApiFilter::ProductCategories if filters.product_categories.is_none() => {
-                filters.product_categories = inclusion(values, hex, method)
-            }
-            ApiFilter::CountryCodes if filters.country_codes.is_none() => {
-                filters.country_codes = inclusion(values, |v| Some(v.trim().to_string()), method)
-            }
-            ApiFilter::CategoryIds if filters.category_ids.is_none() && !values.negated => {
-                filters.category_ids = all(values, hex)
-            }
-            ApiFilter::TopicIds if filters.topic_ids.is_none() && !values.negated => {
-                filters.topic_ids = all(values, hex)
-            }
-            _ => {}
-        }
-    }
-    filters
-}
-
-fn int(value: &str) -> Option<i64> {
-    value.trim().parse().ok()
-}
-
-fn hex(value: &str) -> Option<HexId> {
-    HexId::parse(value).ok()
-}
-
-/// Every value converted, sorted and without repeats (so `IN (814, 1023)` and
-/// `IN (1023, 814, 814)` are one request and one cache entry), or `None` (send nothing) when
-/// one cannot be.
-fn all<T: Ord>(values: &ColumnValues, convert: impl Fn(&str) -> Option<T>) -> Option<Vec<T>> {
-    let mut ids: Vec<T> =
-        values.values.iter().map(|v| pushdown::text(v).and_then(|t| convert(&t))).collect::<Option<_>>()?;
-    ids.sort();
-    ids.dedup();
-    Some(ids)
-}
-
-fn inclusion<T: Ord>(
-    values: &ColumnValues,
-    convert: impl Fn(&str) -> Option<T>,
-    inclusion_method: InclusionMethod,
-) -> Option<Inclusion<T>> {
-    all(values, convert).map(|ids| Inclusion { ids, inclusion_method })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::logical_expr::{col, in_list, lit};
-
-    #[test]
-    fn pushed_filters_become_api_filters_and_unsendable_values_send_nothing() {
-        let installs = crate::tables::find("installs").unwrap();
-        let pushed = pushdown::analyze(
-            installs,
-            &[
-                in_list(col("product_id"), vec![lit(814i64), lit(1023i64), lit(5i64), lit(6i64)], false),
-                col("vendor_id").not_eq(lit(316i64)),
-                col("country_code").eq(lit("US")),
-                col("product_category_id").eq(lit("not-hex")),
-            ],
-        );
-        let filters = api_filters(&pushed);
-        let products = filters.products.unwrap();
-        assert_eq!(products.ids, [5, 6, 814, 1023], "sorted, so any order is one request");
-        assert_eq!(products.inclusion_method, InclusionMethod::AnyPresent);
-        let vendors = filters.vendors.unwrap();
-        assert_eq!((vendors.ids, vendors.inclusion_method), (vec![316], InclusionMethod::NonePresent));
-        assert_eq!(filters.country_codes.unwrap().ids, ["US"]);
-        assert!(filters.product_categories.is_none(), "a value that is not an id is left to DataFusion");
-        let spend = crate::tables::find("spend").unwrap();
-        let negated = pushdown::analyze(spend, &[col("category_id").not_eq(lit("0A"))]);
-        assert!(api_filters(&negated).category_ids.is_none(), "category_ids has no NONE_PRESENT form");
-    }
 
     #[test]
     fn match_dimensions_keep_what_was_asked_and_send_what_hg_understands() {
@@ -596,83 +528,5 @@ mod tests {
         let sent: Vec<_> = domains.iter().map(|d| d.as_ref().unwrap().1.as_str()).collect();
         assert_eq!(sent, ["acme.com", "acme.com"], "the blank is dropped; both spellings are kept to echo");
         assert_eq!(options(None, normalize_domain), vec![None]);
-    }
-
-    /// A predicate on one integer column, as a user writes it.
-    #[derive(Clone, Debug)]
-    enum Predicate {
-        Eq(i64),
-        NotEq(i64),
-        In(Vec<i64>),
-        NotIn(Vec<i64>),
-        AnyOf(Vec<i64>),
-    }
-
-    impl Predicate {
-        fn holds(&self, value: i64) -> bool {
-            match self {
-                Predicate::Eq(v) => value == *v,
-                Predicate::NotEq(v) => value != *v,
-                Predicate::In(list) | Predicate::AnyOf(list) => list.contains(&value),
-                Predicate::NotIn(list) => !list.contains(&value),
-            }
-        }
-
-        fn expr(&self, column: &str) -> datafusion::logical_expr::Expr {
-            let list = |l: &[i64]| l.iter().map(|v| lit(*v)).collect::<Vec<_>>();
-            match self {
-                Predicate::Eq(v) => col(column).eq(lit(*v)),
-                Predicate::NotEq(v) => lit(*v).not_eq(col(column)),
-                Predicate::In(l) => in_list(col(column), list(l), false),
-                Predicate::NotIn(l) => in_list(col(column), list(l), true),
-                Predicate::AnyOf(l) => {
-                    l.iter().map(|v| col(column).eq(lit(*v))).reduce(|a, b| a.or(b)).unwrap_or(lit(false))
-                }
-            }
-        }
-    }
-
-    fn predicate() -> impl proptest::strategy::Strategy<Value = Predicate> {
-        use proptest::prelude::*;
-        let list = proptest::collection::vec(0i64..6, 1..4);
-        prop_oneof![
-            (0i64..6).prop_map(Predicate::Eq),
-            (0i64..6).prop_map(Predicate::NotEq),
-            list.clone().prop_map(Predicate::In),
-            list.clone().prop_map(Predicate::NotIn),
-            list.prop_map(Predicate::AnyOf),
-        ]
-    }
-
-    proptest::proptest! {
-        /// Whatever predicates a query puts on the product and vendor columns, every install
-        /// they keep passes the API filters sent: pushdown may fetch more, never less.
-        #[test]
-        fn api_filters_never_drop_a_row_the_query_keeps(
-            products in proptest::collection::vec(predicate(), 0..4),
-            vendors in proptest::collection::vec(predicate(), 0..3),
-        ) {
-            let installs = crate::tables::find("installs").unwrap();
-            let exprs: Vec<_> = products.iter().map(|p| p.expr("product_id"))
-                .chain(vendors.iter().map(|p| p.expr("vendor_id")))
-                .collect();
-            let filters = api_filters(&pushdown::analyze(installs, &exprs));
-            let passes = |inclusion: &Option<Inclusion<i64>>, value: i64| match inclusion {
-                None => true,
-                Some(Inclusion { ids, inclusion_method: InclusionMethod::AnyPresent }) => ids.contains(&value),
-                Some(Inclusion { ids, inclusion_method: InclusionMethod::NonePresent }) => !ids.contains(&value),
-            };
-            for product in 0..7 {
-                for vendor in 0..7 {
-                    let kept = products.iter().all(|p| p.holds(product)) && vendors.iter().all(|p| p.holds(vendor));
-                    if kept {
-                        proptest::prop_assert!(
-                            passes(&filters.products, product) && passes(&filters.vendors, vendor),
-                            "product {product}, vendor {vendor} kept by the query but not by {filters:?}"
-                        );
-                    }
-                }
-            }
-        }
     }
 }

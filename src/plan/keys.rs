@@ -1,6 +1,7 @@
 //! Reading the keys out of a hash join's dynamic filter, in every shape DataFusion 55 produces
-//! (notes §2.1): `key IN (SET) ([…])`, bounds `AND`ed with it, `OR`s, a `CASE` per hash
-//! partition with `false` for empty partitions, `key = v`, and casts around the key. An opaque
+//! (docs/architecture.md, "The dynamic filter's shapes"): `key IN (SET) ([…])`, bounds `AND`ed
+//! with it, `OR`s, a `CASE` per hash partition with `false` for empty partitions, `key = v`,
+//! and casts around the key. An opaque
 //! shape (`hash_lookup`, `IS NULL`) makes the set unknown, and the scan refuses rather than
 //! guessing.
 
@@ -9,6 +10,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::Array;
 use datafusion::common::ScalarValue;
+use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::logical_expr::Operator;
 use datafusion::physical_expr::expressions::{
     BinaryExpr, CaseExpr, CastExpr, Column, DynamicFilterPhysicalExpr, InListExpr, Literal, TryCastExpr,
@@ -98,6 +100,20 @@ pub fn extract(filter: &Arc<dyn PhysicalExpr>, key: &str) -> KeySet {
         Some(ScalarValue::Boolean(Some(false))) => KeySet::Values(BTreeSet::new()),
         _ => KeySet::Unknown,
     }
+}
+
+/// Whether `expr` (a join's dynamic filter: its children are the probe-side key columns)
+/// refers to `column`.
+pub fn references(expr: &Arc<dyn PhysicalExpr>, column: &str) -> bool {
+    let mut found = false;
+    let _ = datafusion::common::tree_node::TreeNode::apply(expr, |e| {
+        if e.as_ref().downcast_ref::<Column>().is_some_and(|c| c.name() == column) {
+            found = true;
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    found
 }
 
 fn is_column(expr: &Arc<dyn PhysicalExpr>, key: &str) -> bool {

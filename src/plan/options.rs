@@ -127,6 +127,24 @@ impl HgOptions {
     }
 }
 
+/// Settings of HG scans.
+#[derive(Clone, Copy, Debug)]
+pub struct ScanOptions {
+    /// How long a scan waits for its join's keys while nothing happens: no HG request finishes
+    /// anywhere in the session. A join whose build side is itself an HG lookup keeps the clock
+    /// reset; a filter nobody will ever fill (a plan DataFusion rewrote) fails instead of hanging.
+    pub join_wait_idle: Duration,
+    /// What a lookup that failed (after retries) does: fail the query, or give a row with NULL
+    /// data and `_hg_status = 'error'` (`SET hg.on_error`).
+    pub on_error: OnError,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions { join_wait_idle: Duration::from_secs(300), on_error: OnError::Fail }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,9 +10,9 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 
-use super::options::HgOptions;
+use super::options::{HgOptions, ScanOptions};
 use super::pushdown;
-use super::scan::{ApiScanExec, ScanOptions};
+use super::scan::ApiScanExec;
 use crate::api::{HgClient, HgError};
 use crate::tables::TableSpec;
 

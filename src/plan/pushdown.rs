@@ -1,7 +1,7 @@
 //! Turning the predicates DataFusion hands a table (`WHERE`, and the ones it infers across
 //! joins) into what HG can be asked: key values, API filters, a match limit, a name search.
 //!
-//! Shapes handled (DataFusion 55, see notes §1): `col = lit` either way round, `col IN (…)`,
+//! Shapes handled (DataFusion 55, see docs/architecture.md): `col = lit` either way round, `col IN (…)`,
 //! `col = a OR col = b …` (short IN lists arrive so), `col <> lit` and `NOT IN`, casts around
 //! the column, `match_rank <= n`, and `name ILIKE '%x%'`. Anything else stays with DataFusion.
 
@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator, TableProviderFilterPushDown, expr::InList, expr::Like};
 
+use crate::api::FilterForm;
 use crate::tables::{ApiFilter, Lookup, TableSpec};
 
 /// A column compared with literal values.
@@ -148,10 +149,10 @@ pub fn support(spec: &TableSpec, expr: &Expr) -> TableProviderFilterPushDown {
         return TableProviderFilterPushDown::Exact;
     }
     for pushdown in spec.pushdown {
-        let handled = match pushdown.filter {
-            ApiFilter::MatchLimit => match_limit(expr, pushdown.column).map(|(_, exact)| exact),
-            ApiFilter::CatalogName => name_search(expr, pushdown.column).map(|_| pushdown.exact),
-            _ => column_values(expr).filter(|v| v.column == pushdown.column).map(|_| pushdown.exact),
+        let handled = match shape(spec, pushdown.filter) {
+            Shape::MatchLimit => match_limit(expr, pushdown.column).map(|(_, exact)| exact),
+            Shape::NameSearch => name_search(expr, pushdown.column).map(|_| pushdown.exact),
+            Shape::Values => column_values(expr).filter(|v| v.column == pushdown.column).map(|_| pushdown.exact),
         };
         if let Some(exact) = handled {
             return if exact { TableProviderFilterPushDown::Exact } else { TableProviderFilterPushDown::Inexact };
@@ -160,11 +161,29 @@ pub fn support(spec: &TableSpec, expr: &Expr) -> TableProviderFilterPushDown {
     TableProviderFilterPushDown::Unsupported
 }
 
+/// The SQL shape a pushed filter takes, from the form the endpoint declares for it.
+enum Shape {
+    /// `col = lit`, `IN`, `<>`, `NOT IN`, OR-chains of `=`.
+    Values,
+    /// `col ILIKE '%x%'`, `LIKE`, `= 'x'`.
+    NameSearch,
+    /// `match_rank <= n`.
+    MatchLimit,
+}
+
+fn shape(spec: &TableSpec, filter: ApiFilter) -> Shape {
+    match (filter, spec.wire_filter(filter).map(|w| w.form)) {
+        (ApiFilter::MatchLimit, _) => Shape::MatchLimit,
+        (_, Some(FilterForm::Substring)) => Shape::NameSearch,
+        _ => Shape::Values,
+    }
+}
+
 fn is_key(spec: &TableSpec, column: &str) -> bool {
     match spec.lookup {
         Lookup::ByCompany { key } => key == column,
         Lookup::ByMatch { domain, name, country } => [domain, name, country].contains(&column),
-        Lookup::Listing { .. } => false,
+        Lookup::Listing => false,
     }
 }
 
@@ -181,20 +200,20 @@ pub fn analyze(spec: &TableSpec, filters: &[Expr]) -> Pushed {
             continue;
         }
         for pushdown in spec.pushdown {
-            match pushdown.filter {
-                ApiFilter::MatchLimit => {
+            match shape(spec, pushdown.filter) {
+                Shape::MatchLimit => {
                     if let Some((n, _)) = match_limit(expr, pushdown.column) {
                         pushed.match_limit = Some(pushed.match_limit.map_or(n, |m| m.min(n)));
                     }
                 }
-                ApiFilter::CatalogName => {
+                Shape::NameSearch => {
                     if pushed.name.is_none() {
                         pushed.name = name_search(expr, pushdown.column);
                     }
                 }
-                filter => {
+                Shape::Values => {
                     if let Some(values) = column_values(expr).filter(|v| v.column == pushdown.column) {
-                        pushed.filters.push((filter, values));
+                        pushed.filters.push((pushdown.filter, values));
                     }
                 }
             }
@@ -246,9 +265,9 @@ mod tests {
         let none = in_list(col("product_id"), vec![lit(814i64)], true);
         let pushed = analyze(installs(), &[any.clone(), none.clone(), col("country_code").not_eq(lit("US"))]);
         assert_eq!(pushed.filters.len(), 3);
-        assert_eq!(pushed.filters[0].0, ApiFilter::Products);
+        assert_eq!(pushed.filters[0].0, ApiFilter::Wire("products"));
         assert!(!pushed.filters[0].1.negated && pushed.filters[1].1.negated && pushed.filters[2].1.negated);
-        assert_eq!(pushed.filters[2].0, ApiFilter::CountryCodes);
+        assert_eq!(pushed.filters[2].0, ApiFilter::Wire("country_codes"));
         for unsupported in [
             col("product_intensity").gt(lit(100i64)),
             col("company_id").not_eq(lit("A")),

@@ -1,4 +1,4 @@
-//! The physical rules that make lookup joins safe (DESIGN.md guardrails G1 and G3): HG scans go
+//! The physical rules that make lookup joins safe (docs/architecture.md, "Guardrails"): HG scans go
 //! on the probe side of hash joins, where the join's keys reach them; and a plan in which an HG
 //! scan has no way to find its rows fails before any call, saying how to give it keys.
 
@@ -13,8 +13,8 @@ use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::joins::HashJoinExec;
 
+use super::request::missing_keys_message;
 use super::scan::ApiScanExec;
-use crate::tables::{Lookup, TableSpec};
 
 /// Swaps every hash join whose build side (left) holds an HG scan still waiting for keys, when
 /// its probe side (right) does not: `FROM hg.installs JOIN 'a.csv'`, `IN (SELECT …)` and
@@ -105,29 +105,5 @@ impl PhysicalOptimizerRule for ApiScanGuard {
 
     fn schema_check(&self) -> bool {
         true
-    }
-}
-
-/// What to tell someone whose query gives `spec` no keys.
-pub fn missing_keys_message(spec: &TableSpec) -> String {
-    let name = spec.name;
-    match spec.lookup {
-        Lookup::ByCompany { key } => format!(
-            "hg.{name} cannot be scanned: its rows are found by {key}, and this query gives it no {key} values. \
-             Join it on {key} or filter {key} with = or IN, e.g.\n  \
-             SELECT t.* FROM 'accounts.csv' a JOIN hg.companies c ON c.match_domain = a.website JOIN hg.{name} t ON t.{key} = c.company_id\n  \
-             SELECT * FROM hg.{name} WHERE {key} IN ('<32-hex-digit HG id>', …)\n\
-             A join gives keys when it compares hg.{name}.{key} with = and does not keep every row of hg.{name} \
-             (FULL JOIN, or hg.{name} on the kept side of a LEFT/RIGHT JOIN, would)."
-        ),
-        Lookup::ByMatch { domain, name: company_name, .. } => format!(
-            "hg.{name} cannot be scanned: companies are found by {domain} or {company_name}, and this query gives neither. \
-             Join your list on one of them or filter it with = or IN, e.g.\n  \
-             SELECT a.*, c.company_id FROM 'accounts.csv' a JOIN hg.{name} c ON c.{domain} = a.website\n  \
-             SELECT * FROM hg.{name} WHERE {domain} = 'acme.com'\n\
-             A join gives keys when it compares hg.{name}.{domain} (or .{company_name}) with = and does not keep \
-             every row of hg.{name} (FULL JOIN, or hg.{name} on the kept side of a LEFT/RIGHT JOIN, would)."
-        ),
-        Lookup::Listing { .. } => format!("hg.{name} needs no keys"),
     }
 }

@@ -1,17 +1,16 @@
 //! `ApiScanExec`: the leaf of a plan that reads an HG table. It is planned like any scan, but
 //! its rows can only be found by key, so it takes its keys from literal filters and from the
-//! dynamic filter of the hash join it is the probe side of (DESIGN.md "Lookup joins").
+//! dynamic filter of the hash join it is the probe side of (docs/architecture.md, "Lookup
+//! joins").
 //!
 //! `execute()` does no I/O (the join calls it before its build side is ready); the stream it
 //! returns waits for the join's filter on its first poll, reads the keys out of it, and fetches
-//! (see [`super::fetch`]).
+//! (see `fetch.rs`). What EXPLAIN shows is worked out once, when the scan is planned: printing a
+//! plan reads nothing.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
-
-use super::options::OnError;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -19,7 +18,7 @@ use datafusion::config::ConfigOptions;
 use datafusion::error::Result;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::Expr;
-use datafusion::physical_expr::expressions::{Column, DynamicFilterPhysicalExpr};
+use datafusion::physical_expr::expressions::DynamicFilterPhysicalExpr;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType, SchedulingType};
 use datafusion::physical_plan::filter_pushdown::{
@@ -31,28 +30,13 @@ use datafusion::physical_plan::{
     apply_expression_roots,
 };
 
-use super::fetch;
+use super::fetch::{self, ScanInputs};
+use super::keys::references;
+use super::options::ScanOptions;
 use super::pushdown::{self, Pushed};
-use crate::api::{HgClient, normalize_domain};
-use crate::tables::{ColumnSource, Lookup, TableSpec};
-
-/// Settings of HG scans.
-#[derive(Clone, Copy, Debug)]
-pub struct ScanOptions {
-    /// How long a scan waits for its join's keys while nothing happens: no HG request finishes
-    /// anywhere in the session. A join whose build side is itself an HG lookup keeps the clock
-    /// reset; a filter nobody will ever fill (a plan DataFusion rewrote) fails instead of hanging.
-    pub join_wait_idle: Duration,
-    /// What a lookup that failed (after retries) does: fail the query, or give a row with NULL
-    /// data and `_hg_status = 'error'` (`SET hg.on_error`).
-    pub on_error: OnError,
-}
-
-impl Default for ScanOptions {
-    fn default() -> Self {
-        ScanOptions { join_wait_idle: Duration::from_secs(300), on_error: OnError::Fail }
-    }
-}
+use super::request::{api_fields, api_filters, describe_filters};
+use crate::api::{CompanyId, EnrichRequest, HgClient, Paging, normalize_domain};
+use crate::tables::{Lookup, TableSpec};
 
 /// A scan of one HG table.
 #[derive(Debug)]
@@ -68,9 +52,20 @@ pub struct ApiScanExec {
     /// Dynamic filters from hash joins this scan is the probe side of.
     pub(super) join_filters: Vec<Arc<dyn PhysicalExpr>>,
     pub(super) options: ScanOptions,
+    /// EXPLAIN's text, worked out at planning: per finding column with literal values, what
+    /// they take (requests, credits, cache hits); the API filters; the fields asked for.
+    explain: Arc<Explain>,
     schema: SchemaRef,
     properties: Arc<PlanProperties>,
     metrics: ExecutionPlanMetricsSet,
+}
+
+/// The parts of EXPLAIN's text that do not change once the scan is planned.
+#[derive(Debug, Default)]
+struct Explain {
+    literal_keys: Vec<(&'static str, String)>,
+    filters: Vec<String>,
+    fields: String,
 }
 
 impl ApiScanExec {
@@ -94,14 +89,17 @@ impl ApiScanExec {
             Boundedness::Bounded,
         )
         .with_scheduling_type(SchedulingType::Cooperative);
+        let pushed = pushdown::analyze(spec, filters);
+        let explain = Arc::new(Explain::of(spec, &client, projection.as_deref(), &pushed));
         Ok(ApiScanExec {
             spec,
             client,
             projection,
-            pushed: pushdown::analyze(spec, filters),
+            pushed,
             limit,
             join_filters: Vec::new(),
             options,
+            explain,
             schema,
             properties: Arc::new(properties),
             metrics: ExecutionPlanMetricsSet::new(),
@@ -113,7 +111,7 @@ impl ApiScanExec {
     }
 
     /// The literal values given for `column`, if any.
-    pub(super) fn literal_keys(&self, column: &str) -> Option<&std::collections::BTreeSet<String>> {
+    pub(super) fn literal_keys(&self, column: &str) -> Option<&BTreeSet<String>> {
         self.pushed.keys.iter().find(|(c, _)| c == column).map(|(_, v)| v)
     }
 
@@ -124,11 +122,7 @@ impl ApiScanExec {
 
     /// The columns whose values find this table's rows.
     pub fn finding_columns(&self) -> Vec<&'static str> {
-        match self.spec.lookup {
-            Lookup::ByCompany { key } => vec![key],
-            Lookup::ByMatch { domain, name, .. } => vec![domain, name],
-            Lookup::Listing { .. } => Vec::new(),
-        }
+        finding_columns(self.spec)
     }
 
     /// Whether the scan knows, at plan time, where its keys will come from: a listing needs
@@ -166,38 +160,14 @@ impl ApiScanExec {
             limit: self.limit,
             join_filters,
             options: self.options,
+            explain: self.explain.clone(),
             schema: self.schema.clone(),
             properties: self.properties.clone(),
             metrics: ExecutionPlanMetricsSet::new(),
         }
     }
 
-    /// Fields to ask HG for: those of the projected columns, or one cheap field when only
-    /// echoed columns (or none, for `count(*)`) are wanted.
-    pub(super) fn api_fields(&self) -> Vec<String> {
-        let all: Vec<usize> = (0..self.spec.column_count()).collect();
-        let indices = self.projection.as_deref().unwrap_or(&all);
-        let mut fields: Vec<String> = indices
-            .iter()
-            .filter_map(|&i| match self.spec.column_at(i).source {
-                ColumnSource::Field => Some(self.spec.column_at(i).name.to_string()),
-                ColumnSource::Renamed(field) => Some(field.to_string()),
-                ColumnSource::Echo
-                | ColumnSource::Rank
-                | ColumnSource::FetchedAt
-                | ColumnSource::Status
-                | ColumnSource::Error => None,
-            })
-            .collect();
-        if fields.is_empty()
-            && let Some(first) = self.spec.columns.iter().find(|c| c.source == ColumnSource::Field)
-        {
-            fields.push(first.name.to_string());
-        }
-        fields
-    }
-
-    /// Where the keys come from, and for literal keys how many requests they take at least.
+    /// Where the keys come from, and for literal keys what they take.
     fn describe_keys(&self) -> String {
         let columns = self.finding_columns();
         if columns.is_empty() {
@@ -210,11 +180,8 @@ impl ApiScanExec {
             let text = match (literal, joined) {
                 (Some(values), true) => format!("{column} from literal ({} values) ∩ join", values.len()),
                 (Some(values), false) => {
-                    format!(
-                        "{column} from literal ({} values, {})",
-                        values.len(),
-                        self.literal_requests(column, values)
-                    )
+                    let cost = self.explain.literal_keys.iter().find(|(c, _)| *c == column).map(|(_, t)| t.as_str());
+                    format!("{column} from literal ({} values, {})", values.len(), cost.unwrap_or("?"))
                 }
                 (None, true) => format!("{column} from join"),
                 (None, false) => continue,
@@ -223,34 +190,54 @@ impl ApiScanExec {
         }
         if parts.is_empty() { "MISSING".into() } else { parts.join("; ") }
     }
+}
 
-    fn literal_requests(&self, column: &str, values: &std::collections::BTreeSet<String>) -> String {
-        let endpoint = self.spec.endpoint;
-        match self.spec.lookup {
-            Lookup::ByCompany { .. } => {
-                let ids: HashSet<_> = values.iter().filter_map(|v| crate::api::CompanyId::parse(v).ok()).collect();
-                let ids: Vec<_> = ids.into_iter().collect();
-                // The cost preview: what the cache already holds is neither fetched nor paid.
-                let request = crate::api::EnrichRequest {
-                    fields: Some(self.api_fields()),
-                    filters: super::fetch::api_filters(&self.pushed),
-                    sorts: Vec::new(),
-                };
-                let plan = self.client.preview_companies(endpoint, &request, &ids);
-                let requests = requests_text(plan.requests as usize);
-                let requests = if endpoint == crate::api::Endpoint::Firmographic {
-                    requests
-                } else {
-                    format!("at least {requests}, more if a company's rows span pages")
-                };
-                format!("{requests}, up to {} credits, {} from the cache", plan.credits, plan.cached)
-            }
-            Lookup::ByMatch { domain, .. } if column == domain => {
-                let hosts: HashSet<_> = values.iter().filter_map(|v| normalize_domain(v)).collect();
-                requests_text(hosts.len())
-            }
-            _ => requests_text(values.len()),
+/// The columns whose values find `spec`'s rows.
+fn finding_columns(spec: &TableSpec) -> Vec<&'static str> {
+    match spec.lookup {
+        Lookup::ByCompany { key } => vec![key],
+        Lookup::ByMatch { domain, name, .. } => vec![domain, name],
+        Lookup::Listing => Vec::new(),
+    }
+}
+
+impl Explain {
+    /// EXPLAIN's text of a scan of `spec`: the cost preview of literal keys reads the cache
+    /// here, once (what it holds is neither fetched nor paid).
+    fn of(spec: &'static TableSpec, client: &HgClient, projection: Option<&[usize]>, pushed: &Pushed) -> Explain {
+        let endpoint = spec.endpoint;
+        let fields = if endpoint.spec().takes_fields { api_fields(spec, projection).join(", ") } else { String::new() };
+        let mut literal_keys = Vec::new();
+        for column in finding_columns(spec) {
+            let Some((_, values)) = pushed.keys.iter().find(|(c, _)| c == column) else { continue };
+            let text = match spec.lookup {
+                Lookup::ByCompany { .. } => {
+                    let ids: HashSet<_> = values.iter().filter_map(|v| CompanyId::parse(v).ok()).collect();
+                    let ids: Vec<_> = ids.into_iter().collect();
+                    let request = EnrichRequest {
+                        fields: Some(api_fields(spec, projection)),
+                        filters: api_filters(spec, pushed),
+                        sorts: Vec::new(),
+                    };
+                    let plan = client.preview_companies(endpoint, &request, &ids);
+                    let requests = requests_text(plan.requests as usize);
+                    // One answer per company needs no paging; a list may take more pages.
+                    let requests = if endpoint.spec().paging == Paging::None {
+                        requests
+                    } else {
+                        format!("at least {requests}, more if a company's rows span pages")
+                    };
+                    format!("{requests}, up to {} credits, {} from the cache", plan.credits, plan.cached)
+                }
+                Lookup::ByMatch { domain, .. } if column == domain => {
+                    let hosts: HashSet<_> = values.iter().filter_map(|v| normalize_domain(v)).collect();
+                    requests_text(hosts.len())
+                }
+                _ => requests_text(values.len()),
+            };
+            literal_keys.push((column, text));
         }
+        Explain { literal_keys, filters: describe_filters(spec, pushed), fields }
     }
 }
 
@@ -258,27 +245,11 @@ fn requests_text(n: usize) -> String {
     if n == 1 { "1 request".into() } else { format!("{n} requests") }
 }
 
-/// Whether `expr` (a join's dynamic filter: its children are the probe-side key columns)
-/// refers to `column`.
-pub(super) fn references(expr: &Arc<dyn PhysicalExpr>, column: &str) -> bool {
-    let mut found = false;
-    let _ = datafusion::common::tree_node::TreeNode::apply(expr, |e| {
-        if e.as_ref().downcast_ref::<Column>().is_some_and(|c| c.name() == column) {
-            found = true;
-            return Ok(TreeNodeRecursion::Stop);
-        }
-        Ok(TreeNodeRecursion::Continue)
-    });
-    found
-}
-
 impl DisplayAs for ApiScanExec {
     fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         let endpoint = self.spec.endpoint;
-        let method = if endpoint.is_get() { "GET" } else { "POST" };
-        let filters = describe_filters(&self.pushed);
-        // Match and the catalog lists take no `fields`.
-        let fields = if endpoint.is_get() { String::new() } else { self.api_fields().join(", ") };
+        let method = endpoint.spec().method.as_str();
+        let (filters, fields) = (&self.explain.filters, &self.explain.fields);
         match t {
             DisplayFormatType::Default | DisplayFormatType::Verbose => {
                 write!(f, "ApiScanExec: table=hg.{}, endpoint={method} {}", self.spec.name, endpoint.path())?;
@@ -311,26 +282,6 @@ impl DisplayAs for ApiScanExec {
             }
         }
     }
-}
-
-/// The pushed API parameters, as EXPLAIN shows them.
-fn describe_filters(pushed: &Pushed) -> Vec<String> {
-    let mut out: Vec<String> = pushed
-        .filters
-        .iter()
-        .map(|(filter, values)| {
-            let method = if values.negated { "NONE_PRESENT" } else { "ANY_PRESENT" };
-            let list: Vec<String> = values.values.iter().filter_map(pushdown::text).collect();
-            format!("{filter:?} {method} ({})", list.join(", "))
-        })
-        .collect();
-    if let Some(n) = pushed.match_limit {
-        out.push(format!("limit={n} matches"));
-    }
-    if let Some(name) = &pushed.name {
-        out.push(format!("name contains {name:?}"));
-    }
-    out
 }
 
 impl ExecutionPlan for ApiScanExec {
@@ -410,7 +361,16 @@ impl ExecutionPlan for ApiScanExec {
     }
 
     fn execute(&self, partition: usize, _context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
-        Ok(fetch::stream(self, partition, &self.metrics))
+        let inputs = ScanInputs {
+            spec: self.spec,
+            client: self.client.clone(),
+            projection: self.projection.clone(),
+            pushed: self.pushed.clone(),
+            limit: self.limit,
+            join_filters: self.join_filters.clone(),
+            options: self.options,
+        };
+        Ok(fetch::stream(inputs, self.schema.clone(), partition, &self.metrics))
     }
 
     fn metrics(&self) -> Option<MetricsSet> {

@@ -1,5 +1,5 @@
 //! The credit ledger: an enrich endpoint charges one credit per company the first time it
-//! returns that company; asking again is free (CONTRACT.md §4).
+//! returns that company; asking again is free (docs/hg-api.md §4).
 
 use std::collections::{HashMap, HashSet};
 

@@ -1,5 +1,5 @@
 //! The API's error responses: `{"errors": [{"title", "detail", "source"}]}` with the status codes
-//! of CONTRACT.md §1.
+//! of docs/hg-api.md §1.
 
 use axum::Json;
 use axum::http::StatusCode;

@@ -1,5 +1,5 @@
-//! An in-process HG Data API v1 server for tests, demos and benchmarks, written from
-//! `shared/hg-api/CONTRACT.md` alone.
+//! An in-process HG Data API v1 server for tests, demos and benchmarks, written from the API
+//! as `docs/hg-api.md` describes it, and from nothing else.
 //!
 //! It shares no code with the client (`api/`) or the tables (`tables/`): it reads and writes
 //! JSON with its own types, so a misunderstanding of the contract on one side shows up as a
@@ -187,7 +187,7 @@ impl Drop for Sandbox {
 
 /// Writes the data set for `seed` and `companies` as Parquet files into `dir`.
 /// `hg.companies` over the dump, in plain SQL: a view named `view` matching each `input` of the
-/// table `inputs` to its best company, by CONTRACT.md §3.1's normalisation of the host and its
+/// table `inputs` to its best company, by docs/hg-api.md §3.1's normalisation of the host and its
 /// ranking (global HQ, domestic HQ, site; larger first; then id). It reads `hg.firmographics`
 /// from the dump. Tests use it as the oracle of the match path, and the enrichment benchmark as
 /// the plain-DataFusion baseline.

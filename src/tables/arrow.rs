@@ -137,11 +137,11 @@ mod tests {
     fn installs_rows_become_typed_columns_with_the_key_echoed() {
         let spec = super::super::find("installs").unwrap();
         let a = row(
-            Endpoint::Installs,
+            Endpoint::INSTALLS,
             json!({"product_id": 814, "product_name": "Salesforce CRM",
             "product_last_verified_date": "2026-03-04", "product_attributes": ["Cloud", "SaaS"], "product_intensity": null}),
         );
-        let b = row(Endpoint::Installs, json!({"product_id": 1023}));
+        let b = row(Endpoint::INSTALLS, json!({"product_id": 1023}));
         let key = "0000000000000000000000000000000A";
         let echo = [("company_id", Some(key))];
         let records = [
@@ -168,7 +168,7 @@ mod tests {
     fn projection_echo_and_rank_for_companies() {
         let spec = super::super::find("companies").unwrap();
         let matched =
-            row(Endpoint::Match, json!({"company_id": "abc", "company_name": "Acme Inc", "domain_name": "acme.com"}));
+            row(Endpoint::MATCH, json!({"company_id": "abc", "company_name": "Acme Inc", "domain_name": "acme.com"}));
         let echo =
             [("match_domain", Some("https://WWW.Acme.com/")), ("match_name", None), ("match_country_code", None)];
         let records = [Record { row: &matched, echo: &echo, rank: Some(1), failure: None }];

@@ -1,13 +1,13 @@
 //! `hg.companies`: HG ids for your domains and names (`GET /company/match`, free).
 
 use super::ColumnSource::{Echo, Rank};
-use super::ColumnType::{Id, Int, Text};
+use super::ColumnType::{Int, Text};
 use super::{ApiFilter, Column, Lookup, Pushdown, TableSpec, field};
 use crate::api::Endpoint;
 
 pub static SPEC: TableSpec = TableSpec {
     name: "companies",
-    endpoint: Endpoint::Match,
+    endpoint: Endpoint::MATCH,
     description: "HG companies matching a domain and/or a name, best match first (free). Join your list on match_domain or match_name.",
     columns: &[
         Column {
@@ -34,9 +34,9 @@ pub static SPEC: TableSpec = TableSpec {
             source: Rank,
             description: "1 for the best match; `match_rank <= n` asks HG for n matches (at most 10).",
         },
-        field("company_id", Id, "HG id of the matched company (32 hex characters)."),
-        field("company_name", Text, "HG's name for the company."),
-        field("domain_name", Text, "HG's domain for the company."),
+        field(Endpoint::MATCH, "company_id", "HG id of the matched company (32 hex characters)."),
+        field(Endpoint::MATCH, "company_name", "HG's name for the company."),
+        field(Endpoint::MATCH, "domain_name", "HG's domain for the company."),
     ],
     lookup: Lookup::ByMatch { domain: "match_domain", name: "match_name", country: "match_country_code" },
     pushdown: &[Pushdown { column: "match_rank", filter: ApiFilter::MatchLimit, exact: true }],

@@ -1,7 +1,9 @@
-//! One declarative [`TableSpec`] per HG endpoint, in schema `hg`: its columns with Arrow types
-//! and descriptions (shown by `\d`), how its rows are found (key columns), and which filters the
-//! API can apply. Adding a table is adding a file here and a line in [`all`]; `plan/` and `api/`
-//! stay as they are.
+//! One declarative [`TableSpec`] per HG endpoint, in schema `hg`: its columns with descriptions
+//! (shown by `\d`), how its rows are found (key columns), and which of the endpoint's filters
+//! its columns reach. Column types come from the endpoint's declaration
+//! ([`EndpointSpec`](crate::api::EndpointSpec)), checked when the crate is built. Adding a table
+//! is a file here and a line in [`all`] (plus the endpoint's declaration in `api/hg/`); `plan/`
+//! stays as it is. docs/architecture.md lists exactly what it touches.
 
 pub mod arrow;
 mod catalog;
@@ -16,7 +18,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
-use crate::api::Endpoint;
+use crate::api::{Endpoint, WireFilter};
 
 /// The type of a column: the client's type of the field it is read from. Its SQL (Arrow) type
 /// keeps meaning: dates stay dates, money and counts are 64-bit integers, lists stay lists, ids
@@ -85,8 +87,10 @@ pub struct Column {
     pub description: &'static str,
 }
 
-/// Shorthand for a column read from the API field of the same name.
-pub const fn field(name: &'static str, kind: ColumnType, description: &'static str) -> Column {
+/// A column read from the field of the same name of `endpoint`, typed as the endpoint declares
+/// it; a field the endpoint does not declare fails the build.
+pub const fn field(endpoint: Endpoint, name: &'static str, description: &'static str) -> Column {
+    let kind = crate::api::type_of(endpoint.spec().fields, name);
     Column { name, kind, source: ColumnSource::Field, description }
 }
 
@@ -105,44 +109,19 @@ pub enum Lookup {
     ByCompany { key: &'static str },
     /// hg.companies: `match_domain` or `match_name` must be given; `match_country_code` narrows.
     ByMatch { domain: &'static str, name: &'static str, country: &'static str },
-    /// A bounded listing that needs no key (search, catalog).
-    Listing { max_rows: usize },
+    /// A listing that needs no key (search, catalog), bounded by the endpoint's `max_rows`.
+    Listing,
 }
 
 /// A filter the API can apply, mapped from a column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ApiFilter {
-    /// installs: `filters.products` (`=`, `IN` → ANY_PRESENT; `<>`, `NOT IN` → NONE_PRESENT).
-    Products,
-    Vendors,
-    ProductCategories,
-    CountryCodes,
-    /// spend: `filters.category_ids`.
-    CategoryIds,
-    /// intent: `filters.topic_ids`.
-    TopicIds,
-    /// hg.companies: `match_rank <= n` → `limit=n`.
+    /// A filter the endpoint declares, by its wire name (`products`, `category_ids`, `name`):
+    /// its form says which SQL it takes.
+    Wire(&'static str),
+    /// hg.companies: `match_rank <= n` → the match limit.
     MatchLimit,
-    /// catalog: `name = x` or `name ILIKE '%x%'` → `name=x`.
-    CatalogName,
 }
-
-impl ApiFilter {
-    /// The SQL that reaches the API and the parameter it becomes, for `\d TABLE`.
-    pub fn describe(self) -> &'static str {
-        match self {
-            ApiFilter::Products => "=, IN, <>, NOT IN: filters.products",
-            ApiFilter::Vendors => "=, IN, <>, NOT IN: filters.vendors",
-            ApiFilter::ProductCategories => "=, IN, <>, NOT IN: filters.product_categories",
-            ApiFilter::CountryCodes => "=, IN, <>, NOT IN: filters.country_codes",
-            ApiFilter::CategoryIds => "=, IN: filters.category_ids",
-            ApiFilter::TopicIds => "=, IN: filters.topic_ids",
-            ApiFilter::MatchLimit => "<= n, < n: limit=n",
-            ApiFilter::CatalogName => "=, ILIKE '%x%': name",
-        }
-    }
-}
-
 /// A column the API filters on.
 #[derive(Clone, Copy, Debug)]
 pub struct Pushdown {
@@ -193,6 +172,28 @@ impl TableSpec {
     }
 
     /// Columns whose values find rows, and the operators that can give them.
+    /// The endpoint's declaration of the filter a pushdown reaches (none for the match limit).
+    pub fn wire_filter(&self, filter: ApiFilter) -> Option<&'static WireFilter> {
+        match filter {
+            ApiFilter::Wire(name) => self.endpoint.filter(name),
+            ApiFilter::MatchLimit => None,
+        }
+    }
+
+    /// The SQL that reaches the API through `column` and the parameter it becomes, for `\d`.
+    pub fn pushdown_text(&self, column: &str) -> Option<String> {
+        let pushdown = self.pushdown.iter().find(|p| p.column == column)?;
+        Some(match pushdown.filter {
+            ApiFilter::MatchLimit => "<= n, < n: limit=n".to_string(),
+            filter => self.wire_filter(filter)?.describe(),
+        })
+    }
+
+    /// Rows a listing returns at most (the endpoint's bound).
+    pub fn max_rows(&self) -> usize {
+        self.endpoint.spec().max_rows.unwrap_or(usize::MAX)
+    }
+
     pub fn key_columns(&self) -> Vec<(&'static str, &'static str)> {
         match self.lookup {
             Lookup::ByCompany { key } => vec![(key, "= or IN, or a join (required)")],
@@ -201,7 +202,7 @@ impl TableSpec {
                 (name, "= or IN, or a join (this or the domain is required)"),
                 (country, "= (optional, narrows)"),
             ],
-            Lookup::Listing { .. } => Vec::new(),
+            Lookup::Listing => Vec::new(),
         }
     }
 }
@@ -271,6 +272,14 @@ mod tests {
             }
             for pushdown in table.pushdown {
                 assert!(table.column(pushdown.column).is_some(), "{}: {} is not a column", table.name, pushdown.column);
+                if let ApiFilter::Wire(name) = pushdown.filter {
+                    assert!(
+                        table.wire_filter(pushdown.filter).is_some(),
+                        "{}: {:?} has no filter {name}",
+                        table.name,
+                        table.endpoint
+                    );
+                }
             }
         }
         assert_eq!(all().len(), 9);

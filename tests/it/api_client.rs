@@ -36,10 +36,8 @@ fn ids(sb: &Sandbox, n: usize) -> Vec<CompanyId> {
 fn installs_of_product(product: i64) -> EnrichRequest {
     EnrichRequest {
         fields: Some(vec!["product_id".into(), "country_code".into()]),
-        filters: Filters {
-            products: Some(Inclusion { ids: vec![product], inclusion_method: InclusionMethod::AnyPresent }),
-            ..Filters::default()
-        },
+        filters: Filters::default()
+            .with("products", Inclusion { ids: vec![product], inclusion_method: InclusionMethod::AnyPresent }),
         sorts: Vec::new(),
     }
 }
@@ -70,7 +68,7 @@ async fn a_thousand_companies_in_batches_of_25_make_exactly_40_calls() {
     let wanted = ids(&sb, 1_000);
     let mut twice = wanted.clone();
     twice.extend(wanted.iter().cloned());
-    let answers = collect(&client, hgsql::api::Endpoint::Installs, installs_of_product(814), twice).await.unwrap();
+    let answers = collect(&client, hgsql::api::Endpoint::INSTALLS, installs_of_product(814), twice).await.unwrap();
     assert_eq!(answers.len(), 1_000);
     assert_eq!(calls(&sb, "company/installs"), 40, "ceil(1000 / 25), duplicates add nothing");
     assert_eq!(client.metrics().total().calls, 40);
@@ -91,7 +89,7 @@ async fn pages_of_5_cost_exactly_the_pages_needed() {
     let sb = sandbox(|_| {}).await;
     let client = client(&sb, |c| c.page_size = 5);
     let wanted = ids(&sb, 100);
-    let answers = collect(&client, hgsql::api::Endpoint::Installs, EnrichRequest::default(), wanted).await.unwrap();
+    let answers = collect(&client, hgsql::api::Endpoint::INSTALLS, EnrichRequest::default(), wanted).await.unwrap();
     let mut expected_calls = 0;
     for batch in 0..4u32 {
         let rows: usize = (batch * 25..batch * 25 + 25).map(|i| sb.data().installs_of(i).len()).sum();
@@ -110,7 +108,7 @@ async fn a_row_limit_stops_paging_early() {
     let client = client(&sb, |c| c.page_size = 10);
     let rows = client
         .list_query(
-            hgsql::api::Endpoint::Search,
+            hgsql::api::Endpoint::SEARCH,
             &hgsql::api::ListQuery::Search { fields: vec!["company_id".into()], filters: None },
             Some(25),
         )
@@ -119,7 +117,7 @@ async fn a_row_limit_stops_paging_early() {
     assert_eq!(rows.len(), 25);
     assert_eq!(calls(&sb, "company/search"), 3, "10 + 10 + 5");
     let products = client
-        .list_query(hgsql::api::Endpoint::Products, &hgsql::api::ListQuery::Catalog { name: None }, None)
+        .list_query(hgsql::api::Endpoint::PRODUCTS, &hgsql::api::ListQuery::Catalog { name: None }, None)
         .await
         .unwrap();
     assert_eq!(products.len() as u64, sb.stats()["endpoints"]["catalog/products"]["rows"].as_u64().unwrap());
@@ -146,14 +144,14 @@ async fn under_20_percent_faults_the_rows_equal_a_clean_run_and_retries_are_coun
     };
     let clean_sb = sandbox(|_| {}).await;
     let clean = summarise(
-        collect(&client(&clean_sb, |_| {}), hgsql::api::Endpoint::Installs, request.clone(), ids(&clean_sb, 2_000))
+        collect(&client(&clean_sb, |_| {}), hgsql::api::Endpoint::INSTALLS, request.clone(), ids(&clean_sb, 2_000))
             .await
             .unwrap(),
     );
 
     let sb = sandbox(|c| c.fault_rate = 0.2).await;
     let client = client(&sb, |c| c.retry.max_attempts = 12);
-    let faulty = summarise(collect(&client, hgsql::api::Endpoint::Installs, request, ids(&sb, 2_000)).await.unwrap());
+    let faulty = summarise(collect(&client, hgsql::api::Endpoint::INSTALLS, request, ids(&sb, 2_000)).await.unwrap());
     assert_eq!(faulty, clean, "the same rows despite faults");
     let stats = sb.stats();
     let injected: u64 = stats["faults"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
@@ -179,7 +177,7 @@ async fn api_errors_are_specific_carry_the_detail_and_are_not_retried() {
     let mut errors: Vec<HgError> = Vec::new();
 
     let wrong_key = client(&denied, |c| c.key = ApiKey::new("not-the-key"));
-    let error = collect(&wrong_key, hgsql::api::Endpoint::Firmographic, EnrichRequest::default(), id.clone())
+    let error = collect(&wrong_key, hgsql::api::Endpoint::FIRMOGRAPHIC, EnrichRequest::default(), id.clone())
         .await
         .unwrap_err();
     assert!(
@@ -189,13 +187,13 @@ async fn api_errors_are_specific_carry_the_detail_and_are_not_retried() {
     errors.push(error);
 
     let good = client(&denied, |_| {});
-    let error = collect(&good, hgsql::api::Endpoint::Installs, EnrichRequest::default(), id.clone()).await.unwrap_err();
+    let error = collect(&good, hgsql::api::Endpoint::INSTALLS, EnrichRequest::default(), id.clone()).await.unwrap_err();
     assert!(matches!(&error, HgError::NotEntitled { field_group, .. } if field_group == "technographics"), "{error:?}");
     assert!(error.to_string().contains("technographics"));
     errors.push(error);
 
     let bad_field = EnrichRequest { fields: Some(vec!["ceo_name".into()]), ..EnrichRequest::default() };
-    let error = collect(&good, hgsql::api::Endpoint::Firmographic, bad_field, id.clone()).await.unwrap_err();
+    let error = collect(&good, hgsql::api::Endpoint::FIRMOGRAPHIC, bad_field, id.clone()).await.unwrap_err();
     assert!(
         matches!(&error, HgError::InvalidRequest { pointer, detail, .. } if pointer == "/fields/0" && detail.contains("ceo_name")),
         "{error:?}"
@@ -209,7 +207,7 @@ async fn api_errors_are_specific_carry_the_detail_and_are_not_retried() {
     })
     .await;
     let error =
-        collect(&client(&broke, |_| {}), hgsql::api::Endpoint::Firmographic, EnrichRequest::default(), ids(&broke, 1))
+        collect(&client(&broke, |_| {}), hgsql::api::Endpoint::FIRMOGRAPHIC, EnrichRequest::default(), ids(&broke, 1))
             .await
             .unwrap_err();
     assert!(
@@ -233,7 +231,10 @@ async fn requests_go_only_to_the_configured_base_url_with_values_encoded() {
     let client = client(&target, |_| {});
     for domain in ["acme.com&limit=100", "a.com?x=1#frag", "spaced domain.com", "müller.de", "/../../etc"] {
         let rows = client
-            .company_match(&MatchQuery { domain_name: Some(domain.into()), limit: 3, ..MatchQuery::default() })
+            .company_match(
+                hgsql::api::Endpoint::MATCH,
+                &MatchQuery { domain_name: Some(domain.into()), limit: 3, ..MatchQuery::default() },
+            )
             .await
             .unwrap();
         assert!(rows.is_empty(), "{domain}");
@@ -242,11 +243,14 @@ async fn requests_go_only_to_the_configured_base_url_with_values_encoded() {
     assert_eq!(stats["endpoints"]["company/match"]["status"], json!({"200": 5}), "no value changed another parameter");
     let company = &target.data().companies[0];
     let found = client
-        .company_match(&MatchQuery {
-            domain_name: Some(format!("https://WWW.{}/about", company.domain_normalized)),
-            limit: 1,
-            ..MatchQuery::default()
-        })
+        .company_match(
+            hgsql::api::Endpoint::MATCH,
+            &MatchQuery {
+                domain_name: Some(format!("https://WWW.{}/about", company.domain_normalized)),
+                limit: 1,
+                ..MatchQuery::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(found.len(), 1);
@@ -261,13 +265,13 @@ async fn the_same_keys_asked_twice_at_once_are_fetched_once() {
     let wanted = ids(&sb, 10);
     let request = EnrichRequest { fields: Some(vec!["company_name".into()]), ..EnrichRequest::default() };
     let (a, b) = tokio::join!(
-        collect(&client, hgsql::api::Endpoint::Firmographic, request.clone(), wanted.clone()),
-        collect(&client, hgsql::api::Endpoint::Firmographic, request.clone(), wanted.clone()),
+        collect(&client, hgsql::api::Endpoint::FIRMOGRAPHIC, request.clone(), wanted.clone()),
+        collect(&client, hgsql::api::Endpoint::FIRMOGRAPHIC, request.clone(), wanted.clone()),
     );
     assert_eq!(a.unwrap(), b.unwrap());
     assert_eq!(calls(&sb, "company/firmographic"), 10);
     // Afterwards nothing is in flight: asking again fetches again (caching is not the client's job).
-    collect(&client, hgsql::api::Endpoint::Firmographic, request, wanted).await.unwrap();
+    collect(&client, hgsql::api::Endpoint::FIRMOGRAPHIC, request, wanted).await.unwrap();
     assert_eq!(calls(&sb, "company/firmographic"), 20);
 }
 
@@ -281,7 +285,7 @@ async fn a_429_pauses_for_the_reset_and_the_request_succeeds() {
     let client = client(&sb, |_| {});
     let started = std::time::Instant::now();
     let answers =
-        collect(&client, hgsql::api::Endpoint::Firmographic, EnrichRequest::default(), ids(&sb, 12)).await.unwrap();
+        collect(&client, hgsql::api::Endpoint::FIRMOGRAPHIC, EnrichRequest::default(), ids(&sb, 12)).await.unwrap();
     assert_eq!(answers.len(), 12);
     assert!(answers.values().all(|rows| rows.len() == 1));
     let metrics = client.metrics().total();
@@ -300,7 +304,7 @@ async fn rows_are_typed_and_ids_normalised() {
         fields: Some(vec!["company_id".into(), "global_hq_hg_id".into(), "revenue_total".into(), "sic_codes".into()]),
         ..EnrichRequest::default()
     };
-    let answers = collect(&client, hgsql::api::Endpoint::Firmographic, request, vec![id.clone()]).await.unwrap();
+    let answers = collect(&client, hgsql::api::Endpoint::FIRMOGRAPHIC, request, vec![id.clone()]).await.unwrap();
     let row = &answers[&id][0];
     assert_eq!(row.company_id(), Some(id.as_str()));
     assert_eq!(id.as_str().len(), 32);
@@ -357,7 +361,7 @@ async fn batch_rows_without_company_id_fall_back_to_one_company_per_request() {
     let client = HgClient::new(config).unwrap();
     let wanted: Vec<CompanyId> = (1..=50).map(|i| CompanyId::parse(&format!("{i:X}")).unwrap()).collect();
     let answers =
-        collect(&client, hgsql::api::Endpoint::Installs, EnrichRequest::default(), wanted.clone()).await.unwrap();
+        collect(&client, hgsql::api::Endpoint::INSTALLS, EnrichRequest::default(), wanted.clone()).await.unwrap();
     assert_eq!(answers.len(), 50);
     for id in &wanted {
         let rows = &answers[id];
@@ -378,7 +382,7 @@ async fn a_short_page_ends_the_list_even_when_count_says_more() {
     config.rate = None;
     let client = HgClient::new(config).unwrap();
     let query = hgsql::api::ListQuery::Search { fields: vec!["company_id".into()], filters: None };
-    let rows = client.list_query(hgsql::api::Endpoint::Search, &query, None).await.unwrap();
+    let rows = client.list_query(hgsql::api::Endpoint::SEARCH, &query, None).await.unwrap();
     assert_eq!(rows.len(), 3);
     assert_eq!(client.metrics().total().calls, 1);
 }
@@ -388,7 +392,7 @@ async fn retries_are_bounded_and_say_what_happened_last() {
     let sb = sandbox(|c| c.fault_rate = 1.0).await;
     let client = client(&sb, |c| c.retry.max_attempts = 3);
     let error =
-        collect(&client, hgsql::api::Endpoint::Firmographic, EnrichRequest::default(), ids(&sb, 1)).await.unwrap_err();
+        collect(&client, hgsql::api::Endpoint::FIRMOGRAPHIC, EnrichRequest::default(), ids(&sb, 1)).await.unwrap_err();
     assert!(matches!(&error, HgError::RetriesExhausted { attempts: 3, .. }), "{error:?}");
     assert_eq!(sb.stats()["requests"], json!(3));
     assert_eq!(client.metrics().total().retries, 2);
@@ -398,7 +402,10 @@ async fn retries_are_bounded_and_say_what_happened_last() {
     config.retry = RetryPolicy { max_attempts: 2, base_delay: Duration::from_millis(1), ..RetryPolicy::default() };
     let unreachable = HgClient::new(config).unwrap();
     let error = unreachable
-        .company_match(&MatchQuery { domain_name: Some("a.com".into()), limit: 1, ..MatchQuery::default() })
+        .company_match(
+            hgsql::api::Endpoint::MATCH,
+            &MatchQuery { domain_name: Some("a.com".into()), limit: 1, ..MatchQuery::default() },
+        )
         .await
         .unwrap_err();
     match &error {
@@ -418,10 +425,10 @@ async fn a_cancelled_query_does_not_fail_another_waiting_for_the_same_keys() {
     let wanted = ids(&sb, 3);
     let request = EnrichRequest::default();
     // The first query claims the keys, then is cancelled while its requests are under way.
-    let first = collect(&client, hgsql::api::Endpoint::Firmographic, request.clone(), wanted.clone());
+    let first = collect(&client, hgsql::api::Endpoint::FIRMOGRAPHIC, request.clone(), wanted.clone());
     let second = async {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        collect(&client, hgsql::api::Endpoint::Firmographic, request.clone(), wanted.clone()).await
+        collect(&client, hgsql::api::Endpoint::FIRMOGRAPHIC, request.clone(), wanted.clone()).await
     };
     let cancel_first = async {
         let _ = tokio::time::timeout(Duration::from_millis(100), first).await;

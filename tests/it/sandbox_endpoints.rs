@@ -1,5 +1,5 @@
 //! Every endpoint of the sandbox over real HTTP: shapes and types, paging, sorts, filters and
-//! the validation rules of CONTRACT.md.
+//! the validation rules of docs/hg-api.md.
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -130,7 +130,7 @@ async fn match_rejects_what_the_contract_forbids() {
     }
 }
 
-/// The firmographic fields of CONTRACT.md §3.2 with the JSON type each must have.
+/// The firmographic fields of docs/hg-api.md §3.2 with the JSON type each must have.
 const FIRMOGRAPHIC_TYPES: &[(&str, &str)] = &[
     ("company_id", "string"),
     ("company_name", "string"),

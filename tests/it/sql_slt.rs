@@ -3,7 +3,7 @@
 //! - `hgsql`: an hgsql session whose `hg.*` tables read from an in-process sandbox;
 //! - `dump`: plain DataFusion over the sandbox's Parquet dump (same seed, same size), where
 //!   `hg.*` are the dumped tables and `hg.companies` is a view that matches the domains of a
-//!   `match_inputs` table by CONTRACT.md's rule, written in SQL. This engine is the oracle.
+//!   `match_inputs` table by docs/hg-api.md's rule, written in SQL. This engine is the oracle.
 //!
 //! The expected results in the files are the oracle's: `HGSQL_SLT_COMPLETE=1 cargo test --test it
 //! slt` rewrites them from the `dump` engine. Both engines must then produce them.
@@ -164,7 +164,7 @@ impl DumpDb {
     }
 
     /// `hg.companies` over `match_inputs(input)`: the best company for each input's host,
-    /// ranked as CONTRACT.md §3.1 says (global HQ, domestic HQ, site; larger first; then id).
+    /// ranked as docs/hg-api.md §3.1 says (global HQ, domestic HQ, site; larger first; then id).
     async fn define_companies(&self) -> Result<(), SqlError> {
         let sql = hgsql::sandbox::companies_view_sql("hg.companies", "match_inputs");
         self.ctx

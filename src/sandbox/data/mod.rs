@@ -259,7 +259,7 @@ fn offsets(companies: usize, row_companies: impl Iterator<Item = u32>) -> Vec<u3
     counts
 }
 
-/// Legal-form words that name matching ignores (CONTRACT.md §3.1 lists the first eight; the
+/// Legal-form words that name matching ignores (docs/hg-api.md §3.1 lists the first eight; the
 /// rest are the other forms this data set uses).
 const LEGAL_WORDS: &[&str] = &[
     "inc",

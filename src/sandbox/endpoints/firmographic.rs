@@ -58,7 +58,7 @@ pub const FIELDS: &[&str] = &[
     "global_hq_fortune_500_rank",
 ];
 
-/// Returned when the request names no `fields` (CONTRACT.md §3.2).
+/// Returned when the request names no `fields` (docs/hg-api.md §3.2).
 const DEFAULT_FIELDS: &[&str] = &["company_id", "company_name", "domain_name"];
 
 pub fn handle(data: &DataSet, body: &Value) -> Result<Listing, ApiError> {

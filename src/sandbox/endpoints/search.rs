@@ -9,7 +9,7 @@ use crate::sandbox::error::ApiError;
 use crate::sandbox::request::{FilterId, IdKind, Inclusion, MAX_LIMIT, Obj, fields, inclusion, page, paging};
 
 const FIELDS: &[&str] = &["company_id", "company_name", "domain_name", "domain_name_normalized"];
-/// Search never returns more than this many companies (CONTRACT.md §3.6).
+/// Search never returns more than this many companies (docs/hg-api.md §3.6).
 pub const MAX_RESULTS: usize = 25_000;
 
 /// `{min, max}`, either end optional.

@@ -9,6 +9,9 @@ use serde_json::Value;
 use super::endpoint::{Endpoint, FieldType};
 use super::ids::HexId;
 
+/// The rows of one key, shared by every lookup that wanted it.
+pub type Rows = std::sync::Arc<Vec<Row>>;
+
 /// One field's value.
 #[derive(Clone, Debug, PartialEq)]
 pub enum FieldValue {
@@ -138,20 +141,20 @@ mod tests {
     #[test]
     fn an_encoded_row_decodes_to_itself() {
         let row = decode(
-            Endpoint::Installs,
+            Endpoint::INSTALLS,
             json!({"company_id": "abc", "product_id": 814, "product_last_verified_date": "2026-03-04",
                    "product_attributes": ["Cloud", "SaaS"], "product_name": null, "surprise": {"x": 1}}),
         );
-        assert_eq!(Row::decode(Endpoint::Installs, &row.encode()), row);
-        let intent = decode(Endpoint::Intent, json!({"company_id": "1", "signal_trend": 0.25}));
+        assert_eq!(Row::decode(Endpoint::INSTALLS, &row.encode()), row);
+        let intent = decode(Endpoint::INTENT, json!({"company_id": "1", "signal_trend": 0.25}));
         assert_eq!(intent.get("signal_trend"), Some(&FieldValue::Float(0.25)));
-        assert_eq!(Row::decode(Endpoint::Intent, &intent.encode()), intent);
+        assert_eq!(Row::decode(Endpoint::INTENT, &intent.encode()), intent);
     }
 
     #[test]
     fn fields_are_read_leniently_into_their_types() {
         let row = decode(
-            Endpoint::Installs,
+            Endpoint::INSTALLS,
             json!({"company_id": "abc", "product_id": "814", "product_intensity": 12.0,
                    "product_last_verified_date": "2026-03-04T10:11:12Z", "product_first_verified_date": "2020-01-02",
                    "product_attributes": ["Cloud", 7], "product_locations": "Austin, TX",
@@ -178,7 +181,7 @@ mod tests {
     #[test]
     fn unreadable_values_become_null_not_errors() {
         let row = decode(
-            Endpoint::Intent,
+            Endpoint::INTENT,
             json!({"signal_strength": "high", "datestamp": "yesterday", "signal_trend": "1.5"}),
         );
         assert_eq!(row.get("signal_strength"), Some(&FieldValue::Null));

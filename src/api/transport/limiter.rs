@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+/// Admits requests at a rate, a few at a time, and holds them back when the server asks.
 pub struct RateGate {
     bucket: Option<DefaultDirectRateLimiter>,
     in_flight: std::sync::Arc<Semaphore>,
@@ -15,6 +16,12 @@ pub struct RateGate {
     paused_until: Mutex<Option<Instant>>,
     /// One token's worth of time, for pausing when the server says it has none left.
     token_period: Duration,
+}
+
+impl std::fmt::Debug for RateGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateGate").field("token_period", &self.token_period).finish_non_exhaustive()
+    }
 }
 
 impl RateGate {

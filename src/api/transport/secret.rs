@@ -1,4 +1,4 @@
-//! The API key as a secret: it can be sent in a header and nowhere else. Its `Debug` and
+//! An API key as a secret: it can be sent in a header and nowhere else. Its `Debug` and
 //! `Display` print `***`, so it cannot leak through a log line, an error or EXPLAIN text.
 
 use std::fmt;
@@ -40,7 +40,7 @@ impl fmt::Display for ApiKey {
 }
 
 /// How the key is sent: `Authorization: Bearer <key>` (default) or the bare key. HG's pages
-/// disagree on which the API wants (CONTRACT.md §1).
+/// disagree on which the API wants (docs/hg-api.md §1).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AuthScheme {

@@ -1,21 +1,25 @@
-//! Lookups: a stream of keys in, a stream of (key, rows) out. Keys are de-duplicated, batched
-//! where the endpoint allows it, fetched concurrently up to the in-flight cap, and a key that is
-//! already being fetched (by this stream or another) is waited for, not fetched again.
+//! Lookups: keys in, (key, rows) out. A lookup is planned first — what the cache answers, what
+//! must be fetched, what it may cost — and the plan value ([`CompanyLookup`], [`MatchLookup`])
+//! is what fetches, so the cache read and the credit count cannot be skipped or done twice.
+//! Keys are de-duplicated, batched where the endpoint allows it, fetched concurrently up to the
+//! in-flight cap, and a key that is already being fetched (by this lookup or another) is
+//! waited for, not fetched again ([`Flights`](super::flights::Flights)).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 
-use futures::channel::oneshot;
-use futures::future::{BoxFuture, FutureExt, Shared, join_all};
+use futures::future::join_all;
 use futures::stream::{self, BoxStream, Stream, StreamExt};
 
-use super::client::{HgClient, Payload};
+use super::cache::CacheRead;
+use super::client::HgClient;
 use super::endpoint::Endpoint;
 use super::error::HgError;
+use super::flights::Claim;
 use super::ids::CompanyId;
-use super::request::{Companies, EnrichRequest, MatchQuery};
-use super::row::{FieldValue, Row};
+use super::request::{Companies, EnrichRequest, MatchQuery, Payload};
+use super::row::{FieldValue, Row, Rows};
 
 /// What a lookup will take.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -27,73 +31,56 @@ pub struct LookupPlan {
     pub cached: u64,
 }
 
-/// The rows of one key.
-pub type Rows = Arc<Vec<Row>>;
-type Flight = Shared<BoxFuture<'static, Result<Rows, HgError>>>;
-
-/// Fetches in progress, by endpoint, request and key.
-#[derive(Default)]
-pub struct Flights {
-    map: Arc<Mutex<HashMap<String, Flight>>>,
+/// A planned lookup of companies on one endpoint: the cache's answers, the companies left to
+/// fetch, and what fetching them may take. Made by [`HgClient::plan_companies`], which counts
+/// the cache hits and records the plan (for progress and the credit budget); run by
+/// [`fetch`](Self::fetch), which reads the cache again only for answers this process stored
+/// since.
+pub struct CompanyLookup {
+    client: HgClient,
+    endpoint: Endpoint,
+    request: EnrichRequest,
+    hits: Vec<(CompanyId, Rows)>,
+    misses: Vec<CompanyId>,
+    estimate: LookupPlan,
 }
 
-/// A key this caller must fetch and report. Dropped unreported (the query was cancelled), it
-/// takes its entry away, so a later lookup fetches the key instead of inheriting the failure.
-struct Claim {
-    key: String,
-    done: Option<oneshot::Sender<Result<Rows, HgError>>>,
-    map: Arc<Mutex<HashMap<String, Flight>>>,
-}
+impl CompanyLookup {
+    /// What the lookup will take.
+    pub fn estimate(&self) -> LookupPlan {
+        self.estimate
+    }
 
-impl Drop for Claim {
-    fn drop(&mut self) {
-        if self.done.is_some() {
-            self.map.lock().expect("flights").remove(&self.key);
-        }
+    /// Every company's rows (an empty list when HG has nothing), or the error of its own
+    /// request: the cache's answers first, then the fetched ones as they arrive.
+    pub fn fetch(self) -> BoxStream<'static, (CompanyId, Result<Rows, HgError>)> {
+        let hits = stream::iter(self.hits.into_iter().map(|(id, rows)| (id, Ok(rows))));
+        let fetched =
+            self.client.enrich_stream(self.endpoint, self.request, stream::iter(self.misses), CacheRead::StoredHere);
+        hits.chain(fetched).boxed()
     }
 }
 
-impl Flights {
-    /// For each key: the flight already under way, or a claim to fetch it.
-    fn claim(&self, endpoint: Endpoint, keys: &[String]) -> (Vec<Option<Flight>>, Vec<Claim>) {
-        let mut map = self.map.lock().expect("flights");
-        let mut claims = Vec::new();
-        let flights = keys
-            .iter()
-            .map(|key| match map.get(key) {
-                Some(flight) => Some(flight.clone()),
-                None => {
-                    let (done, result) = oneshot::channel();
-                    let flight = result
-                        .map(move |r| r.unwrap_or(Err(HgError::Cancelled { endpoint: endpoint.name() })))
-                        .boxed()
-                        .shared();
-                    map.insert(key.clone(), flight);
-                    claims.push(Claim { key: key.clone(), done: Some(done), map: self.map.clone() });
-                    None
-                }
-            })
-            .collect();
-        (flights, claims)
-    }
-
-    /// Reports a claimed key's result to everyone waiting for it.
-    fn land(&self, mut claim: Claim, result: Result<Rows, HgError>) {
-        self.map.lock().expect("flights").remove(&claim.key);
-        if let Some(done) = claim.done.take() {
-            let _ = done.send(result);
-        }
-    }
+/// A planned set of match queries: the cache's answers and the queries left to send (match is
+/// free, so there is nothing to count but requests).
+pub struct MatchLookup {
+    client: HgClient,
+    endpoint: Endpoint,
+    hits: Vec<(MatchQuery, Vec<Row>)>,
+    misses: Vec<MatchQuery>,
 }
 
-/// How a lookup reads the cache for the keys it claimed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum CacheRead {
-    /// Nothing read yet: read everything.
-    Full,
-    /// The caller read the cache for these keys already: only answers stored since by this
-    /// process can be there.
-    StoredHere,
+impl MatchLookup {
+    /// Requests left to send.
+    pub fn requests(&self) -> usize {
+        self.misses.len()
+    }
+
+    /// Every query's matches, or the error of its own request: the cache's answers first.
+    pub fn fetch(self) -> BoxStream<'static, (MatchQuery, Result<Vec<Row>, HgError>)> {
+        let hits = stream::iter(self.hits.into_iter().map(|(query, rows)| (query, Ok(rows))));
+        hits.chain(self.client.match_stream(self.endpoint, stream::iter(self.misses), CacheRead::StoredHere)).boxed()
+    }
 }
 
 /// What a fetch of several companies came to.
@@ -109,10 +96,21 @@ struct Fetched {
 }
 
 impl Fetched {
+    #[cfg(test)]
     fn into_result(self) -> Result<HashMap<CompanyId, Vec<Row>>, HgError> {
         match self.error {
             Some(error) => Err(error),
             None => Ok(self.complete),
+        }
+    }
+
+    /// The outcome of company `id`: its rows when they arrived whole (none when every request
+    /// succeeded and HG had nothing for it), else the failure.
+    fn outcome(&mut self, id: &CompanyId) -> Result<Vec<Row>, HgError> {
+        match (self.complete.remove(id), &self.error) {
+            (Some(rows), _) => Ok(rows),
+            (None, None) => Ok(Vec::new()),
+            (None, Some(error)) => Err(error.clone()),
         }
     }
 }
@@ -127,16 +125,10 @@ impl HgClient {
         self.plan_misses(endpoint, &misses, cached.len() as u64, false)
     }
 
-    /// Splits `ids` into what the cache answers (counted as cache hits) and what must be
-    /// fetched, and records the fetching as planned (for progress and the budget's message).
-    /// The misses go to [`enrich_each`](Self::enrich_each), which relies on this read.
-    pub fn lookup_cached(
-        &self,
-        endpoint: Endpoint,
-        request: &EnrichRequest,
-        ids: Vec<CompanyId>,
-    ) -> (Vec<(CompanyId, Rows)>, Vec<CompanyId>, LookupPlan) {
-        let mut cached = self.cached_companies(endpoint, request, &ids, CacheRead::Full);
+    /// Plans the lookup of `ids`: what the cache answers (counted as cache hits now) and what
+    /// must be fetched, recorded as planned for progress and the credit budget's message.
+    pub fn plan_companies(&self, endpoint: Endpoint, request: EnrichRequest, ids: Vec<CompanyId>) -> CompanyLookup {
+        let mut cached = self.cached_companies(endpoint, &request, &ids, CacheRead::Full);
         if !cached.is_empty() {
             self.cache_hits(endpoint, cached.len());
         }
@@ -149,10 +141,10 @@ impl HgClient {
                 (id, rows)
             })
             .collect();
-        let plan = self.plan_misses(endpoint, &misses, hits_count, true);
-        self.inner.metrics.plan(plan.requests);
-        self.inner.credits.plan(plan.credits);
-        (hits, misses, plan)
+        let estimate = self.plan_misses(endpoint, &misses, hits_count, true);
+        self.inner.metrics.plan(estimate.requests);
+        self.inner.credits.plan(estimate.credits);
+        CompanyLookup { client: self.clone(), endpoint, request, hits, misses, estimate }
     }
 
     /// The plan of fetching `misses`. With `record`, the companies found never returned are
@@ -160,7 +152,7 @@ impl HgClient {
     /// ([`Credits::uncharged`](super::credits::Credits::uncharged)).
     fn plan_misses(&self, endpoint: Endpoint, misses: &[CompanyId], cached: u64, record: bool) -> LookupPlan {
         let misses: Vec<String> = misses.iter().map(|id| id.to_string()).collect();
-        let batch = if endpoint.batches() { self.config().batch_size.max(1) } else { 1 };
+        let batch = self.batch_size(endpoint);
         let mut fresh = self.inner.credits.not_charged(endpoint, &misses);
         if let Some(cache) = &self.config().cache {
             let before = cache.returned_before(self.cache_base(), endpoint, &fresh);
@@ -176,14 +168,15 @@ impl HgClient {
         }
     }
 
-    /// [`lookup_cached`](Self::lookup_cached) for match queries (free).
-    pub fn match_cached(&self, queries: Vec<MatchQuery>) -> (Vec<(MatchQuery, Vec<Row>)>, Vec<MatchQuery>) {
+    /// Plans match `queries` on `endpoint`: what the cache answers (counted as cache hits now)
+    /// and the requests left, recorded as planned.
+    pub fn plan_matches(&self, endpoint: Endpoint, queries: Vec<MatchQuery>) -> MatchLookup {
         let config = self.config();
         let mut found = match config.cache.as_ref().filter(|_| !config.refresh) {
             Some(cache) => {
                 let items: Vec<String> =
                     queries.iter().map(|q| serde_json::to_string(q).expect("serialises")).collect();
-                let scope = super::cache::scope(self.cache_base(), Endpoint::Match, "");
+                let scope = super::cache::scope(self.cache_base(), endpoint, "");
                 cache.get(&scope, &items, None, self.options.max_age)
             }
             None => HashMap::new(),
@@ -197,15 +190,16 @@ impl HgClient {
             }
         }
         if !hits.is_empty() {
-            self.cache_hits(Endpoint::Match, hits.len());
+            self.cache_hits(endpoint, hits.len());
         }
         self.inner.metrics.plan(misses.len() as u64);
-        (hits, misses)
+        MatchLookup { client: self.clone(), endpoint, hits, misses }
     }
 
-    /// Rows of `endpoint` for each company of `ids`, as `request` asks (fields, filters, sorts).
-    /// Installs and spend go in batches of `batch_size` ids; firmographic and intent one
-    /// company per request. Every id is answered once, with an empty list when HG has nothing.
+    /// Rows of `endpoint` for each company of `ids`, as `request` asks (fields, filters, sorts),
+    /// reading the cache as the ids arrive: for a stream of keys not known up front. Companies
+    /// go in batches where the endpoint takes them, else one per request. Every id is answered
+    /// once, with an empty list when HG has nothing; the first failure ends the stream.
     pub fn enrich(
         &self,
         endpoint: Endpoint,
@@ -217,17 +211,9 @@ impl HgClient {
             .boxed()
     }
 
-    /// [`enrich`](Self::enrich) of the misses of [`lookup_cached`](Self::lookup_cached), with
-    /// each company's own outcome: when a request fails, every company it asked for gets the
-    /// error. The cache is not read again for them, except for answers this process stored
-    /// since ([`ResponseCache::get_stored_here`](super::cache::ResponseCache::get_stored_here)).
-    pub fn enrich_each(
-        &self,
-        endpoint: Endpoint,
-        request: EnrichRequest,
-        ids: impl Stream<Item = CompanyId> + Send + 'static,
-    ) -> BoxStream<'static, (CompanyId, Result<Rows, HgError>)> {
-        self.enrich_stream(endpoint, request, ids, CacheRead::StoredHere)
+    /// Companies per request on `endpoint`: the declared batch, capped by the batch size setting.
+    fn batch_size(&self, endpoint: Endpoint) -> usize {
+        endpoint.spec().keys.batch_max().min(self.config().batch_size.max(1))
     }
 
     fn enrich_stream(
@@ -240,23 +226,17 @@ impl HgClient {
         let client = self.clone();
         let request = Arc::new(request);
         let flight_prefix = format!("{}|{}|", endpoint.name(), serde_json::to_string(&*request).expect("serialises"));
-        let batch = if endpoint.batches() { self.config().batch_size.max(1) } else { 1 };
+        let batch = self.batch_size(endpoint);
         let concurrency = self.config().max_in_flight.max(1);
         let mut seen = HashSet::new();
         ids.filter(move |id| std::future::ready(seen.insert(id.clone())))
             .ready_chunks(batch)
             .map(move |chunk| {
                 let (client, request, prefix) = (client.clone(), request.clone(), flight_prefix.clone());
-                async move {
-                    let asked = chunk.clone();
-                    (asked, client.fetch_keys(endpoint, &request, &prefix, chunk, read).await)
-                }
+                async move { client.fetch_keys(endpoint, &request, &prefix, chunk, read).await }
             })
             .buffer_unordered(concurrency)
-            .flat_map(|(asked, result)| match result {
-                Ok(rows) => stream::iter(rows.into_iter().map(|(id, rows)| (id, Ok(rows))).collect::<Vec<_>>()),
-                Err(error) => stream::iter(asked.into_iter().map(|id| (id, Err(error.clone()))).collect::<Vec<_>>()),
-            })
+            .flat_map(stream::iter)
             .boxed()
     }
 
@@ -273,7 +253,7 @@ impl HgClient {
         prefix: &str,
         ids: Vec<CompanyId>,
         read: CacheRead,
-    ) -> Result<Vec<(CompanyId, Rows)>, HgError> {
+    ) -> Vec<(CompanyId, Result<Rows, HgError>)> {
         let mut out = Vec::with_capacity(ids.len());
         let mut pending = ids;
         while !pending.is_empty() {
@@ -281,30 +261,30 @@ impl HgClient {
             let (others, claims) = self.inner.flights.claim(endpoint, &keys);
             let mine: Vec<CompanyId> =
                 pending.iter().zip(&others).filter(|(_, other)| other.is_none()).map(|(id, _)| id.clone()).collect();
-            let mut fetched = self.fetch_claimed(endpoint, request, mine, claims, read).await?;
+            let mut fetched = self.fetch_claimed(endpoint, request, mine, claims, read).await;
             let mut orphaned = Vec::new();
             for (id, other) in pending.into_iter().zip(others) {
-                let rows = match other {
+                let outcome = match other {
                     Some(flight) => match flight.await {
-                        Ok(rows) => rows,
                         Err(HgError::Cancelled { .. }) => {
                             orphaned.push(id);
                             continue;
                         }
-                        Err(error) => return Err(error),
+                        outcome => outcome,
                     },
                     None => fetched.remove(&id).expect("every claimed id was fetched"),
                 };
-                out.push((id, rows));
+                out.push((id, outcome));
             }
             pending = orphaned;
         }
-        Ok(out)
+        out
     }
 
     /// Fetches the companies this caller claimed and reports each to its waiters, answering
     /// from the cache those it holds (read after the claim: another lookup may have stored the
-    /// answer and landed its flight just before).
+    /// answer and landed its flight just before). Each company gets its own outcome: one that
+    /// arrived whole is not failed by another's request.
     async fn fetch_claimed(
         &self,
         endpoint: Endpoint,
@@ -312,20 +292,24 @@ impl HgClient {
         ids: Vec<CompanyId>,
         claims: Vec<Claim>,
         read: CacheRead,
-    ) -> Result<HashMap<CompanyId, Rows>, HgError> {
+    ) -> HashMap<CompanyId, Result<Rows, HgError>> {
         if claims.is_empty() {
-            return Ok(HashMap::new());
+            return HashMap::new();
         }
         let flights = &self.inner.flights;
-        let mut fetched = self.cached_companies(endpoint, request, &ids, read);
-        if !fetched.is_empty() {
-            self.cache_hits(endpoint, fetched.len());
+        let cached = self.cached_companies(endpoint, request, &ids, read);
+        if !cached.is_empty() {
+            self.cache_hits(endpoint, cached.len());
         }
+        let mut out = HashMap::with_capacity(ids.len());
         let mut missing = Vec::with_capacity(ids.len());
         let mut unlanded = Vec::with_capacity(ids.len());
         for (claim, id) in claims.into_iter().zip(ids) {
-            match fetched.get(&id) {
-                Some(rows) => flights.land(claim, Ok(rows.clone())),
+            match cached.get(&id) {
+                Some(rows) => {
+                    flights.land(claim, Ok(rows.clone()));
+                    out.insert(id, Ok(rows.clone()));
+                }
                 None => {
                     missing.push(id);
                     unlanded.push(claim);
@@ -333,24 +317,15 @@ impl HgClient {
             }
         }
         if missing.is_empty() {
-            return Ok(fetched);
+            return out;
         }
-        match self.fetch_companies(endpoint, request, &missing).await {
-            Ok(mut by_id) => {
-                for (claim, id) in unlanded.into_iter().zip(missing) {
-                    let rows = Arc::new(by_id.remove(&id).unwrap_or_default());
-                    fetched.insert(id, rows.clone());
-                    flights.land(claim, Ok(rows));
-                }
-                Ok(fetched)
-            }
-            Err(error) => {
-                for claim in unlanded {
-                    flights.land(claim, Err(error.clone()));
-                }
-                Err(error)
-            }
+        let mut fetched = self.fetch_companies(endpoint, request, &missing).await;
+        for (claim, id) in unlanded.into_iter().zip(missing) {
+            let outcome = fetched.outcome(&id).map(Arc::new);
+            flights.land(claim, outcome.clone());
+            out.insert(id, outcome);
         }
+        out
     }
 
     /// What the cache holds for `ids` (none when refreshing or without a cache).
@@ -390,14 +365,9 @@ impl HgClient {
     /// arrive goes back: a request that failed cost nothing (the API's balance header still shows
     /// if it did). Dropped under way (the query cancelled), the reservation counts all its
     /// companies as spent (see [`Reservation`](super::credits::Reservation)).
-    async fn fetch_companies(
-        &self,
-        endpoint: Endpoint,
-        request: &EnrichRequest,
-        ids: &[CompanyId],
-    ) -> Result<HashMap<CompanyId, Vec<Row>>, HgError> {
+    async fn fetch_companies(&self, endpoint: Endpoint, request: &EnrichRequest, ids: &[CompanyId]) -> Fetched {
         if !endpoint.charged() {
-            return self.fetch_companies_uncounted(endpoint, request, ids).await.into_result();
+            return self.fetch_companies_uncounted(endpoint, request, ids).await;
         }
         let items: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
         let credits = &self.inner.credits;
@@ -411,7 +381,7 @@ impl HgClient {
             None => fresh.extend(unchecked),
         }
         if self.config().dry_run {
-            let requests = if endpoint.batches() && !self.inner.batch_unsupported.load(Ordering::Relaxed) {
+            let requests = if self.batch_size(endpoint) > 1 && !self.inner.batch_unsupported.load(Ordering::Relaxed) {
                 1
             } else {
                 ids.len() as u64
@@ -419,15 +389,19 @@ impl HgClient {
             self.inner.metrics.dry_run(requests, fresh.len() as u64);
             // A stand-in row per company (its id, nothing else), so lookups joined on these
             // companies further on are counted too.
-            return Ok(ids
+            let complete = ids
                 .iter()
                 .map(|id| {
                     let row = Row { fields: [("company_id".to_string(), FieldValue::Text(id.to_string()))].into() };
                     (id.clone(), vec![row])
                 })
-                .collect());
+                .collect();
+            return Fetched { complete, ..Fetched::default() };
         }
-        let reservation = credits.reserve(endpoint, fresh, self.options.max_credits)?;
+        let reservation = match credits.reserve(endpoint, fresh, self.options.max_credits) {
+            Ok(reservation) => reservation,
+            Err(error) => return Fetched { error: Some(error), ..Fetched::default() },
+        };
         let fetched = self.fetch_companies_uncounted(endpoint, request, ids).await;
         let returned = fetched.complete.iter().filter(|(_, rows)| !rows.is_empty()).map(|(id, _)| id.to_string());
         credits.settle(reservation, returned.chain(fetched.cut_short.iter().map(|id| id.to_string())));
@@ -443,7 +417,7 @@ impl HgClient {
             };
             cache.put(&self.cache_scope(endpoint, request), endpoint, request.fields.as_deref(), &entries);
         }
-        fetched.into_result()
+        fetched
     }
 
     async fn fetch_companies_uncounted(
@@ -452,11 +426,12 @@ impl HgClient {
         request: &EnrichRequest,
         ids: &[CompanyId],
     ) -> Fetched {
-        let firmographic = endpoint == Endpoint::Firmographic;
-        let one_by_one = ids.len() == 1 || !endpoint.batches() || self.inner.batch_unsupported.load(Ordering::Relaxed);
+        let keys = endpoint.spec().keys;
+        let one_by_one =
+            ids.len() == 1 || self.batch_size(endpoint) <= 1 || self.inner.batch_unsupported.load(Ordering::Relaxed);
         if !one_by_one {
             let (rows, error) =
-                self.list_partial(endpoint, &Payload::Body(request.body(false, Companies::Batch(ids))), None).await;
+                self.list_partial(endpoint, &Payload::Body(request.body(keys, Companies::Batch(ids))), None).await;
             if let Some(error) = error {
                 // The pages received were paid for, but a company's rows may go on in the page
                 // that failed: none of them is known complete.
@@ -481,13 +456,8 @@ impl HgClient {
             }
         }
         let fetches = ids.iter().map(|id| async move {
-            let payload = Payload::Body(request.body(firmographic, Companies::One(id)));
-            let rows = if firmographic {
-                self.send(endpoint, &payload).await.map(|page| page.rows)
-            } else {
-                self.list(endpoint, &payload, None).await
-            };
-            (id.clone(), rows)
+            let payload = Payload::Body(request.body(keys, Companies::One(id)));
+            (id.clone(), self.list(endpoint, &payload, None).await)
         });
         let mut fetched = Fetched::default();
         for (id, rows) in join_all(fetches).await {
@@ -503,26 +473,21 @@ impl HgClient {
         fetched
     }
 
-    /// The matches for each query, one request per distinct query, concurrently.
+    /// The matches for each query on `endpoint`, one request per distinct query,
+    /// concurrently, reading the cache as the queries arrive; the first failure ends the stream.
     pub fn match_many(
         &self,
+        endpoint: Endpoint,
         queries: impl Stream<Item = MatchQuery> + Send + 'static,
     ) -> BoxStream<'static, Result<(MatchQuery, Vec<Row>), HgError>> {
-        self.match_stream(queries, CacheRead::Full).map(|(query, result)| result.map(|rows| (query, rows))).boxed()
-    }
-
-    /// [`match_many`](Self::match_many) of the misses of [`match_cached`](Self::match_cached),
-    /// with each query's own outcome. The cache is not read again for them, except for answers
-    /// this process stored since.
-    pub fn match_each(
-        &self,
-        queries: impl Stream<Item = MatchQuery> + Send + 'static,
-    ) -> BoxStream<'static, (MatchQuery, Result<Vec<Row>, HgError>)> {
-        self.match_stream(queries, CacheRead::StoredHere)
+        self.match_stream(endpoint, queries, CacheRead::Full)
+            .map(|(query, result)| result.map(|rows| (query, rows)))
+            .boxed()
     }
 
     fn match_stream(
         &self,
+        endpoint: Endpoint,
         queries: impl Stream<Item = MatchQuery> + Send + 'static,
         read: CacheRead,
     ) -> BoxStream<'static, (MatchQuery, Result<Vec<Row>, HgError>)> {
@@ -534,7 +499,7 @@ impl HgClient {
             .map(move |query| {
                 let client = client.clone();
                 async move {
-                    let rows = client.company_match_read(&query, read).await;
+                    let rows = client.company_match_read(endpoint, &query, read).await;
                     (query, rows)
                 }
             })
@@ -625,13 +590,12 @@ mod tests {
         let (client, requests) = client(dir.path(), firmographic(None)).await;
         let a = id("A");
         // Another lookup stored A and landed its flight after this one read the cache.
-        put(&client, Endpoint::Firmographic, &a, "stored meanwhile");
+        put(&client, Endpoint::FIRMOGRAPHIC, &a, "stored meanwhile");
         let out = client
-            .fetch_keys(Endpoint::Firmographic, &EnrichRequest::default(), "p|", vec![a.clone()], CacheRead::StoredHere)
-            .await
-            .unwrap();
+            .fetch_keys(Endpoint::FIRMOGRAPHIC, &EnrichRequest::default(), "p|", vec![a.clone()], CacheRead::StoredHere)
+            .await;
         assert_eq!(out.len(), 1);
-        assert_eq!(name(&out[0].1), Some("stored meanwhile"));
+        assert_eq!(name(out[0].1.as_ref().unwrap()), Some("stored meanwhile"));
         assert_eq!(requests.load(Ordering::SeqCst), 0, "not fetched again");
         assert!(client.inner.flights.map.lock().unwrap().is_empty(), "the claim landed");
     }
@@ -641,10 +605,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (client, requests) = client(dir.path(), firmographic(None)).await;
         let (a, b) = (id("A"), id("B"));
-        let (_, claims) = client.inner.flights.claim(Endpoint::Firmographic, &[format!("p|{a}"), format!("p|{b}")]);
+        let (_, claims) = client.inner.flights.claim(Endpoint::FIRMOGRAPHIC, &[format!("p|{a}"), format!("p|{b}")]);
         let request = EnrichRequest::default();
         let mut waiter = Box::pin(client.fetch_keys(
-            Endpoint::Firmographic,
+            Endpoint::FIRMOGRAPHIC,
             &request,
             "p|",
             vec![a.clone(), b.clone()],
@@ -652,9 +616,9 @@ mod tests {
         ));
         assert!(futures::poll!(waiter.as_mut()).is_pending(), "waits for the other lookup");
         // That lookup stores A, then its query is cancelled before it lands anything.
-        put(&client, Endpoint::Firmographic, &a, "stored by the other");
+        put(&client, Endpoint::FIRMOGRAPHIC, &a, "stored by the other");
         drop(claims);
-        let out: HashMap<CompanyId, Rows> = waiter.await.unwrap().into_iter().collect();
+        let out: HashMap<CompanyId, Rows> = waiter.await.into_iter().map(|(id, rows)| (id, rows.unwrap())).collect();
         assert_eq!(name(&out[&a]), Some("stored by the other"), "A from the cache, through a claim");
         assert_eq!(name(&out[&b]), Some(format!("name of {b}").as_str()));
         assert_eq!(requests.load(Ordering::SeqCst), 1, "B fetched once, A not at all");
@@ -667,12 +631,16 @@ mod tests {
         let (a, b, c) = (id("A"), id("B"), id("C"));
         let (client, _) = client(dir.path(), firmographic(Some(b.clone()))).await;
         let ids = [a.clone(), b.clone(), c.clone()];
-        let error = client.fetch_companies(Endpoint::Firmographic, &EnrichRequest::default(), &ids).await.unwrap_err();
+        let error = client
+            .fetch_companies(Endpoint::FIRMOGRAPHIC, &EnrichRequest::default(), &ids)
+            .await
+            .into_result()
+            .unwrap_err();
         assert_eq!(error.status(), Some(500), "{error}");
         let credits = &client.inner.credits;
         assert_eq!((credits.spent(), credits.reserved()), (2, 0), "A and C were returned and paid for");
         client.config().cache.as_ref().unwrap().flush();
-        let kept = cached(&client, Endpoint::Firmographic, &ids);
+        let kept = cached(&client, Endpoint::FIRMOGRAPHIC, &ids);
         assert_eq!(kept.keys().cloned().collect::<HashSet<_>>(), HashSet::from([a.clone(), c.clone()]));
         assert_eq!(name(&kept[&a]), Some(format!("name of {a}").as_str()));
     }
@@ -699,13 +667,17 @@ mod tests {
         });
         let (client, requests) = client(dir.path(), answer).await;
         let ids = [a.clone(), b.clone(), c.clone()];
-        let error = client.fetch_companies(Endpoint::Installs, &EnrichRequest::default(), &ids).await.unwrap_err();
+        let error = client
+            .fetch_companies(Endpoint::INSTALLS, &EnrichRequest::default(), &ids)
+            .await
+            .into_result()
+            .unwrap_err();
         assert_eq!(error.status(), Some(503), "{error}");
         assert_eq!(requests.load(Ordering::SeqCst), 2);
         let credits = &client.inner.credits;
         assert_eq!((credits.spent(), credits.reserved()), (2, 0), "A and B were returned: charged");
-        assert_eq!(credits.not_charged(Endpoint::Installs, &[a.to_string(), c.to_string()]), vec![c.to_string()]);
+        assert_eq!(credits.not_charged(Endpoint::INSTALLS, &[a.to_string(), c.to_string()]), vec![c.to_string()]);
         client.config().cache.as_ref().unwrap().flush();
-        assert!(cached(&client, Endpoint::Installs, &ids).is_empty(), "no company is known complete");
+        assert!(cached(&client, Endpoint::INSTALLS, &ids).is_empty(), "no company is known complete");
     }
 }

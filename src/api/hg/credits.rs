@@ -1,6 +1,6 @@
 //! Credits of one run: what was spent, what requests under way may still cost, and the budget
 //! that stops a query before a request could exceed it. HG charges a company once per endpoint
-//! (CONTRACT.md §4), so a request costs at most one credit per company in it that the endpoint
+//! (docs/hg-api.md §4), so a request costs at most one credit per company in it that the endpoint
 //! has not returned before (by the cache's record and this run's).
 
 use std::collections::HashSet;
@@ -190,47 +190,47 @@ mod tests {
     fn the_budget_is_never_passed_and_the_refusal_says_how_far_the_query_got() {
         let credits = Credits::default();
         credits.plan(30);
-        let first = credits.reserve(Endpoint::Installs, ids(0..25), Some(30)).unwrap();
-        let refused = credits.reserve(Endpoint::Installs, ids(25..31), Some(30)).err().expect("25 + 6 > 30");
+        let first = credits.reserve(Endpoint::INSTALLS, ids(0..25), Some(30)).unwrap();
+        let refused = credits.reserve(Endpoint::INSTALLS, ids(25..31), Some(30)).err().expect("25 + 6 > 30");
         assert!(matches!(refused, HgError::CreditBudget { max: 30, spent: 0, next: 6, .. }), "{refused:?}");
         credits.settle(first, ids(0..20));
         assert_eq!(credits.spent(), 20);
-        let next = credits.reserve(Endpoint::Installs, ids(20..30), Some(30)).unwrap();
+        let next = credits.reserve(Endpoint::INSTALLS, ids(20..30), Some(30)).unwrap();
         // Five of them were charged already in this run: they cost nothing.
         credits.settle(next, ids(15..25));
         assert_eq!(credits.spent(), 25);
-        let message = credits.reserve(Endpoint::Installs, ids(30..36), Some(30)).err().unwrap().to_string();
+        let message = credits.reserve(Endpoint::INSTALLS, ids(30..36), Some(30)).err().unwrap().to_string();
         assert!(message.contains("--max-credits") && message.contains("25"), "{message}");
-        assert_eq!(credits.not_charged(Endpoint::Installs, &["3".into(), "99".into()]), vec!["99".to_string()]);
+        assert_eq!(credits.not_charged(Endpoint::INSTALLS, &["3".into(), "99".into()]), vec!["99".to_string()]);
         assert_eq!(credits.book().reserved, 0);
     }
 
     #[test]
     fn a_reservation_dropped_under_way_is_counted_as_spent_once_and_no_longer_reserved() {
         let credits = Credits::default();
-        let abandoned = credits.reserve(Endpoint::Installs, ids(0..5), Some(10)).unwrap();
+        let abandoned = credits.reserve(Endpoint::INSTALLS, ids(0..5), Some(10)).unwrap();
         assert_eq!(credits.book().reserved, 5);
         // The query is cancelled while the request is under way.
         drop(abandoned);
         assert_eq!(credits.book().reserved, 0, "nothing stays reserved for the rest of the session");
         assert_eq!(credits.spent(), 5, "the request may have reached HG: its companies count as charged");
-        assert!(credits.not_charged(Endpoint::Installs, &ids(0..5)).is_empty(), "and asking again is free");
-        assert!(credits.reserve(Endpoint::Installs, ids(5..11), Some(10)).is_err(), "5 spent + 6 > 10");
-        let rest = credits.reserve(Endpoint::Installs, ids(5..10), Some(10)).unwrap();
+        assert!(credits.not_charged(Endpoint::INSTALLS, &ids(0..5)).is_empty(), "and asking again is free");
+        assert!(credits.reserve(Endpoint::INSTALLS, ids(5..11), Some(10)).is_err(), "5 spent + 6 > 10");
+        let rest = credits.reserve(Endpoint::INSTALLS, ids(5..10), Some(10)).unwrap();
         credits.settle(rest, ids(0..10));
         assert_eq!(credits.spent(), 10, "the abandoned companies are not counted twice");
         // A request that failed returned nothing: settled, it gives back what it held.
-        let failed = credits.reserve(Endpoint::Spend, ids(0..3), None).unwrap();
+        let failed = credits.reserve(Endpoint::SPEND, ids(0..3), None).unwrap();
         credits.settle(failed, Vec::new());
         assert_eq!((credits.reserved(), credits.spent()), (0, 10));
-        drop(credits.reserve(Endpoint::Spend, Vec::new(), None).unwrap());
+        drop(credits.reserve(Endpoint::SPEND, Vec::new(), None).unwrap());
         assert_eq!((credits.reserved(), credits.spent()), (0, 10));
     }
 
     #[test]
     fn a_planned_company_is_fresh_without_a_cache_check_once_and_a_charged_one_never() {
         let credits = Credits::default();
-        let e = Endpoint::Installs;
+        let e = Endpoint::INSTALLS;
         credits.unreturned(e, ids(0..3));
         let reservation = credits.reserve(e, vec!["1".into()], None).unwrap();
         credits.settle(reservation, vec!["1".to_string()]);
@@ -240,6 +240,6 @@ mod tests {
         let (fresh, unchecked) = credits.uncharged(e, &ids(0..3));
         assert!(fresh.is_empty(), "the plan's record is used once");
         assert_eq!(unchecked, vec!["0".to_string(), "2".to_string()]);
-        assert_eq!(credits.uncharged(Endpoint::Spend, &ids(0..1)), (vec![], vec!["0".to_string()]), "per endpoint");
+        assert_eq!(credits.uncharged(Endpoint::SPEND, &ids(0..1)), (vec![], vec!["0".to_string()]), "per endpoint");
     }
 }

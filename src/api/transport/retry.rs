@@ -15,7 +15,9 @@ pub struct RetryPolicy {
     pub base_delay: Duration,
     /// Largest bound.
     pub max_delay: Duration,
-    /// No retry starts after this much time since the first attempt.
+    /// A request gives up this long after its first attempt left: no attempt starts later,
+    /// and each attempt gets at most the time left. A server that never answers fails the
+    /// request within it.
     pub max_total: Duration,
 }
 
@@ -25,7 +27,7 @@ impl Default for RetryPolicy {
             max_attempts: 6,
             base_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(10),
-            max_total: Duration::from_secs(120),
+            max_total: Duration::from_secs(30),
         }
     }
 }

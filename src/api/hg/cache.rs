@@ -25,6 +25,16 @@ use serde_json::Value;
 use super::endpoint::Endpoint;
 use super::row::Row;
 
+/// How a lookup reads the cache for the keys it claimed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheRead {
+    /// Nothing read yet: read everything.
+    Full,
+    /// The caller read the cache for these keys already: only answers stored since by this
+    /// process can be there.
+    StoredHere,
+}
+
 /// The cache file's default place: `$XDG_CACHE_HOME/hgsql/cache.sqlite`, else
 /// `~/.cache/hgsql/cache.sqlite`.
 pub fn default_cache_file() -> PathBuf {
@@ -69,7 +79,7 @@ const GET_CHUNK: usize = 256;
 const GATHER_TIME: Duration = Duration::from_millis(50);
 const GATHER_MAX: usize = 2048;
 
-/// How long HG's record of a company returned holds: a contract year (CONTRACT.md §4).
+/// How long HG's record of a company returned holds: a contract year (docs/hg-api.md §4).
 const CREDIT_YEAR: Duration = Duration::from_secs(365 * 86_400);
 
 /// A set of fields asked for: `None` is every field the endpoint has.
@@ -404,7 +414,7 @@ impl ResponseCache {
 
     /// Those of `items` that `endpoint` at `base` has returned rows for in the last 365 days
     /// (`CREDIT_YEAR`): HG charges a company once per endpoint in the contract year
-    /// (CONTRACT.md §4), so asking for them again costs no credit.
+    /// (docs/hg-api.md §4), so asking for them again costs no credit.
     ///
     /// `base` is what [`scope`] was given: the base URL, or the namespace standing for it. It is
     /// the closest the cache comes to the account, which it cannot name: the key is never
@@ -537,7 +547,7 @@ fn fields_key(fields: Fields) -> String {
 }
 
 fn decode_rows(scope: &str, text: &str) -> Option<Vec<Row>> {
-    let endpoint = scope.split('|').nth(1).and_then(Endpoint::from_name)?;
+    let endpoint = scope.split('|').nth(1).and_then(super::v1::named)?;
     let Value::Array(items) = serde_json::from_str::<Value>(text).ok()? else { return None };
     items.iter().map(|item| item.as_object().map(|object| Row::decode(endpoint, object))).collect()
 }
@@ -600,12 +610,12 @@ mod tests {
     fn answers_come_back_for_the_same_scope_and_a_subset_of_fields() {
         let dir = tempfile::tempdir().unwrap();
         let cache = ResponseCache::open(&dir.path().join("c/cache.sqlite")).unwrap();
-        let scope = scope("http://127.0.0.1:1/v1", Endpoint::Firmographic, "{}");
-        let a = row(Endpoint::Firmographic, json!({"company_id": "A", "employees_total": 10, "revenue_band": "x"}));
+        let scope = scope("http://127.0.0.1:1/v1", Endpoint::FIRMOGRAPHIC, "{}");
+        let a = row(Endpoint::FIRMOGRAPHIC, json!({"company_id": "A", "employees_total": 10, "revenue_band": "x"}));
         let fields = vec!["company_id".to_string(), "employees_total".to_string(), "revenue_band".to_string()];
         cache.put(
             &scope,
-            Endpoint::Firmographic,
+            Endpoint::FIRMOGRAPHIC,
             Some(&fields),
             &[("A".into(), std::slice::from_ref(&a)), ("B".into(), &[])],
         );
@@ -620,7 +630,7 @@ mod tests {
         let other = scope.replace("{}", "{\"filters\":1}");
         assert!(cache.get(&other, &["A".into()], Some(&subset), week).is_empty(), "another request");
         assert_eq!(
-            cache.returned_before("http://127.0.0.1:1/v1", Endpoint::Firmographic, &["A".into(), "B".into()]),
+            cache.returned_before("http://127.0.0.1:1/v1", Endpoint::FIRMOGRAPHIC, &["A".into(), "B".into()]),
             HashSet::from(["A".into()])
         );
     }
@@ -630,8 +640,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cache.sqlite");
         let cache = ResponseCache::open(&path).unwrap();
-        let scope = scope("u", Endpoint::Installs, "{}");
-        cache.put(&scope, Endpoint::Installs, None, &[("A".into(), &[])]);
+        let scope = scope("u", Endpoint::INSTALLS, "{}");
+        cache.put(&scope, Endpoint::INSTALLS, None, &[("A".into(), &[])]);
         cache.flush();
         cache.connection().execute("UPDATE response SET fetched_at = fetched_at - 3600", []).unwrap();
         assert!(cache.get(&scope, &["A".into()], None, Duration::from_secs(1800)).is_empty());
@@ -645,15 +655,15 @@ mod tests {
     fn returned_before_counts_only_this_base_and_the_last_year_whatever_the_filters() {
         let dir = tempfile::tempdir().unwrap();
         let cache = ResponseCache::open(&dir.path().join("cache.sqlite")).unwrap();
-        let a = row(Endpoint::Installs, json!({"company_id": "A", "product_id": 1}));
+        let a = row(Endpoint::INSTALLS, json!({"company_id": "A", "product_id": 1}));
         let rows = std::slice::from_ref(&a);
-        let filtered = scope("https://hg/v1", Endpoint::Installs, "{\"filters\":{\"products\":1}}");
-        cache.put(&filtered, Endpoint::Installs, None, &[("A".into(), rows), ("E".into(), &[])]);
-        let elsewhere = scope("hgsql-sandbox:seed=1", Endpoint::Installs, "{}");
-        cache.put(&elsewhere, Endpoint::Installs, None, &[("B".into(), rows)]);
-        cache.put(&scope("https://hg/v1", Endpoint::Spend, "{}"), Endpoint::Spend, None, &[("C".into(), rows)]);
+        let filtered = scope("https://hg/v1", Endpoint::INSTALLS, "{\"filters\":{\"products\":1}}");
+        cache.put(&filtered, Endpoint::INSTALLS, None, &[("A".into(), rows), ("E".into(), &[])]);
+        let elsewhere = scope("hgsql-sandbox:seed=1", Endpoint::INSTALLS, "{}");
+        cache.put(&elsewhere, Endpoint::INSTALLS, None, &[("B".into(), rows)]);
+        cache.put(&scope("https://hg/v1", Endpoint::SPEND, "{}"), Endpoint::SPEND, None, &[("C".into(), rows)]);
         let items: Vec<String> = ["A", "B", "C", "E"].map(String::from).into();
-        let check = |base: &str| cache.returned_before(base, Endpoint::Installs, &items);
+        let check = |base: &str| cache.returned_before(base, Endpoint::INSTALLS, &items);
         // Queued, then in the file: the same answer either way.
         for _ in 0..2 {
             assert_eq!(check("https://hg/v1"), HashSet::from(["A".into()]), "another filter, same base: A");
@@ -672,8 +682,8 @@ mod tests {
     fn a_huge_ttl_serves_everything() {
         let dir = tempfile::tempdir().unwrap();
         let cache = ResponseCache::open(&dir.path().join("cache.sqlite")).unwrap();
-        let scope = scope("u", Endpoint::Installs, "{}");
-        cache.put(&scope, Endpoint::Installs, None, &[("A".into(), &[])]);
+        let scope = scope("u", Endpoint::INSTALLS, "{}");
+        cache.put(&scope, Endpoint::INSTALLS, None, &[("A".into(), &[])]);
         assert_eq!(cache.get(&scope, &["A".into()], None, Duration::MAX).len(), 1, "queued");
         cache.flush();
         for ttl in [Duration::MAX, Duration::from_secs(u64::MAX / 2 + 1), Duration::from_secs(i64::MAX as u64)] {
@@ -687,12 +697,12 @@ mod tests {
         let path = dir.path().join("cache.sqlite");
         let here = ResponseCache::open(&path).unwrap();
         let elsewhere = ResponseCache::open(&path).unwrap();
-        let scope = scope("u", Endpoint::Installs, "{}");
+        let scope = scope("u", Endpoint::INSTALLS, "{}");
         let week = Duration::from_secs(7 * 86_400);
         let items: Vec<String> = ["A", "B", "C"].map(String::from).into();
-        elsewhere.put(&scope, Endpoint::Installs, None, &[("B".into(), &[])]);
+        elsewhere.put(&scope, Endpoint::INSTALLS, None, &[("B".into(), &[])]);
         elsewhere.flush();
-        here.put(&scope, Endpoint::Installs, None, &[("A".into(), &[])]);
+        here.put(&scope, Endpoint::INSTALLS, None, &[("A".into(), &[])]);
         let queued = here.get_stored_here(&scope, &items, None, week);
         assert_eq!(queued.keys().collect::<Vec<_>>(), vec!["A"], "A queued here; B is another process's");
         here.flush();
@@ -707,10 +717,10 @@ mod tests {
     fn a_full_read_pads_its_statements_and_still_finds_every_item() {
         let dir = tempfile::tempdir().unwrap();
         let cache = ResponseCache::open(&dir.path().join("cache.sqlite")).unwrap();
-        let scope = scope("u", Endpoint::Installs, "{}");
+        let scope = scope("u", Endpoint::INSTALLS, "{}");
         let items: Vec<String> = (0..300).map(|i| format!("{i:032x}")).collect();
         let stored: Vec<(String, &[Row])> = items.iter().step_by(3).map(|i| (i.clone(), &[] as &[Row])).collect();
-        cache.put(&scope, Endpoint::Installs, None, &stored);
+        cache.put(&scope, Endpoint::INSTALLS, None, &stored);
         cache.flush();
         let week = Duration::from_secs(7 * 86_400);
         for take in [1, 2, 3, 5, 77, 256, 257, 300] {

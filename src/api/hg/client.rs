@@ -1,25 +1,28 @@
 //! `HgClient`: the one component that talks to HG. One per session, shared by every scan, so
-//! the rate limit and the in-flight cap hold for the whole session.
+//! the rate limit and the in-flight cap hold for the whole session. The pacing, retries and
+//! credential handling are the shared [`Transport`]'s; this file adds what is HG's: the
+//! envelope, the error body, what each status means, paging and the credit header.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use reqwest::header::AUTHORIZATION;
 use serde_json::Value;
 
-use super::cache::ResponseCache;
+use super::cache::{CacheRead, ResponseCache};
 use super::credits::Credits;
-use super::endpoint::Endpoint;
+use super::endpoint::{Endpoint, Keys, MatchParams, Paging};
 use super::error::HgError;
-use super::limiter::RateGate;
-use super::lookup::{CacheRead, Flights};
+use super::flights::Flights;
 use super::metrics::{Metrics, MetricsSnapshot, Tally};
-use super::request::{ListQuery, MatchQuery};
-use super::retry::RetryPolicy;
+use super::request::{ListQuery, MatchQuery, Payload};
 use super::row::{FieldValue, Row};
-use super::secret::{ApiKey, AuthScheme};
+use crate::api::transport::{
+    ApiKey, AuthScheme, Credential, Gates, Meter, NoAnswer, RateHeaders, Response, RetryPolicy, SendError, Transport,
+    TransportConfig, Verdict, header_number,
+};
 
 /// The documented base URL of HG Data API v1.
 pub const DEFAULT_BASE_URL: &str = "https://api.hginsights.com/data-api/v1";
@@ -39,7 +42,7 @@ pub struct ClientConfig {
     /// Rows per page.
     pub page_size: usize,
     pub retry: RetryPolicy,
-    /// Time allowed for one HTTP exchange.
+    /// Time allowed for one HTTP exchange; a request gives up `retry.max_total` after it left.
     pub timeout: Duration,
     /// Where answers are kept so no query pays for them twice; `None` runs without.
     pub cache: Option<Arc<ResponseCache>>,
@@ -68,8 +71,9 @@ impl Default for LookupOptions {
 }
 
 impl ClientConfig {
-    /// Defaults from CONTRACT.md: 25 requests/s in bursts of 25, 8 in flight, 25 ids per batch,
-    /// pages of 100, 6 attempts, 30 s per request.
+    /// Defaults from docs/hg-api.md: 25 requests/s in bursts of 25, 8 in flight, 25 ids per
+    /// batch, pages of 100, 6 attempts, 10 s per exchange and 30 s per request at most (so a
+    /// server that never answers fails a query within half a minute).
     pub fn new(base_url: impl Into<String>, key: ApiKey) -> ClientConfig {
         ClientConfig {
             base_url: base_url.into(),
@@ -81,7 +85,7 @@ impl ClientConfig {
             batch_size: 25,
             page_size: 100,
             retry: RetryPolicy::default(),
-            timeout: Duration::from_secs(30),
+            timeout: Duration::from_secs(10),
             cache: None,
             refresh: false,
             cache_namespace: None,
@@ -98,67 +102,14 @@ pub struct Page {
     pub rows: Vec<Row>,
 }
 
-/// What a request sends besides the path.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub enum Payload {
-    Query(Vec<(String, String)>),
-    Body(Value),
-}
-
-impl Payload {
-    fn paged(&self, limit: usize, offset: usize) -> Payload {
-        match self {
-            Payload::Query(params) => {
-                let mut params: Vec<(String, String)> =
-                    params.iter().filter(|(k, _)| k != "limit" && k != "offset").cloned().collect();
-                params.push(("limit".into(), limit.to_string()));
-                params.push(("offset".into(), offset.to_string()));
-                Payload::Query(params)
-            }
-            Payload::Body(body) => {
-                let mut body = body.clone();
-                if let Some(object) = body.as_object_mut() {
-                    object.insert("limit".into(), limit.into());
-                    object.insert("offset".into(), offset.into());
-                }
-                Payload::Body(body)
-            }
-        }
-    }
-}
-
-/// What one attempt came to.
-enum Attempt {
-    Done(Page),
-    /// Worth trying again, after `wait` if the server said how long.
-    Retry {
-        error: HgError,
-        wait: Option<Duration>,
-    },
-    Fail(HgError),
-}
-
 pub(crate) struct Inner {
     pub(crate) config: ClientConfig,
-    http: reqwest::Client,
-    /// The `Authorization` header, marked sensitive so no debug output shows it.
-    authorization: HeaderValue,
-    gate: RateGate,
+    transport: Transport,
     pub(crate) metrics: Metrics,
     /// Set once batch rows come back without `company_id`: from then on one company per request.
     pub(crate) batch_unsupported: AtomicBool,
     pub(crate) flights: Flights,
-    /// The rate-limit headers of the last answer, for `hgsql doctor`.
-    rate_headers: std::sync::Mutex<RateHeaders>,
     pub(crate) credits: Credits,
-}
-
-/// The `x-ratelimit-*` headers of an answer, as sent.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RateHeaders {
-    pub limit: Option<String>,
-    pub remaining: Option<String>,
-    pub reset: Option<String>,
 }
 
 /// A client for HG Data API v1. Cheap to clone; clones share limits, flights and metrics.
@@ -177,7 +128,14 @@ impl std::fmt::Debug for HgClient {
 }
 
 impl HgClient {
-    pub fn new(mut config: ClientConfig) -> Result<HgClient, HgError> {
+    /// A client with a rate gate of its own.
+    pub fn new(config: ClientConfig) -> Result<HgClient, HgError> {
+        HgClient::new_in(config, &Gates::default())
+    }
+
+    /// A client whose rate gate comes from `gates`: clients of one session that send the same
+    /// key to the same host wait at one gate.
+    pub fn new_in(mut config: ClientConfig, gates: &Gates) -> Result<HgClient, HgError> {
         config.base_url = config.base_url.trim().trim_end_matches('/').to_string();
         let url = reqwest::Url::parse(&config.base_url).map_err(|e| {
             HgError::Config(format!(
@@ -201,26 +159,27 @@ impl HgClient {
                 "no HG API key: set HG_API_KEY, add api_key to the config file, or use --sandbox".into(),
             ));
         }
-        let mut authorization = HeaderValue::from_str(&config.key.header_value(config.auth_scheme))
-            .map_err(|_| HgError::Config("the API key holds characters that cannot be sent in an HTTP header; copy it again without spaces or line breaks".into()))?;
-        authorization.set_sensitive(true);
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("hgsql/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| HgError::Config(format!("cannot build the HTTP client: {e}")))?;
-        let gate = RateGate::new(config.rate, config.burst, config.max_in_flight);
+        let credential = Credential::header(AUTHORIZATION, &config.key.header_value(config.auth_scheme)).map_err(|_| {
+            HgError::Config(
+                "the API key holds characters that cannot be sent in an HTTP header; copy it again without spaces or line breaks".into(),
+            )
+        })?;
+        let transport_config = TransportConfig {
+            rate: config.rate,
+            burst: config.burst,
+            max_in_flight: config.max_in_flight,
+            retry: config.retry.clone(),
+            timeout: config.timeout,
+        };
+        let host = url.host_str().unwrap_or_default().to_string();
+        let transport = Transport::new(&host, Some(credential), transport_config, gates).map_err(HgError::Config)?;
         Ok(HgClient {
             inner: Arc::new(Inner {
                 config,
-                http,
-                authorization,
-                gate,
+                transport,
                 metrics: Metrics::default(),
                 batch_unsupported: AtomicBool::new(false),
                 flights: Flights::default(),
-                rate_headers: Default::default(),
                 credits: Credits::default(),
             }),
             tally: None,
@@ -257,68 +216,41 @@ impl HgClient {
 
     /// One request, retried as the policy allows.
     pub async fn send(&self, endpoint: Endpoint, payload: &Payload) -> Result<Page, HgError> {
-        let policy = &self.inner.config.retry;
-        let started = Instant::now();
-        let mut waits = policy.waits();
-        let mut attempts = 0u32;
-        loop {
-            attempts += 1;
-            match self.attempt(endpoint, payload, attempts > 1).await {
-                Attempt::Done(page) => return Ok(page),
-                Attempt::Fail(error) => return Err(error),
-                Attempt::Retry { error, wait } => {
-                    let backoff = waits.next();
-                    let wait = match (wait, backoff) {
-                        (_, None) => None,
-                        (Some(server), Some(_)) => Some(server),
-                        (None, Some(backoff)) => Some(backoff),
-                    };
-                    match wait {
-                        Some(wait) if started.elapsed() + wait <= policy.max_total => {
-                            tracing::debug!(endpoint = endpoint.name(), attempt = attempts, ?wait, %error, "retrying");
-                            tokio::time::sleep(wait).await;
-                        }
-                        _ => {
-                            return Err(HgError::RetriesExhausted {
-                                endpoint: endpoint.name(),
-                                attempts,
-                                elapsed: started.elapsed(),
-                                last: Box::new(error),
-                            });
-                        }
-                    }
-                }
+        let inner = &self.inner;
+        let url = format!("{}{}", inner.config.base_url, endpoint.path());
+        let meter = EndpointMeter { metrics: &inner.metrics, endpoint, tally: self.tally.as_deref() };
+        let sent = inner
+            .transport
+            .send(|http| http_request(http, &url, payload), &meter, |answer| self.read(endpoint, answer))
+            .await;
+        sent.map_err(|error| match error {
+            SendError::Failed(error) => error,
+            SendError::Exhausted { attempts, elapsed, last } => {
+                HgError::RetriesExhausted { endpoint: endpoint.name(), attempts, elapsed, last: Box::new(last) }
             }
-        }
+        })
     }
 
-    async fn attempt(&self, endpoint: Endpoint, payload: &Payload, retry: bool) -> Attempt {
+    /// What one answer of `endpoint` means (docs/hg-api.md §1): a page, something worth asking
+    /// again (no answer, a cut-off body, 429, 5xx), or an error to report.
+    fn read(&self, endpoint: Endpoint, answer: Result<Response, NoAnswer>) -> Verdict<Page, HgError> {
         let inner = &self.inner;
-        let (_permit, waited) = inner.gate.admit().await;
-        inner.metrics.rate_wait(endpoint, waited);
-        inner.metrics.call(endpoint, retry);
-        if let Some(tally) = &self.tally {
-            tally.rate_wait(waited);
-            tally.call(retry);
-        }
-        let request = http_request(&inner.http, &inner.config.base_url, endpoint, payload);
-        let transport = |e: &dyn std::fmt::Display| HgError::Transport {
-            endpoint: endpoint.name(),
-            base_url: inner.config.base_url.clone(),
-            message: e.to_string(),
-        };
-        let response = match request.header(AUTHORIZATION, inner.authorization.clone()).send().await {
+        let name = endpoint.name();
+        let response = match answer {
             Ok(response) => response,
-            Err(e) => return Attempt::Retry { error: transport(&without_url(e)), wait: None },
+            Err(no) => {
+                return Verdict::Retry(HgError::Transport {
+                    endpoint: name,
+                    base_url: inner.config.base_url.clone(),
+                    message: no.message,
+                });
+            }
         };
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        self.observe(&headers);
-        let body = match response.bytes().await {
-            Ok(body) => body,
-            Err(e) => return Attempt::Retry { error: transport(&without_url(e)), wait: None },
-        };
-        let json: Result<Value, _> = serde_json::from_slice(&body);
+        if let Some(credits) = header_number(&response.headers, "x-credits-remaining") {
+            inner.metrics.credits(credits as i64);
+        }
+        let (status, body) = (response.status, &response.body);
+        let json: Result<Value, _> = serde_json::from_slice(body);
         if status == 200 {
             return match json.map_err(|e| e.to_string()).and_then(|v| envelope(endpoint, v)) {
                 Ok(mut page) => {
@@ -332,75 +264,42 @@ impl HgClient {
                     if let Some(tally) = &self.tally {
                         tally.received(page.rows.len());
                     }
-                    Attempt::Done(page)
+                    Verdict::Done(page)
                 }
                 // A 200 that is not the JSON promised: cut short on the way, most likely.
-                Err(message) => {
-                    Attempt::Retry { error: HgError::Decode { endpoint: endpoint.name(), message }, wait: None }
-                }
+                Err(message) => Verdict::Retry(HgError::Decode { endpoint: name, message }),
             };
         }
         let (detail, pointer) = json
             .as_ref()
             .map(error_detail)
-            .unwrap_or_else(|_| (String::from_utf8_lossy(&body).chars().take(200).collect(), None));
-        let name = endpoint.name();
+            .unwrap_or_else(|_| (String::from_utf8_lossy(body).chars().take(200).collect(), None));
         match status {
-            429 => {
-                inner.metrics.throttled(endpoint);
-                if let Some(tally) = &self.tally {
-                    tally.throttled();
-                }
-                let wait =
-                    header_seconds(&headers, "x-ratelimit-reset").or_else(|| header_seconds(&headers, "retry-after"));
-                if let Some(wait) = wait {
-                    inner.gate.pause(wait);
-                }
-                Attempt::Retry { error: HgError::Http { endpoint: name, status, detail }, wait }
-            }
-            500 | 502 | 503 | 504 => {
-                Attempt::Retry { error: HgError::Http { endpoint: name, status, detail }, wait: None }
-            }
+            429 | 500 | 502 | 503 | 504 => Verdict::Retry(HgError::Http { endpoint: name, status, detail }),
             401 | 403 => match detail.split_once("field group:") {
-                Some((_, group)) => Attempt::Fail(HgError::NotEntitled {
+                Some((_, group)) => Verdict::Fail(HgError::NotEntitled {
                     endpoint: name,
                     field_group: group.trim().to_string(),
                     detail,
                 }),
-                None => Attempt::Fail(HgError::Authentication { endpoint: name, status, detail }),
+                None => Verdict::Fail(HgError::Authentication { endpoint: name, status, detail }),
             },
-            402 => Attempt::Fail(HgError::CreditsExhausted { endpoint: name, status, detail }),
+            402 => Verdict::Fail(HgError::CreditsExhausted { endpoint: name, status, detail }),
             400..=499 if detail.to_lowercase().contains("credit") => {
-                Attempt::Fail(HgError::CreditsExhausted { endpoint: name, status, detail })
+                Verdict::Fail(HgError::CreditsExhausted { endpoint: name, status, detail })
             }
-            422 => Attempt::Fail(HgError::InvalidRequest {
+            422 => Verdict::Fail(HgError::InvalidRequest {
                 endpoint: name,
                 pointer: pointer.unwrap_or_else(|| "?".into()),
                 detail,
             }),
-            _ => Attempt::Fail(HgError::Http { endpoint: name, status, detail }),
+            _ => Verdict::Fail(HgError::Http { endpoint: name, status, detail }),
         }
     }
 
     /// The rate-limit headers of the last answer.
     pub fn rate_headers(&self) -> RateHeaders {
-        self.inner.rate_headers.lock().expect("not poisoned").clone()
-    }
-
-    /// Reads the rate and credit headers every response carries.
-    fn observe(&self, headers: &HeaderMap) {
-        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-        *self.inner.rate_headers.lock().expect("not poisoned") = RateHeaders {
-            limit: text("x-ratelimit-limit"),
-            remaining: text("x-ratelimit-remaining"),
-            reset: text("x-ratelimit-reset"),
-        };
-        if let Some(remaining) = header_number(headers, "x-ratelimit-remaining") {
-            self.inner.gate.observe_remaining(remaining as u64);
-        }
-        if let Some(credits) = header_number(headers, "x-credits-remaining") {
-            self.inner.metrics.credits(credits as i64);
-        }
+        self.inner.transport.rate_headers()
     }
 
     /// All rows of a list request, page by page, until a short page, the `count`, or
@@ -425,6 +324,12 @@ impl HgClient {
         payload: &Payload,
         row_limit: Option<usize>,
     ) -> (Vec<Row>, Option<HgError>) {
+        if endpoint.spec().paging == Paging::None {
+            return match self.send(endpoint, payload).await {
+                Ok(page) => (page.rows, None),
+                Err(error) => (Vec::new(), Some(error)),
+            };
+        }
         let page_size = self.inner.config.page_size.max(1);
         let mut rows: Vec<Row> = Vec::new();
         loop {
@@ -438,24 +343,31 @@ impl HgClient {
             };
             let short = page.rows.len() < want;
             rows.extend(page.rows);
-            // A short page ends the list even if `count` says more (CONTRACT.md §1).
+            // A short page ends the list even if `count` says more (docs/hg-api.md §1).
             if short || page.count.is_some_and(|c| rows.len() as u64 >= c) {
                 return (rows, None);
             }
         }
     }
 
-    /// `GET /company/match`: the best matches for one domain and/or name.
-    pub async fn company_match(&self, query: &MatchQuery) -> Result<Vec<Row>, HgError> {
-        self.company_match_read(query, CacheRead::Full).await
+    /// The best matches for one domain and/or name, on a match endpoint (`GET /company/match`).
+    pub async fn company_match(&self, endpoint: Endpoint, query: &MatchQuery) -> Result<Vec<Row>, HgError> {
+        self.company_match_read(endpoint, query, CacheRead::Full).await
     }
 
     /// [`company_match`](Self::company_match), reading the cache as `read` says.
-    pub(crate) async fn company_match_read(&self, query: &MatchQuery, read: CacheRead) -> Result<Vec<Row>, HgError> {
-        let params = match_params(query);
+    pub(crate) async fn company_match_read(
+        &self,
+        endpoint: Endpoint,
+        query: &MatchQuery,
+        read: CacheRead,
+    ) -> Result<Vec<Row>, HgError> {
+        let Keys::Match(params) = endpoint.spec().keys else {
+            return Err(HgError::Config(format!("HG {}: not a match endpoint", endpoint.name())));
+        };
         let item = serde_json::to_string(query).expect("serialises");
-        self.through_cache(Endpoint::Match, item, read, async {
-            Ok(self.send(Endpoint::Match, &Payload::Query(params)).await?.rows)
+        self.through_cache(endpoint, item, read, async {
+            Ok(self.send(endpoint, &Payload::Query(match_params(&params, query))).await?.rows)
         })
         .await
     }
@@ -508,18 +420,7 @@ impl HgClient {
         query: &ListQuery,
         row_limit: Option<usize>,
     ) -> Result<Vec<Row>, HgError> {
-        let payload = match query {
-            ListQuery::Search { fields, filters } => {
-                let mut body = serde_json::json!({ "fields": fields });
-                if let Some(filters) = filters {
-                    body["filters"] = filters.clone();
-                }
-                Payload::Body(body)
-            }
-            ListQuery::Catalog { name } => {
-                Payload::Query(name.iter().map(|n| ("name".to_string(), n.clone())).collect())
-            }
-        };
+        let payload = query.payload(endpoint.spec().method);
         let item = format!("{}|{row_limit:?}", serde_json::to_string(&payload).expect("serialises"));
         self.through_cache(endpoint, item, CacheRead::Full, self.list(endpoint, &payload, row_limit)).await
     }
@@ -527,54 +428,50 @@ impl HgClient {
 
 /// The HTTP request of `payload` (without its key): query values are URL-encoded by reqwest,
 /// so nothing a user typed (`acme.com&limit=100`, `#`, spaces) can add or change a parameter.
-fn http_request(
-    http: &reqwest::Client,
-    base_url: &str,
-    endpoint: Endpoint,
-    payload: &Payload,
-) -> reqwest::RequestBuilder {
-    let url = format!("{base_url}{}", endpoint.path());
+fn http_request(http: &reqwest::Client, url: &str, payload: &Payload) -> reqwest::RequestBuilder {
     match payload {
-        Payload::Query(params) => http.get(&url).query(params),
-        Payload::Body(body) => http.post(&url).json(body),
+        Payload::Query(params) => http.get(url).query(params),
+        Payload::Body(body) => http.post(url).json(body),
     }
 }
 
-fn match_params(query: &MatchQuery) -> Vec<(String, String)> {
-    let mut params = Vec::new();
-    for (key, value) in [
-        ("domain_name", &query.domain_name),
-        ("company_name", &query.company_name),
-        ("country_code", &query.country_code),
-    ] {
+/// The query parameters of a match request, named as the endpoint declares them.
+fn match_params(params: &MatchParams, query: &MatchQuery) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (key, value) in
+        [(params.domain, &query.domain_name), (params.name, &query.company_name), (params.country, &query.country_code)]
+    {
         if let Some(value) = value {
-            params.push((key.to_string(), value.clone()));
+            out.push((key.to_string(), value.clone()));
         }
     }
-    params.push(("limit".into(), query.limit.clamp(1, 10).to_string()));
-    params
+    out.push((params.limit.into(), query.limit.clamp(1, params.max_limit).to_string()));
+    out
 }
 
-/// reqwest's message without the URL: the URL holds query values the user typed, and messages
-/// name the endpoint already.
-fn without_url(error: reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "connection failed"
-    } else if error.is_body() || error.is_decode() {
-        "the connection broke while reading the answer"
-    } else {
-        "the request failed"
-    };
-    let mut message = kind.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
+/// Counts one request of `endpoint` in the client's counters and the handle's tally.
+struct EndpointMeter<'a> {
+    metrics: &'a Metrics,
+    endpoint: Endpoint,
+    tally: Option<&'a Tally>,
+}
+
+impl Meter for EndpointMeter<'_> {
+    fn sent(&self, retry: bool, rate_wait: Duration) {
+        self.metrics.rate_wait(self.endpoint, rate_wait);
+        self.metrics.call(self.endpoint, retry);
+        if let Some(tally) = self.tally {
+            tally.rate_wait(rate_wait);
+            tally.call(retry);
+        }
     }
-    message
+
+    fn throttled(&self) {
+        self.metrics.throttled(self.endpoint);
+        if let Some(tally) = self.tally {
+            tally.throttled();
+        }
+    }
 }
 
 /// `{"count": n, "data": [...]}` into a page; tolerates a missing count.
@@ -600,32 +497,9 @@ fn error_detail(value: &Value) -> (String, Option<String>) {
     (detail, pointer)
 }
 
-/// A header's leading number: `25`, `25, 25;w=1` and `0.5` all read.
-fn header_number(headers: &HeaderMap, name: &str) -> Option<f64> {
-    let value = headers.get(name)?.to_str().ok()?;
-    let lead: String = value.trim().chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
-    lead.parse().ok()
-}
-
-fn header_seconds(headers: &HeaderMap, name: &str) -> Option<Duration> {
-    header_number(headers, name).filter(|s| *s >= 0.0 && *s < 3600.0).map(Duration::from_secs_f64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn headers_read_their_leading_number() {
-        let mut headers = HeaderMap::new();
-        headers.insert("x-ratelimit-limit", HeaderValue::from_static("25, 25;w=1"));
-        headers.insert("x-ratelimit-reset", HeaderValue::from_static("0.5"));
-        headers.insert("retry-after", HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
-        assert_eq!(header_number(&headers, "x-ratelimit-limit"), Some(25.0));
-        assert_eq!(header_seconds(&headers, "x-ratelimit-reset"), Some(Duration::from_millis(500)));
-        assert_eq!(header_seconds(&headers, "retry-after"), None);
-        assert_eq!(header_number(&headers, "x-credits-remaining"), None);
-    }
 
     proptest::proptest! {
         /// Whatever a domain, name or country holds, the match request carries exactly its
@@ -638,8 +512,9 @@ mod tests {
             limit in 0u32..20,
         ) {
             let query = MatchQuery { domain_name: domain.clone(), company_name: name.clone(), country_code: country.clone(), limit };
-            let payload = Payload::Query(match_params(&query));
-            let request = http_request(&reqwest::Client::new(), "http://127.0.0.1:9/data-api/v1", Endpoint::Match, &payload)
+            let Keys::Match(params) = Endpoint::MATCH.spec().keys else { unreachable!() };
+            let payload = Payload::Query(match_params(&params, &query));
+            let request = http_request(&reqwest::Client::new(), "http://127.0.0.1:9/data-api/v1/company/match", &payload)
                 .build()
                 .unwrap();
             let url = request.url();
@@ -655,19 +530,6 @@ mod tests {
             expected.push(("limit".to_string(), limit.clamp(1, 10).to_string()));
             proptest::prop_assert_eq!(sent, expected);
         }
-    }
-
-    #[test]
-    fn paging_replaces_limit_and_offset() {
-        let query = Payload::Query(vec![("name".into(), "x".into()), ("limit".into(), "3".into())]);
-        assert_eq!(
-            query.paged(100, 200),
-            Payload::Query(vec![
-                ("name".into(), "x".into()),
-                ("limit".into(), "100".into()),
-                ("offset".into(), "200".into())
-            ])
-        );
     }
 
     #[test]

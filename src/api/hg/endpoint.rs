@@ -1,0 +1,251 @@
+//! An HG endpoint is a declaration: one [`EndpointSpec`] value says where it is, how it is
+//! called, how the companies (or other keys) it is about travel, how it pages, which fields it
+//! returns with their types, which filters it takes and in what wire form, and whether it
+//! charges credits. The client and the tables read these values; nothing else in `api/` or
+//! `plan/` names a particular endpoint. The v1 declarations are in `v1.rs` beside this file.
+
+/// How a field's JSON value is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldType {
+    Text,
+    /// A hexadecimal HG id, normalised to 32 characters.
+    Id,
+    Int,
+    Float,
+    /// Seconds since the Unix epoch, shown as a UTC timestamp.
+    Timestamp,
+    /// `YYYY-MM-DD`; an RFC 3339 timestamp keeps its date part.
+    Date,
+    /// A list of strings.
+    TextList,
+}
+
+/// The field the client stamps on every row it receives: when it came from HG (Unix seconds).
+/// It travels with the row into the cache, so a cached row still says when it was fetched.
+pub const FETCHED_AT: &str = "_hg_fetched_at";
+
+/// The HTTP method; a GET carries its parameters in the query string, a POST in a JSON body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        }
+    }
+}
+
+/// The query parameters of a match request (`GET`): the inputs and how many matches to return.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MatchParams {
+    pub domain: &'static str,
+    pub name: &'static str,
+    pub country: &'static str,
+    pub limit: &'static str,
+    /// Most matches one request returns.
+    pub max_limit: u32,
+}
+
+/// How the keys a lookup is about travel in a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keys {
+    /// No key: a listing (search, catalog).
+    None,
+    /// Match inputs as query parameters, one input per request.
+    Match(MatchParams),
+    /// One company id per request, at the top level of the body.
+    OneInBody { field: &'static str },
+    /// One company id per request, inside `filters`.
+    OneInFilters { field: &'static str },
+    /// Up to `max` company ids per request as the list `filters.<many>`; a single id may go
+    /// as `filters.<one>`. Every row of the answer names its company in `one`.
+    Batch { one: &'static str, many: &'static str, max: usize },
+}
+
+impl Keys {
+    /// Companies one request may carry (1 unless the endpoint takes a batch).
+    pub fn batch_max(self) -> usize {
+        match self {
+            Keys::Batch { max, .. } => max.max(1),
+            _ => 1,
+        }
+    }
+}
+
+/// How an answer longer than a page is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Paging {
+    /// One answer, whole (firmographic: one row per company).
+    None,
+    /// `limit` and `offset` in the query (GET) or the body (POST), until a short page or the
+    /// `count` (docs/hg-api.md §1).
+    LimitOffset,
+}
+
+/// The kind of the ids a filter lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdKind {
+    Int,
+    /// A hex id (category, topic), sent in its 32-character normal form.
+    Hex,
+    /// Text, sent trimmed (country codes).
+    Text,
+}
+
+/// The wire form of a filter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FilterForm {
+    /// `{"ids": [...], "inclusion_method": "ANY_PRESENT" | "NONE_PRESENT"}` inside `filters`:
+    /// takes `=`, `IN`, `<>` and `NOT IN`.
+    Inclusion(IdKind),
+    /// `[...]` inside `filters`: takes `=` and `IN`.
+    List(IdKind),
+    /// A query parameter holding a case-insensitive substring: takes `= 'x'` and
+    /// `ILIKE '%x%'`.
+    Substring,
+}
+
+/// A filter the endpoint applies, by its wire name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WireFilter {
+    /// Its key inside `filters` (POST) or its query parameter (GET).
+    pub name: &'static str,
+    pub form: FilterForm,
+}
+
+impl WireFilter {
+    /// The SQL that reaches the API through this filter and where it goes, for `\d TABLE`.
+    pub fn describe(&self) -> String {
+        match self.form {
+            FilterForm::Inclusion(_) => format!("=, IN, <>, NOT IN: filters.{}", self.name),
+            FilterForm::List(_) => format!("=, IN: filters.{}", self.name),
+            FilterForm::Substring => format!("=, ILIKE '%x%': {}", self.name),
+        }
+    }
+}
+
+/// One HG endpoint, declared.
+#[derive(Debug, PartialEq)]
+pub struct EndpointSpec {
+    /// Short name used in metrics, messages and cache keys.
+    pub name: &'static str,
+    /// Path below the base URL.
+    pub path: &'static str,
+    pub method: Method,
+    pub keys: Keys,
+    pub paging: Paging,
+    /// Whether the request names the `fields` it wants.
+    pub takes_fields: bool,
+    /// Every field the endpoint can return, with its type.
+    pub fields: &'static [(&'static str, FieldType)],
+    pub filters: &'static [WireFilter],
+    /// Whether HG charges credits for the companies this endpoint returns.
+    pub charged: bool,
+    /// Rows a listing returns at most, whatever the paging.
+    pub max_rows: Option<usize>,
+}
+
+/// A handle on an endpoint's declaration: cheap to copy, compared by name.
+#[derive(Clone, Copy)]
+pub struct Endpoint(&'static EndpointSpec);
+
+impl Endpoint {
+    /// The endpoint of `spec`.
+    pub const fn of(spec: &'static EndpointSpec) -> Endpoint {
+        Endpoint(spec)
+    }
+
+    /// Its declaration.
+    pub const fn spec(self) -> &'static EndpointSpec {
+        self.0
+    }
+
+    pub const fn name(self) -> &'static str {
+        self.0.name
+    }
+
+    pub fn path(self) -> &'static str {
+        self.0.path
+    }
+
+    pub fn charged(self) -> bool {
+        self.0.charged
+    }
+
+    /// The declared filter of `name`.
+    pub fn filter(self, name: &str) -> Option<&'static WireFilter> {
+        self.0.filters.iter().find(|f| f.name == name)
+    }
+
+    /// The type of one field, if the endpoint documents it.
+    pub fn field_type(self, field: &str) -> Option<FieldType> {
+        if field == FETCHED_AT {
+            return Some(FieldType::Timestamp);
+        }
+        self.0.fields.iter().find(|(name, _)| *name == field).map(|(_, t)| *t)
+    }
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Endpoint({})", self.0.name)
+    }
+}
+
+impl PartialEq for Endpoint {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.name == other.0.name
+    }
+}
+
+impl Eq for Endpoint {}
+
+impl std::hash::Hash for Endpoint {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.name.hash(state)
+    }
+}
+
+impl PartialOrd for Endpoint {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Endpoint {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.name.cmp(other.0.name)
+    }
+}
+
+/// The type of `field` among `fields`, at compile time: a table column declared on a field the
+/// endpoint does not return fails the build, so types are written once, in the declaration.
+pub const fn type_of(fields: &[(&str, FieldType)], field: &str) -> FieldType {
+    let mut i = 0;
+    while i < fields.len() {
+        if bytes_equal(fields[i].0.as_bytes(), field.as_bytes()) {
+            return fields[i].1;
+        }
+        i += 1;
+    }
+    panic!("the endpoint declares no such field")
+}
+
+const fn bytes_equal(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}

@@ -1,0 +1,245 @@
+//! Request bodies and query parameters, one type per endpoint family, serialised exactly as
+//! docs/hg-api.md §3 writes them; where the company ids go is the endpoint's declaration.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::endpoint::{Keys, Method};
+use super::ids::CompanyId;
+
+/// ANY_PRESENT keeps rows with a listed id; NONE_PRESENT drops them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum InclusionMethod {
+    AnyPresent,
+    NonePresent,
+}
+
+/// `{"ids": [...], "inclusion_method": ...}`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Inclusion<T> {
+    pub ids: Vec<T>,
+    pub inclusion_method: InclusionMethod,
+}
+
+/// The `filters` of a company request, without the company part (the client adds it): each
+/// declared filter by its wire name, in the order the request was built (the declaration's
+/// order, so the same filters are always the same request and the same cache entry).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Filters(Vec<(&'static str, Value)>);
+
+impl Filters {
+    /// These filters and `name` set to `value` (replacing an earlier value of `name`).
+    pub fn with(mut self, name: &'static str, value: impl Serialize) -> Filters {
+        let value = serde_json::to_value(value).expect("a filter serialises");
+        match self.0.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, old)) => *old = value,
+            None => self.0.push((name, value)),
+        }
+        self
+    }
+
+    /// The value of `name`, if set.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.0.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Every filter set, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &Value)> {
+        self.0.iter().map(|(n, v)| (*n, v))
+    }
+}
+
+impl Serialize for Filters {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, value) in &self.0 {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+}
+
+/// One sort key.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Sort {
+    pub field: String,
+    pub direction: SortDirection,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum SortDirection {
+    Asc,
+    Desc,
+}
+
+/// What to ask a company endpoint for each company: fields, filters and sorts. The company ids
+/// and paging are the client's business.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct EnrichRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Vec<String>>,
+    pub filters: Filters,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sorts: Vec<Sort>,
+}
+
+fn filters_of(object: &mut serde_json::Map<String, Value>) -> &mut serde_json::Map<String, Value> {
+    object.get_mut("filters").and_then(Value::as_object_mut).expect("filters object")
+}
+
+/// The companies a request is about.
+pub enum Companies<'a> {
+    One(&'a CompanyId),
+    Batch(&'a [CompanyId]),
+}
+
+impl EnrichRequest {
+    /// The JSON body for `companies`, placed as the endpoint's `keys` say: at the top level
+    /// (and then without filters or sorts), or inside `filters`, one id or a batch.
+    pub fn body(&self, keys: Keys, companies: Companies) -> Value {
+        let mut body = serde_json::to_value(self).expect("request serialises");
+        let object = body.as_object_mut().expect("object");
+        let id = |id: &CompanyId| Value::String(id.to_string());
+        match (keys, companies) {
+            (Keys::OneInBody { field }, companies) => {
+                object.remove("filters");
+                object.remove("sorts");
+                if let Companies::One(one) = companies {
+                    object.insert(field.into(), id(one));
+                }
+            }
+            (Keys::OneInFilters { field: one } | Keys::Batch { one, .. }, Companies::One(company)) => {
+                filters_of(object).insert(one.into(), id(company));
+            }
+            (Keys::Batch { many, .. }, Companies::Batch(ids)) => {
+                filters_of(object).insert(many.into(), ids.iter().map(id).collect());
+            }
+            (Keys::OneInFilters { field }, Companies::Batch(ids)) => {
+                if let [one] = ids {
+                    filters_of(object).insert(field.into(), id(one));
+                }
+            }
+            (Keys::None | Keys::Match(_), _) => {}
+        }
+        body
+    }
+}
+
+/// `GET /company/match` parameters. At least one of domain and name must be given.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct MatchQuery {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub company_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country_code: Option<String>,
+    /// 1–10.
+    pub limit: u32,
+}
+
+/// What a request sends besides the path.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub enum Payload {
+    Query(Vec<(String, String)>),
+    Body(Value),
+}
+
+impl Payload {
+    pub(crate) fn paged(&self, limit: usize, offset: usize) -> Payload {
+        match self {
+            Payload::Query(params) => {
+                let mut params: Vec<(String, String)> =
+                    params.iter().filter(|(k, _)| k != "limit" && k != "offset").cloned().collect();
+                params.push(("limit".into(), limit.to_string()));
+                params.push(("offset".into(), offset.to_string()));
+                Payload::Query(params)
+            }
+            Payload::Body(body) => {
+                let mut body = body.clone();
+                if let Some(object) = body.as_object_mut() {
+                    object.insert("limit".into(), limit.into());
+                    object.insert("offset".into(), offset.into());
+                }
+                Payload::Body(body)
+            }
+        }
+    }
+}
+
+/// A request with no company part: search (a body) or a catalog list (query parameters).
+#[derive(Clone, Debug, PartialEq)]
+pub enum ListQuery {
+    /// `POST /company/search` with these `fields` and `filters`.
+    Search { fields: Vec<String>, filters: Option<Value> },
+    /// `GET /catalog/...` with an optional `name` substring.
+    Catalog { name: Option<String> },
+}
+
+impl ListQuery {
+    /// What the request sends: a GET carries the name search in its query, a POST its body.
+    pub fn payload(&self, method: Method) -> Payload {
+        match (self, method) {
+            (ListQuery::Search { fields, filters }, _) => {
+                let mut body = serde_json::json!({ "fields": fields });
+                if let Some(filters) = filters {
+                    body["filters"] = filters.clone();
+                }
+                Payload::Body(body)
+            }
+            (ListQuery::Catalog { name }, Method::Get) => {
+                Payload::Query(name.iter().map(|n| ("name".to_string(), n.clone())).collect())
+            }
+            (ListQuery::Catalog { name }, Method::Post) => Payload::Body(serde_json::json!({ "name": name })),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn bodies_follow_the_contract() {
+        let id = CompanyId::parse("abc").unwrap();
+        let request = EnrichRequest {
+            fields: Some(vec!["product_id".into()]),
+            filters: Filters::default()
+                .with("products", Inclusion { ids: vec![814], inclusion_method: InclusionMethod::AnyPresent }),
+            sorts: vec![Sort { field: "product_intensity".into(), direction: SortDirection::Desc }],
+        };
+        assert_eq!(
+            request.body(crate::api::Endpoint::INSTALLS.spec().keys, Companies::Batch(std::slice::from_ref(&id))),
+            json!({"fields": ["product_id"],
+                   "filters": {"company_ids": ["00000000000000000000000000000ABC"],
+                               "products": {"ids": [814], "inclusion_method": "ANY_PRESENT"}},
+                   "sorts": [{"field": "product_intensity", "direction": "DESC"}]})
+        );
+        let firmo = EnrichRequest { fields: Some(vec!["company_name".into()]), ..EnrichRequest::default() };
+        assert_eq!(
+            firmo.body(crate::api::Endpoint::FIRMOGRAPHIC.spec().keys, Companies::One(&id)),
+            json!({"company_id": "00000000000000000000000000000ABC", "fields": ["company_name"]})
+        );
+    }
+
+    #[test]
+    fn paging_replaces_limit_and_offset() {
+        let query = Payload::Query(vec![("name".into(), "x".into()), ("limit".into(), "3".into())]);
+        assert_eq!(
+            query.paged(100, 200),
+            Payload::Query(vec![
+                ("name".into(), "x".into()),
+                ("limit".into(), "100".into()),
+                ("offset".into(), "200".into())
+            ])
+        );
+    }
+}

@@ -1,0 +1,341 @@
+//! What every HTTP caller of hgsql needs, whatever API it talks to: a rate gate per
+//! (host, credential), a cap on requests in flight, retries with backoff that obey the server's
+//! rate headers, a time limit per exchange and per request, counters, a credential that no
+//! message shows, and no redirects (a redirect would carry the credential to another host).
+//!
+//! It knows nothing of HG or of DataFusion. A caller says how to build its request and how to
+//! read an answer ([`Verdict`]); the transport does the rest. HG tables use it through
+//! [`HgClient`](super::HgClient); HTTP tables and the webhook sink are meant to share it.
+
+mod gates;
+mod limiter;
+mod retry;
+mod secret;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+pub use gates::Gates;
+pub use limiter::RateGate;
+pub use retry::RetryPolicy;
+pub use secret::{ApiKey, AuthScheme};
+
+/// How a transport paces and retries.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TransportConfig {
+    /// Requests per second; `None` for no limit.
+    pub rate: Option<f64>,
+    pub burst: u32,
+    pub max_in_flight: usize,
+    pub retry: RetryPolicy,
+    /// Time allowed for one HTTP exchange (connecting, sending, reading the whole answer).
+    pub timeout: Duration,
+}
+
+/// A credential sent in one header, marked sensitive so no debug output shows it.
+#[derive(Clone)]
+pub struct Credential {
+    name: HeaderName,
+    value: HeaderValue,
+    /// Tells credentials apart for the rate gates without keeping their text.
+    fingerprint: u64,
+}
+
+impl Credential {
+    /// `name: value`, or why it cannot be a header (the message never holds the value).
+    pub fn header(name: HeaderName, value: &str) -> Result<Credential, String> {
+        let mut header = HeaderValue::from_str(value).map_err(|_| {
+            format!(
+                "the {name} credential holds characters that cannot be sent in an HTTP header; copy it again without spaces or line breaks"
+            )
+        })?;
+        header.set_sensitive(true);
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (name.as_str(), value).hash(&mut hasher);
+        Ok(Credential { name, value: header, fingerprint: hasher.finish() })
+    }
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Credential({}: ***)", self.name)
+    }
+}
+
+/// The `x-ratelimit-*` headers of an answer, as sent.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RateHeaders {
+    pub limit: Option<String>,
+    pub remaining: Option<String>,
+    pub reset: Option<String>,
+}
+
+/// An answer as the transport received it.
+pub struct Response {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: bytes::Bytes,
+}
+
+/// Why no answer came: the message says what broke, never the URL (it may hold what a user
+/// typed, and the caller names the endpoint already).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NoAnswer {
+    pub message: String,
+}
+
+/// What the caller makes of one attempt.
+pub enum Verdict<T, E> {
+    Done(T),
+    /// Worth sending again (a 429, a 5xx, a cut-off body, no answer).
+    Retry(E),
+    Fail(E),
+}
+
+/// Why a request ended without a result.
+#[derive(Debug)]
+pub enum SendError<E> {
+    /// The caller's verdict: not worth trying again.
+    Failed(E),
+    /// Every attempt the policy allows was worth retrying, or the time ran out.
+    Exhausted { attempts: u32, elapsed: Duration, last: E },
+}
+
+/// Where a request is counted as it goes: the transport says what happened, the caller keeps
+/// its own counters (per endpoint, per scan).
+pub trait Meter: Send + Sync {
+    /// A request left (after the rate gate); `retry` when it is a second or later attempt.
+    fn sent(&self, retry: bool, rate_wait: Duration);
+    /// The server answered 429.
+    fn throttled(&self);
+}
+
+/// One paced, retrying HTTP client for one (host, credential).
+pub struct Transport {
+    http: reqwest::Client,
+    gate: Arc<RateGate>,
+    config: TransportConfig,
+    credential: Option<Credential>,
+    rate_headers: Mutex<RateHeaders>,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl Transport {
+    /// A transport to `host` sending `credential` on every request. Its rate gate comes from
+    /// `gates`, so every transport to the same host with the same credential shares one.
+    pub fn new(
+        host: &str,
+        credential: Option<Credential>,
+        config: TransportConfig,
+        gates: &Gates,
+    ) -> Result<Transport, String> {
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("hgsql/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let fingerprint = credential.as_ref().map_or(0, |c| c.fingerprint);
+        let gate = gates.gate(host, fingerprint, || RateGate::new(config.rate, config.burst, config.max_in_flight));
+        Ok(Transport { http, gate, config, credential, rate_headers: Mutex::default() })
+    }
+
+    pub fn config(&self) -> &TransportConfig {
+        &self.config
+    }
+
+    /// The rate-limit headers of the last answer.
+    pub fn rate_headers(&self) -> RateHeaders {
+        self.rate_headers.lock().expect("not poisoned").clone()
+    }
+
+    /// Sends the request `build` makes until `read` is satisfied, fails it, or the policy's
+    /// attempts or time run out. A 429 holds back every request through this gate for as long
+    /// as the server says (`x-ratelimit-reset`, else `Retry-After`); other retries wait a
+    /// jittered backoff. No attempt starts after the policy's `max_total`, and each attempt
+    /// gets at most the time left, so a server that never answers fails the request within
+    /// `max_total` (plus the last wait for the rate gate).
+    pub async fn send<T, E>(
+        &self,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+        meter: &dyn Meter,
+        mut read: impl FnMut(Result<Response, NoAnswer>) -> Verdict<T, E>,
+    ) -> Result<T, SendError<E>> {
+        let policy = &self.config.retry;
+        let mut started: Option<Instant> = None;
+        let mut waits = policy.waits();
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            let (_permit, rate_wait) = self.gate.admit().await;
+            let began = *started.get_or_insert_with(Instant::now);
+            meter.sent(attempts > 1, rate_wait);
+            let left = policy.max_total.saturating_sub(began.elapsed()).max(Duration::from_millis(100));
+            let mut request = build(&self.http).timeout(self.config.timeout.min(left));
+            if let Some(credential) = &self.credential {
+                request = request.header(credential.name.clone(), credential.value.clone());
+            }
+            let answer = self.exchange(request).await;
+            let server_wait = match &answer {
+                Ok(response) if response.status == 429 => {
+                    meter.throttled();
+                    let wait = header_seconds(&response.headers, "x-ratelimit-reset")
+                        .or_else(|| header_seconds(&response.headers, "retry-after"));
+                    if let Some(wait) = wait {
+                        self.gate.pause(wait);
+                    }
+                    wait
+                }
+                Ok(response) if response.status == 503 => header_seconds(&response.headers, "retry-after"),
+                _ => None,
+            };
+            let error = match read(answer) {
+                Verdict::Done(value) => return Ok(value),
+                Verdict::Fail(error) => return Err(SendError::Failed(error)),
+                Verdict::Retry(error) => error,
+            };
+            let wait = match (server_wait, waits.next()) {
+                (_, None) => None,
+                (Some(server), Some(_)) => Some(server),
+                (None, Some(backoff)) => Some(backoff),
+            };
+            match wait {
+                Some(wait) if began.elapsed() + wait < policy.max_total => {
+                    tracing::debug!(attempt = attempts, ?wait, "retrying");
+                    tokio::time::sleep(wait).await;
+                }
+                _ => return Err(SendError::Exhausted { attempts, elapsed: began.elapsed(), last: error }),
+            }
+        }
+    }
+
+    /// One exchange: the answer read whole, or why there was none.
+    async fn exchange(&self, request: reqwest::RequestBuilder) -> Result<Response, NoAnswer> {
+        let response = request.send().await.map_err(without_url)?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        self.observe(&headers);
+        let body = response.bytes().await.map_err(without_url)?;
+        Ok(Response { status, headers, body })
+    }
+
+    /// Reads the rate headers every answer may carry: at `x-ratelimit-remaining: 0` the gate
+    /// slows down before the server has to refuse.
+    fn observe(&self, headers: &HeaderMap) {
+        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        *self.rate_headers.lock().expect("not poisoned") = RateHeaders {
+            limit: text("x-ratelimit-limit"),
+            remaining: text("x-ratelimit-remaining"),
+            reset: text("x-ratelimit-reset"),
+        };
+        if let Some(remaining) = header_number(headers, "x-ratelimit-remaining") {
+            self.gate.observe_remaining(remaining as u64);
+        }
+    }
+}
+
+/// reqwest's message without the URL.
+fn without_url(error: reqwest::Error) -> NoAnswer {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "connection failed"
+    } else if error.is_body() || error.is_decode() {
+        "the connection broke while reading the answer"
+    } else {
+        "the request failed"
+    };
+    let mut message = kind.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    NoAnswer { message }
+}
+
+/// A header's leading number: `25`, `25, 25;w=1` and `0.5` all read.
+pub fn header_number(headers: &HeaderMap, name: &str) -> Option<f64> {
+    let value = headers.get(name)?.to_str().ok()?;
+    let lead: String = value.trim().chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    lead.parse().ok()
+}
+
+fn header_seconds(headers: &HeaderMap, name: &str) -> Option<Duration> {
+    header_number(headers, name).filter(|s| *s >= 0.0 && *s < 3600.0).map(Duration::from_secs_f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_read_their_leading_number() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-ratelimit-limit", HeaderValue::from_static("25, 25;w=1"));
+        headers.insert("x-ratelimit-reset", HeaderValue::from_static("0.5"));
+        headers.insert("retry-after", HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        assert_eq!(header_number(&headers, "x-ratelimit-limit"), Some(25.0));
+        assert_eq!(header_seconds(&headers, "x-ratelimit-reset"), Some(Duration::from_millis(500)));
+        assert_eq!(header_seconds(&headers, "retry-after"), None);
+        assert_eq!(header_number(&headers, "x-credits-remaining"), None);
+    }
+
+    #[test]
+    fn a_credential_never_shows_and_refuses_what_no_header_can_carry() {
+        let credential = Credential::header(reqwest::header::AUTHORIZATION, "Bearer s3cr3t").unwrap();
+        assert!(!format!("{credential:?}").contains("s3cr3t"));
+        assert!(credential.value.is_sensitive());
+        let broken = Credential::header(reqwest::header::AUTHORIZATION, "ab\ncd").unwrap_err();
+        assert!(broken.contains("header") && !broken.contains("ab"), "{broken}");
+    }
+
+    struct Nothing;
+    impl Meter for Nothing {
+        fn sent(&self, _: bool, _: Duration) {}
+        fn throttled(&self) {}
+    }
+
+    /// A server that accepts connections and never answers fails a request within the
+    /// policy's total time, however long the per-exchange timeout.
+    #[tokio::test]
+    async fn a_server_that_never_answers_fails_within_the_total_time() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let config = TransportConfig {
+            rate: None,
+            burst: 1,
+            max_in_flight: 1,
+            retry: RetryPolicy { max_attempts: 10, max_total: Duration::from_millis(600), ..RetryPolicy::default() },
+            timeout: Duration::from_secs(60),
+        };
+        let transport = Transport::new("127.0.0.1", None, config, &Gates::default()).unwrap();
+        let started = Instant::now();
+        let result: Result<(), SendError<String>> = transport
+            .send(
+                |http| http.get(&url),
+                &Nothing,
+                |answer| match answer {
+                    Ok(_) => Verdict::Done(()),
+                    Err(no) => Verdict::Retry(no.message),
+                },
+            )
+            .await;
+        let elapsed = started.elapsed();
+        match result {
+            Err(SendError::Exhausted { last, .. }) => assert!(last.contains("timed out"), "{last}"),
+            other => panic!("expected the time to run out, got {other:?}"),
+        }
+        assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
+        drop(listener);
+    }
+}
