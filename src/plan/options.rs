@@ -4,8 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use datafusion::common::config::{ConfigExtension, ConfigField, Visit};
-use datafusion::common::extensions_options;
+use datafusion::common::config::{ConfigEntry, ConfigExtension, ConfigField, ExtensionOptions, Visit};
 use datafusion::error::{DataFusionError, Result};
 
 use crate::api::LookupOptions;
@@ -104,15 +103,84 @@ impl ConfigField for OnError {
     }
 }
 
-extensions_options! {
-    /// hgsql's settings, under the `hg.` prefix.
-    pub struct HgOptions {
-        /// Cached HG answers older than this are fetched again ('7 days' by default).
-        pub cache_ttl: CacheTtl, default = CacheTtl::default()
-        /// Credits the session may spend at most; a request that could pass it is not sent.
-        pub max_credits: Option<u64>, default = None
-        /// 'fail' (default) or 'null': what a lookup that failed after retries does.
-        pub on_error: OnError, default = OnError::Fail
+/// hgsql's settings, under the `hg.` prefix (`SET hg.cache_ttl = '1 day'`, `SHOW ALL`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HgOptions {
+    /// Cached HG answers older than this are fetched again.
+    pub cache_ttl: CacheTtl,
+    /// Credits the session may spend at most.
+    pub max_credits: Option<u64>,
+    /// What a lookup that failed after retries does.
+    pub on_error: OnError,
+}
+
+impl ConfigField for HgOptions {
+    fn visit<V: Visit>(&self, v: &mut V, key_prefix: &str, _description: &'static str) {
+        let key = |name: &str| if key_prefix.is_empty() { name.to_string() } else { format!("{key_prefix}.{name}") };
+        self.cache_ttl.visit(
+            v,
+            &key("cache_ttl"),
+            "Cached HG answers older than this are fetched again ('7 days' by default; '0' fetches everything).",
+        );
+        self.max_credits.visit(
+            v,
+            &key("max_credits"),
+            "Credits the session may spend at most; a request that could pass it is not sent (NULL: no budget).",
+        );
+        self.on_error.visit(
+            v,
+            &key("on_error"),
+            "'fail' (default) or 'null': what a lookup that failed after retries does.",
+        );
+    }
+
+    fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        let (key, rest) = key.split_once('.').unwrap_or((key, ""));
+        match key {
+            "cache_ttl" => self.cache_ttl.set(rest, value),
+            "max_credits" => self.max_credits.set(rest, value),
+            "on_error" => self.on_error.set(rest, value),
+            other => Err(DataFusionError::Configuration(format!(
+                "hg.{other} is not a setting; the hg settings are hg.cache_ttl, hg.max_credits and hg.on_error"
+            ))),
+        }
+    }
+}
+
+/// By hand rather than with DataFusion's `extensions_options!`, whose entries drop the prefix:
+/// `SHOW ALL` and `information_schema.df_settings` list these as `hg.cache_ttl`, the name `SET`
+/// takes.
+impl ExtensionOptions for HgOptions {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+
+    fn cloned(&self) -> Box<dyn ExtensionOptions> {
+        Box::new(self.clone())
+    }
+
+    fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        ConfigField::set(self, key, value)
+    }
+
+    fn entries(&self) -> Vec<ConfigEntry> {
+        struct Entries(Vec<ConfigEntry>);
+        impl Visit for Entries {
+            fn some<V: fmt::Display>(&mut self, key: &str, value: V, description: &'static str) {
+                self.0.push(ConfigEntry { key: key.to_string(), value: Some(value.to_string()), description });
+            }
+
+            fn none(&mut self, key: &str, description: &'static str) {
+                self.0.push(ConfigEntry { key: key.to_string(), value: None, description });
+            }
+        }
+        let mut entries = Entries(Vec::new());
+        self.visit(&mut entries, Self::PREFIX, "");
+        entries.0
     }
 }
 
@@ -158,5 +226,17 @@ mod tests {
         assert!(CacheTtl::parse("soon").unwrap_err().contains("'7 days'"));
         assert!(CacheTtl::parse("3 fortnights").is_err());
         assert_eq!(CacheTtl::default().to_string(), "7 days");
+    }
+
+    #[test]
+    fn settings_are_listed_and_set_under_their_prefix() {
+        let mut options = HgOptions::default();
+        let keys: Vec<String> = options.entries().into_iter().map(|e| e.key).collect();
+        assert_eq!(keys, ["hg.cache_ttl", "hg.max_credits", "hg.on_error"]);
+        ExtensionOptions::set(&mut options, "on_error", "null").unwrap();
+        ExtensionOptions::set(&mut options, "max_credits", "5").unwrap();
+        assert_eq!((options.on_error, options.max_credits), (OnError::Null, Some(5)));
+        let unknown = ExtensionOptions::set(&mut options, "cache_tll", "1").unwrap_err().to_string();
+        assert!(unknown.contains("hg.cache_tll") && unknown.contains("hg.cache_ttl"), "{unknown}");
     }
 }

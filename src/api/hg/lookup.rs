@@ -646,6 +646,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn one_failed_request_fails_only_its_own_company() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, c) = (id("A"), id("B"), id("C"));
+        let (client, _) = client(dir.path(), firmographic(Some(b.clone()))).await;
+        let request = EnrichRequest::default();
+        let asked = vec![a.clone(), b.clone(), c.clone()];
+        let out: HashMap<CompanyId, Result<Rows, HgError>> = client
+            .fetch_keys(Endpoint::FIRMOGRAPHIC, &request, "p|", asked, CacheRead::StoredHere)
+            .await
+            .into_iter()
+            .collect();
+        assert_eq!(out.len(), 3);
+        assert_eq!(name(out[&a].as_ref().unwrap()), Some(format!("name of {a}").as_str()));
+        assert_eq!(name(out[&c].as_ref().unwrap()), Some(format!("name of {c}").as_str()));
+        assert_eq!(out[&b].as_ref().unwrap_err().status(), Some(500), "B alone carries the failure");
+        assert!(client.inner.flights.map.lock().unwrap().is_empty(), "every claim landed");
+    }
+
+    #[tokio::test]
     async fn companies_of_the_pages_before_a_failed_page_are_counted_not_cached() {
         let dir = tempfile::tempdir().unwrap();
         let (a, b, c) = (id("A"), id("B"), id("C"));
