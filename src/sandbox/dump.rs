@@ -3,7 +3,7 @@
 //!
 //! Rows are rendered through the same field functions the endpoints use, then typed the way the
 //! SQL layer types them: company, category and topic ids in their 32-character normal form,
-//! dates as Date32, money and counts as Int64, lists as List<Utf8>.
+//! dates as Date32, money and counts as Int64, lists as `List<Utf8>`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
