@@ -4,17 +4,11 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::cli::SandboxProcess;
-
-fn stats(sandbox: &SandboxProcess) -> Value {
-    let url = format!("{}/__sandbox/stats", sandbox.url.trim_end_matches("/data-api/v1"));
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async { reqwest::get(&url).await.unwrap().json().await.unwrap() })
-}
+use super::cli::{SandboxProcess, finish};
+use crate::support::wait_until;
 
 fn calls(stats: &Value, endpoint: &str) -> u64 {
     stats["endpoints"][endpoint]["calls"].as_u64().unwrap_or(0)
@@ -27,12 +21,12 @@ fn answered(stats: &Value, endpoint: &str) -> u64 {
 
 /// The sandbox's company ids, first `n` in id order, written as a CSV of accounts.
 fn accounts(sandbox: &SandboxProcess, dir: &Path, n: usize) -> std::path::PathBuf {
-    let out = sandbox
-        .hgsql()
-        .env("XDG_CACHE_HOME", dir.join("ids-cache"))
-        .args(["--format", "csv", "-c", &format!("SELECT company_id FROM hg.search ORDER BY company_id LIMIT {n}")])
-        .output()
-        .unwrap();
+    let out = super::cli::run(sandbox.hgsql().env("XDG_CACHE_HOME", dir.join("ids-cache")).args([
+        "--format",
+        "csv",
+        "-c",
+        &format!("SELECT company_id FROM hg.search ORDER BY company_id LIMIT {n}"),
+    ]));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let path = dir.join("accounts.csv");
     std::fs::write(&path, &out.stdout).unwrap();
@@ -50,7 +44,7 @@ fn enrichment(accounts: &Path) -> String {
 }
 
 fn run(command: &mut Command) -> (Option<i32>, String, String) {
-    let out = command.output().unwrap();
+    let out = super::cli::run(command);
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -65,10 +59,10 @@ fn a_second_run_makes_no_call_and_a_different_batching_still_hits() {
     let accounts = accounts(&sandbox, dir.path(), 120);
     let cache = dir.path().join("cache");
     let query = enrichment(&accounts);
-    let before = stats(&sandbox);
+    let before = sandbox.stats();
     let (code, first, err) = run(sandbox.hgsql().env("XDG_CACHE_HOME", &cache).args(["--format", "csv", "-c", &query]));
     assert_eq!(code, Some(0), "{err}");
-    let after_first = stats(&sandbox);
+    let after_first = sandbox.stats();
     assert_eq!(calls(&after_first, "company/firmographic") - calls(&before, "company/firmographic"), 120);
     assert!(calls(&after_first, "company/installs") - calls(&before, "company/installs") >= 5, "120 in batches of 25");
 
@@ -76,7 +70,7 @@ fn a_second_run_makes_no_call_and_a_different_batching_still_hits() {
         run(sandbox.hgsql().env("XDG_CACHE_HOME", &cache).args(["--format", "csv", "--timing", "-c", &query]));
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(second, first, "the cache gives the same answer");
-    let after_second = stats(&sandbox);
+    let after_second = sandbox.stats();
     assert_eq!(after_second["endpoints"], after_first["endpoints"], "no request at all");
     assert!(err.contains("0 HG calls") && err.contains("240 cache hits"), "{err}");
 
@@ -88,22 +82,22 @@ fn a_second_run_makes_no_call_and_a_different_batching_still_hits() {
     );
     let (code, _, err) = run(sandbox.hgsql().env("XDG_CACHE_HOME", &cache).args(["-c", &subset]));
     assert_eq!(code, Some(0), "{err}");
-    assert_eq!(stats(&sandbox)["endpoints"], after_first["endpoints"]);
+    assert_eq!(sandbox.stats()["endpoints"], after_first["endpoints"]);
 
     // --refresh asks again; --no-cache neither reads nor writes; a TTL of 0 refetches.
     let (code, _, err) = run(sandbox.hgsql().env("XDG_CACHE_HOME", &cache).args(["--refresh", "-c", &query]));
     assert_eq!(code, Some(0), "{err}");
-    let refreshed = stats(&sandbox);
+    let refreshed = sandbox.stats();
     assert_eq!(calls(&refreshed, "company/firmographic") - calls(&after_first, "company/firmographic"), 120);
     let (code, _, err) =
         run(sandbox.hgsql().env("XDG_CACHE_HOME", &cache).args(["-c", "SET hg.cache_ttl = '0'", "-c", &query]));
     assert_eq!(code, Some(0), "{err}");
-    assert_eq!(calls(&stats(&sandbox), "company/firmographic") - calls(&refreshed, "company/firmographic"), 120);
+    assert_eq!(calls(&sandbox.stats(), "company/firmographic") - calls(&refreshed, "company/firmographic"), 120);
     let fresh_cache = dir.path().join("untouched");
     let (code, _, err) = run(sandbox.hgsql().env("XDG_CACHE_HOME", &fresh_cache).args(["--no-cache", "-c", &query]));
     assert_eq!(code, Some(0), "{err}");
     assert!(!fresh_cache.exists(), "--no-cache writes no cache file");
-    assert_eq!(stats(&sandbox)["companies_charged"], after_first["companies_charged"], "nobody charged twice");
+    assert_eq!(sandbox.stats()["companies_charged"], after_first["companies_charged"], "nobody charged twice");
 }
 
 #[test]
@@ -118,7 +112,7 @@ fn a_run_killed_midway_resumes_paying_only_for_what_it_lacks() {
         "SELECT a.company_id, f.employees_total FROM '{}' a JOIN hg.firmographics f ON f.company_id = a.company_id ORDER BY 1",
         accounts.display()
     );
-    let start = answered(&stats(&sandbox), "company/firmographic");
+    let start = answered(&sandbox.stats(), "company/firmographic");
     let mut child = sandbox
         .hgsql()
         .env("XDG_CACHE_HOME", &cache)
@@ -128,20 +122,16 @@ fn a_run_killed_midway_resumes_paying_only_for_what_it_lacks() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while answered(&stats(&sandbox), "company/firmographic") - start < 100 {
-        assert!(started.elapsed() < Duration::from_secs(60), "the run never got going");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until("100 lookups answered", || answered(&sandbox.stats(), "company/firmographic") - start >= 100);
     child.kill().unwrap(); // SIGKILL: no cleanup runs
     child.wait().unwrap();
-    let at_kill = answered(&stats(&sandbox), "company/firmographic") - start;
+    let at_kill = answered(&sandbox.stats(), "company/firmographic") - start;
     assert!(at_kill < 300, "killed midway, after {at_kill} calls");
     assert!(!target.exists(), "no output from the killed run");
 
     let (code, _, err) = run(sandbox.hgsql().env("XDG_CACHE_HOME", &cache).args(["-c", &query, "-o"]).arg(&target));
     assert_eq!(code, Some(0), "{err}");
-    let total = answered(&stats(&sandbox), "company/firmographic") - start;
+    let total = answered(&sandbox.stats(), "company/firmographic") - start;
     // One clean run answers 300 lookups; asked again are those in flight at the kill (at most 8)
     // and those answered in the writer's last gathering window (50 ms: at most 2 at 25/s).
     assert!((300..=310).contains(&total), "calls over both runs: {total}");
@@ -159,13 +149,13 @@ fn max_credits_is_never_passed_and_says_what_to_do() {
         "SELECT count(*) AS n FROM '{}' a JOIN hg.firmographics f ON f.company_id = a.company_id",
         accounts.display()
     );
-    let charged_before = stats(&sandbox)["companies_charged"].as_u64().unwrap();
+    let charged_before = sandbox.stats()["companies_charged"].as_u64().unwrap();
     let (code, stdout, err) =
         run(sandbox.hgsql().env("XDG_CACHE_HOME", &cache).args(["--max-credits", "30", "-c", &query]));
     assert_eq!(code, Some(3), "{err}");
     assert!(stdout.is_empty());
     assert!(err.contains("credit budget of 30") && err.contains("--max-credits"), "{err}");
-    let charged = stats(&sandbox)["companies_charged"].as_u64().unwrap() - charged_before;
+    let charged = sandbox.stats()["companies_charged"].as_u64().unwrap() - charged_before;
     assert!(charged <= 30, "the ledger says {charged}");
     assert!(charged >= 20, "it spent up to the budget before stopping: {charged}");
 
@@ -174,7 +164,7 @@ fn max_credits_is_never_passed_and_says_what_to_do() {
         run(sandbox.hgsql().env("XDG_CACHE_HOME", &cache).args(["-c", "SET hg.max_credits = 100", "-c", &query]));
     assert_eq!(code, Some(0), "{err}");
     assert!(stdout.contains("| 100 |"), "{stdout}");
-    assert_eq!(stats(&sandbox)["companies_charged"].as_u64().unwrap() - charged_before, 100, "nobody charged twice");
+    assert_eq!(sandbox.stats()["companies_charged"].as_u64().unwrap() - charged_before, 100, "nobody charged twice");
 }
 
 #[test]
@@ -185,13 +175,13 @@ fn dry_run_reports_the_cost_and_spends_nothing() {
     let cache = dir.path().join("cache");
     let target = dir.path().join("out.parquet");
     let copy = format!("COPY ({}) TO '{}'", enrichment(&accounts), target.display());
-    let before = stats(&sandbox);
+    let before = sandbox.stats();
     let (code, stdout, err) = run(sandbox.hgsql().env("XDG_CACHE_HOME", &cache).args(["--dry-run", "-c", &copy]));
     assert_eq!(code, Some(0), "{err}");
     assert!(stdout.is_empty(), "a dry run prints no result: {stdout}");
     assert!(!target.exists(), "a dry run writes no file");
     assert!(err.contains("dry run: 63 charged requests not made, up to 120 credits"), "{err}");
-    let after = stats(&sandbox);
+    let after = sandbox.stats();
     assert_eq!(after["companies_charged"], before["companies_charged"]);
     assert_eq!(calls(&after, "company/firmographic"), calls(&before, "company/firmographic"));
 
@@ -247,8 +237,8 @@ fn processes_sharing_one_cache_leave_it_whole() {
                 .unwrap()
         })
         .collect();
-    for child in children {
-        let out = child.wait_with_output().unwrap();
+    for (i, child) in children.into_iter().enumerate() {
+        let out = finish(child, &format!("process {i} of 4 sharing the cache"));
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
     let file = cache.join("hgsql").join("cache.sqlite");
@@ -260,12 +250,12 @@ fn processes_sharing_one_cache_leave_it_whole() {
         .query_row("SELECT count(DISTINCT item) FROM response WHERE endpoint = 'firmographic'", [], |r| r.get(0))
         .unwrap();
     assert_eq!(answers, 200);
-    let before = stats(&sandbox);
+    let before = sandbox.stats();
     let query = format!(
         "SELECT count(*) FROM '{}' a JOIN hg.firmographics f ON f.company_id = a.company_id",
         accounts.display()
     );
     let (code, _, err) = run(sandbox.hgsql().env("XDG_CACHE_HOME", &cache).args(["-c", &query]));
     assert_eq!(code, Some(0), "{err}");
-    assert_eq!(calls(&stats(&sandbox), "company/firmographic"), calls(&before, "company/firmographic"));
+    assert_eq!(calls(&sandbox.stats(), "company/firmographic"), calls(&before, "company/firmographic"));
 }

@@ -1,8 +1,73 @@
 //! The `hgsql` binary as a user runs it: `-c`, `-f`, stdin, formats, `-o`, exit codes, doctor.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::support::wait_until;
+
+/// Longest one run of the binary may take: a hang fails the test instead of blocking CI.
+pub const DEADLINE: Duration = Duration::from_secs(120);
+
+/// Runs `command` to the end as [`Command::output`] does (stdin empty, stdout and stderr
+/// captured), within [`DEADLINE`]: see [`finish`].
+pub fn run(command: &mut Command) -> Output {
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+    finish(child, &format!("{command:?}"))
+}
+
+/// Waits for `child` to exit within [`DEADLINE`], reading its stdout and stderr (those that
+/// are pipes) on threads of their own as it writes them: a child writing more than a pipe holds
+/// never blocks on a full one. Past the deadline the child is killed and the test panics,
+/// naming `what`.
+pub fn finish(mut child: Child, what: &str) -> Output {
+    let stdout = child.stdout.take().map(drain);
+    let stderr = child.stderr.take().map(drain);
+    if exited(child.id()).recv_timeout(DEADLINE).is_err() {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{what} still running after {DEADLINE:?}: killed");
+    }
+    let status = child.wait().unwrap_or_else(|e| panic!("{what}: no exit status: {e}"));
+    let read = |pipe: Option<JoinHandle<Vec<u8>>>| pipe.map(|p| p.join().expect("pipe reader")).unwrap_or_default();
+    Output { status, stdout: read(stdout), stderr: read(stderr) }
+}
+
+/// Everything `pipe` gives until it closes, read on a thread.
+fn drain(mut pipe: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        bytes
+    })
+}
+
+/// Receives once our child `pid` has exited. It does not reap the child (`WNOWAIT`), so the
+/// `Child` is still the one to wait for, and to kill past a deadline: its pid cannot have been
+/// given to another process meanwhile.
+fn exited(pid: u32) -> mpsc::Receiver<()> {
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        loop {
+            // SAFETY: `waitid` writes only into `info`, which outlives the call.
+            let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+            let done = unsafe { libc::waitid(libc::P_PID, pid, &mut info, libc::WEXITED | libc::WNOWAIT) };
+            if done == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+                break;
+            }
+        }
+        let _ = sender.send(());
+    });
+    receiver
+}
 
 /// The binary with no HG settings from the machine it runs on: no key, no config file, history
 /// in a throwaway place, and a response cache of its own (a test that shares one across runs
@@ -53,6 +118,18 @@ impl SandboxProcess {
         SandboxProcess { url: url.to_string(), child, key }
     }
 
+    /// The sandbox's counters, from `/__sandbox/stats`.
+    pub fn stats(&self) -> serde_json::Value {
+        let url = format!("{}/__sandbox/stats", self.url.trim_end_matches("/data-api/v1"));
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async { reqwest::get(&url).await.unwrap().json().await.unwrap() })
+    }
+
+    /// Requests the sandbox is answering now.
+    pub fn in_flight(&self) -> u64 {
+        self.stats()["in_flight"].as_u64().unwrap_or(0)
+    }
+
     /// The binary pointed at this sandbox through the environment, as a user would.
     pub fn hgsql(&self) -> Command {
         let mut command = hgsql();
@@ -78,11 +155,12 @@ fn files_in(dir: &Path) -> Vec<String> {
 
 /// `n` company ids the sandbox knows, from its free search endpoint.
 fn company_ids(sandbox: &SandboxProcess, n: usize) -> Vec<String> {
-    let out = sandbox
-        .hgsql()
-        .args(["--format", "csv", "-c", &format!("SELECT company_id FROM hg.search ORDER BY company_id LIMIT {n}")])
-        .output()
-        .unwrap();
+    let out = run(sandbox.hgsql().args([
+        "--format",
+        "csv",
+        "-c",
+        &format!("SELECT company_id FROM hg.search ORDER BY company_id LIMIT {n}"),
+    ]));
     assert!(out.status.success(), "{}", stderr(&out));
     let ids: Vec<String> = stdout(&out).lines().skip(1).map(str::to_string).collect();
     assert_eq!(ids.len(), n);
@@ -90,8 +168,18 @@ fn company_ids(sandbox: &SandboxProcess, n: usize) -> Vec<String> {
 }
 
 #[test]
+fn run_reads_more_output_than_a_pipe_holds() {
+    // 1.2 MiB on stdout, more than 16 pipe buffers of 64 KiB: a runner reading it only after the
+    // exit would wait for ever on a child blocked writing.
+    let out = run(hgsql().args(["--format", "csv", "-c", "SELECT * FROM generate_series(1, 200000)"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.stdout.len() > 16 * 64 * 1024, "{} bytes", out.stdout.len());
+    assert_eq!(stdout(&out).lines().count(), 200_001, "a header and every row");
+}
+
+#[test]
 fn dash_c_runs_sql_and_prints_a_table() {
-    let out = hgsql().args(["-c", "SELECT 1 + 1 AS two, 'x' AS letter"]).output().unwrap();
+    let out = run(hgsql().args(["-c", "SELECT 1 + 1 AS two, 'x' AS letter"]));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(stdout.contains("| two | letter |"), "{stdout}");
@@ -113,7 +201,7 @@ fn dash_f_runs_statements_over_local_csv_in_order() {
         ),
     )
     .unwrap();
-    let out = hgsql().arg("-f").arg(&sql).output().unwrap();
+    let out = run(hgsql().arg("-f").arg(&sql));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8(out.stdout).unwrap();
     let n = stdout.find("| 3 |").expect("count printed");
@@ -123,23 +211,23 @@ fn dash_f_runs_statements_over_local_csv_in_order() {
 
 #[test]
 fn errors_exit_non_zero_and_say_why() {
-    let out = hgsql().args(["-c", "SELEC 1"]).output().unwrap();
+    let out = run(hgsql().args(["-c", "SELEC 1"]));
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("SELEC"), "{}", stderr(&out));
-    let out = hgsql().args(["-c", "SELECT * FROM 'no/such/file.csv'"]).output().unwrap();
+    let out = run(hgsql().args(["-c", "SELECT * FROM 'no/such/file.csv'"]));
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("no file 'no/such/file.csv'"), "{}", stderr(&out));
-    let out = hgsql().args(["-f", "/no/such/file.sql"]).output().unwrap();
+    let out = run(hgsql().args(["-f", "/no/such/file.sql"]));
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("/no/such/file.sql"));
-    let out = hgsql().args(["--format", "xml", "-c", "SELECT 1"]).output().unwrap();
+    let out = run(hgsql().args(["--format", "xml", "-c", "SELECT 1"]));
     assert_eq!(out.status.code(), Some(2));
-    let out = hgsql().args(["--dry-run"]).stdin(Stdio::null()).output().unwrap();
+    let out = run(hgsql().args(["--dry-run"]));
     assert_eq!(out.status.code(), Some(0), "empty stdin is an empty script: {}", stderr(&out));
-    let out = hgsql().args(["-c", "SELECT 1", "-o", "out.xlsx"]).output().unwrap();
+    let out = run(hgsql().args(["-c", "SELECT 1", "-o", "out.xlsx"]));
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains(".parquet, .csv, .json or .ndjson"), "{}", stderr(&out));
-    let out = hgsql().args(["sandbox", "--deny", "contacts"]).output().unwrap();
+    let out = run(hgsql().args(["sandbox", "--deny", "contacts"]));
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("contacts"));
 }
@@ -174,10 +262,10 @@ fn sandbox_command_prints_its_url_first_and_serves() {
 #[test]
 fn sandbox_dump_writes_parquet_that_sql_reads() {
     let dir = tempfile::tempdir().unwrap();
-    let out = hgsql().args(["sandbox", "--companies", "150", "--dump"]).arg(dir.path()).output().unwrap();
+    let out = run(hgsql().args(["sandbox", "--companies", "150", "--dump"]).arg(dir.path()));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let query = format!("SELECT count(*) AS n FROM '{}'", dir.path().join("firmographics.parquet").display());
-    let out = hgsql().args(["-c", &query]).output().unwrap();
+    let out = run(hgsql().args(["-c", &query]));
     assert!(String::from_utf8(out.stdout).unwrap().contains("| 150 |"));
 }
 
@@ -186,7 +274,7 @@ fn every_format_prints_the_same_rows() {
     let sql =
         "SELECT * FROM (VALUES (1, 'Acme, Inc.', DATE '2024-05-01'), (2, NULL, NULL)) AS t(id, name, seen) ORDER BY id";
     let run = |format: &str| {
-        let out = hgsql().args(["--format", format, "-c", sql]).output().unwrap();
+        let out = run(hgsql().args(["--format", format, "-c", sql]));
         assert!(out.status.success(), "{format}: {}", stderr(&out));
         stdout(&out)
     };
@@ -213,7 +301,7 @@ fn sql_comes_from_stdin_when_it_is_not_a_terminal() {
         .spawn()
         .unwrap();
     child.stdin.take().unwrap().write_all(b"-- a script\nSELECT 6 * 7 AS answer;\nSELECT 'second' AS s;\n").unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = finish(child, "hgsql --format csv, SQL on stdin");
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "answer\n42\ns\nsecond\n");
 }
@@ -223,13 +311,11 @@ fn c_and_f_run_in_command_line_order_and_the_first_error_names_its_file_and_line
     let dir = tempfile::tempdir().unwrap();
     let first = dir.path().join("first.sql");
     std::fs::write(&first, "SELECT 'from file' AS f;\n").unwrap();
-    let out = hgsql()
+    let out = run(hgsql()
         .args(["--format", "csv", "-c", "SELECT 'c one' AS c"])
         .arg("-f")
         .arg(&first)
-        .args(["-c", "SELECT 'c two' AS c"])
-        .output()
-        .unwrap();
+        .args(["-c", "SELECT 'c two' AS c"]));
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "c\nc one\nf\nfrom file\nc\nc two\n");
 
@@ -239,7 +325,7 @@ fn c_and_f_run_in_command_line_order_and_the_first_error_names_its_file_and_line
         "SELECT 1 AS ok;\n\n-- the next one fails\nSELECT nope FROM (SELECT 1 AS a);\nSELECT 'never' AS n;\n",
     )
     .unwrap();
-    let out = hgsql().args(["--format", "csv", "-f"]).arg(&broken).output().unwrap();
+    let out = run(hgsql().args(["--format", "csv", "-f"]).arg(&broken));
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(stdout(&out), "ok\n1\n", "statements after the error do not run");
     let message = stderr(&out);
@@ -257,17 +343,17 @@ fn dash_o_saves_the_last_result_by_extension_and_prints_the_rest() {
         ("out.ndjson", "{\"id\":1,\"letter\":\"a\"}\n{\"id\":2,\"letter\":\"b\"}\n"),
     ] {
         let path = dir.path().join(name);
-        let out = hgsql().args(["--format", "csv", "-c", sql, "-o"]).arg(&path).output().unwrap();
+        let out = run(hgsql().args(["--format", "csv", "-c", sql, "-o"]).arg(&path));
         assert!(out.status.success(), "{name}: {}", stderr(&out));
         assert_eq!(stdout(&out), "n\n1\n", "only the last statement goes to the file");
         assert_eq!(stderr(&out), "", "stderr that is not a terminal gets warnings and errors only");
         assert_eq!(std::fs::read_to_string(&path).unwrap().trim_end(), check.trim_end(), "{name}");
     }
     let parquet = dir.path().join("out.parquet");
-    let out = hgsql().args(["-c", sql, "-o"]).arg(&parquet).output().unwrap();
+    let out = run(hgsql().args(["-c", sql, "-o"]).arg(&parquet));
     assert!(out.status.success(), "{}", stderr(&out));
     let query = format!("SELECT sum(id) AS s, string_agg(letter, '') AS l FROM '{}'", parquet.display());
-    let out = hgsql().args(["--format", "csv", "-c", &query]).output().unwrap();
+    let out = run(hgsql().args(["--format", "csv", "-c", &query]));
     assert_eq!(stdout(&out), "s,l\n3,ab\n");
     assert_eq!(files_in(dir.path()), ["out.csv", "out.json", "out.ndjson", "out.parquet"]);
 }
@@ -279,11 +365,11 @@ fn a_failing_query_leaves_an_existing_output_file_as_it_was() {
     std::fs::write(&path, "precious\n").unwrap();
     // Fails while running (a cast error on the second row), after the file was opened.
     let sql = "SELECT CAST(v AS INT) AS n FROM (VALUES ('1'), ('x')) AS t(v)";
-    let out = hgsql().args(["-c", sql, "-o"]).arg(&path).output().unwrap();
+    let out = run(hgsql().args(["-c", sql, "-o"]).arg(&path));
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "precious\n");
     let copy = format!("COPY ({sql}) TO '{}'", path.display());
-    let out = hgsql().args(["-c", &copy]).output().unwrap();
+    let out = run(hgsql().args(["-c", &copy]));
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "precious\n");
     assert_eq!(files_in(dir.path()), ["keep.csv"], "no temporary file is left");
@@ -292,21 +378,20 @@ fn a_failing_query_leaves_an_existing_output_file_as_it_was() {
 #[test]
 fn hg_errors_exit_3_and_say_what_to_do() {
     // No key and no --sandbox.
-    let out = hgsql()
-        .args(["-c", "SELECT * FROM hg.firmographics WHERE company_id = '00000000000000000000000000000001'"])
-        .output()
-        .unwrap();
+    let out =
+        run(hgsql()
+            .args(["-c", "SELECT * FROM hg.firmographics WHERE company_id = '00000000000000000000000000000001'"]));
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(stderr(&out).contains("HG_API_KEY") && stderr(&out).contains("--sandbox"), "{}", stderr(&out));
     // A key the API refuses.
     let sandbox = SandboxProcess::start(&["--companies", "200", "--rate", "0"]);
     let ids = company_ids(&sandbox, 1);
     let sql = format!("SELECT company_id FROM hg.firmographics WHERE company_id = '{}'", ids[0]);
-    let out = sandbox.hgsql().env("HG_API_KEY", "wrong-key").args(["-c", &sql]).output().unwrap();
+    let out = run(sandbox.hgsql().env("HG_API_KEY", "wrong-key").args(["-c", &sql]));
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(stderr(&out).contains("refused") && !stderr(&out).contains("wrong-key"), "{}", stderr(&out));
     // Local SQL still runs without a key.
-    let out = hgsql().args(["-c", "SELECT 1"]).output().unwrap();
+    let out = run(hgsql().args(["-c", "SELECT 1"]));
     assert_eq!(out.status.code(), Some(0));
 }
 
@@ -324,12 +409,12 @@ fn a_copy_that_runs_out_of_credits_midway_exits_3_and_writes_nothing() {
         csv.display()
     );
     let copy = format!("COPY ({query}) TO '{}'", existing.display());
-    let out = sandbox.hgsql().args(["-c", &copy]).output().unwrap();
+    let out = run(sandbox.hgsql().args(["-c", &copy]));
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(stderr(&out).contains("credits"), "{}", stderr(&out));
     assert_eq!(std::fs::read_to_string(&existing).unwrap(), "an earlier run's output");
     let fresh = dir.path().join("fresh.csv");
-    let out = sandbox.hgsql().args(["-c", &query, "-o"]).arg(&fresh).output().unwrap();
+    let out = run(sandbox.hgsql().args(["-c", &query, "-o"]).arg(&fresh));
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert_eq!(files_in(dir.path()), ["enriched.parquet", "ids.csv"], "no partial or temporary file");
 }
@@ -337,7 +422,7 @@ fn a_copy_that_runs_out_of_credits_midway_exits_3_and_writes_nothing() {
 #[test]
 fn doctor_reports_sources_rate_limit_and_credits_but_never_the_key() {
     let sandbox = SandboxProcess::start(&["--companies", "100", "--credits", "5000"]);
-    let out = sandbox.hgsql().arg("doctor").output().unwrap();
+    let out = run(sandbox.hgsql().arg("doctor"));
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("api key        set, not shown (from environment variable HG_API_KEY)"), "{text}");
@@ -348,12 +433,12 @@ fn doctor_reports_sources_rate_limit_and_credits_but_never_the_key() {
     assert!(text.contains("x-ratelimit-limit 25"), "{text}");
     assert!(text.contains("credits        5000 remaining"), "{text}");
     assert!(!text.contains(sandbox.key) && !stderr(&out).contains(sandbox.key));
-    let out = sandbox.hgsql().env("HG_API_KEY", "not-the-key").arg("doctor").output().unwrap();
+    let out = run(sandbox.hgsql().env("HG_API_KEY", "not-the-key").arg("doctor"));
     assert_eq!(out.status.code(), Some(3));
     assert!(!stdout(&out).contains("not-the-key") && !stderr(&out).contains("not-the-key"));
-    let out = hgsql().args(["doctor", "--sandbox"]).output().unwrap();
+    let out = run(hgsql().args(["doctor", "--sandbox"]));
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = hgsql().arg("doctor").output().unwrap();
+    let out = run(hgsql().arg("doctor"));
     assert_eq!(out.status.code(), Some(3), "no key: {}", stdout(&out));
     assert!(stdout(&out).contains("NOT SET"), "{}", stdout(&out));
 }
@@ -375,23 +460,10 @@ fn ctrl_c_stops_a_script_midway_with_130_and_no_output_file() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stats = format!("{}/__sandbox/stats", sandbox.url.trim_end_matches("/data-api/v1"));
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let started = std::time::Instant::now();
-    loop {
-        let in_flight = runtime.block_on(async {
-            let stats: serde_json::Value = reqwest::get(&stats).await.unwrap().json().await.unwrap();
-            stats["in_flight"].as_u64().unwrap_or(0)
-        });
-        if in_flight > 0 {
-            break;
-        }
-        assert!(started.elapsed() < std::time::Duration::from_secs(30), "the query never reached the sandbox");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_until("the query reaches the sandbox", || sandbox.in_flight() > 0);
     let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
-    let out = child.wait_with_output().unwrap();
+    let out = finish(child, "hgsql -c COPY …, sent SIGINT");
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert!(stderr(&out).contains("cancelled"), "{}", stderr(&out));
     assert!(!stdout(&out).contains("never printed"), "the script stops at the cancelled statement");
@@ -413,7 +485,7 @@ fn copy_to_directories_partitions_file_urls_and_explain_analyze_is_atomic_too() 
     for copy in &copies {
         command.args(["-c", copy]);
     }
-    let out = command.output().unwrap();
+    let out = run(&mut command);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(files_in(dir.path()), ["analyzed.csv", "outdir", "parts.parquet", "plain", "url.csv"]);
     assert_eq!(files_in(&dir.path().join("outdir")).len(), 1, "a directory of one file, as DataFusion writes");
@@ -427,7 +499,7 @@ fn copy_to_directories_partitions_file_urls_and_explain_analyze_is_atomic_too() 
         format!("EXPLAIN ANALYZE COPY ({failing}) TO '{d}/url.csv'"),
         format!("COPY ({failing}) TO '{d}/outdir/' STORED AS CSV"),
     ] {
-        let out = hgsql().args(["-c", &copy]).output().unwrap();
+        let out = run(hgsql().args(["-c", &copy]));
         assert_eq!(out.status.code(), Some(1), "{copy}: {}", stderr(&out));
         assert_eq!(std::fs::read_to_string(dir.path().join("url.csv")).unwrap(), "a\n4\n", "{copy}");
     }
@@ -445,7 +517,7 @@ fn a_closed_stdout_ends_quietly_and_says_when_statements_were_skipped() {
             .spawn()
             .unwrap();
         drop(child.stdout.take()); // the reader goes away at once, like `| head -0`
-        let out = child.wait_with_output().unwrap();
+        let out = finish(child, &format!("hgsql --format {format}, stdout closed"));
         assert_eq!(out.status.code(), Some(0), "{format}: {}", stderr(&out));
         assert_eq!(stderr(&out), "", "{format}");
     }
@@ -456,7 +528,7 @@ fn a_closed_stdout_ends_quietly_and_says_when_statements_were_skipped() {
         .spawn()
         .unwrap();
     drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
+    let out = finish(child, "hgsql --format csv -c … -c …, stdout closed");
     assert_eq!(out.status.code(), Some(141), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("1 statements after -c #1:line 1 did not run") || stderr(&out).contains("did not run")
@@ -470,18 +542,9 @@ fn sigterm_cancels_like_ctrl_c_and_leaves_no_temporary_file() {
     let target = dir.path().join("out.csv");
     let query = "SELECT * FROM hg.firmographics WHERE company_id = '00000000000000000000000000000001'";
     let child = sandbox.hgsql().args(["-c", query, "-o"]).arg(&target).stderr(Stdio::piped()).spawn().unwrap();
-    let stats = format!("{}/__sandbox/stats", sandbox.url.trim_end_matches("/data-api/v1"));
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let started = std::time::Instant::now();
-    while runtime.block_on(async {
-        let stats: serde_json::Value = reqwest::get(&stats).await.unwrap().json().await.unwrap();
-        stats["in_flight"].as_u64().unwrap_or(0) == 0
-    }) {
-        assert!(started.elapsed() < std::time::Duration::from_secs(30), "the query never reached the sandbox");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_until("the query reaches the sandbox", || sandbox.in_flight() > 0);
     assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
-    let out = child.wait_with_output().unwrap();
+    let out = finish(child, "hgsql -c … -o out.csv, sent SIGTERM");
     assert_eq!(out.status.code(), Some(143), "{}", stderr(&out));
     assert_eq!(files_in(dir.path()), Vec::<String>::new());
 }

@@ -1,4 +1,6 @@
-//! Starting sandboxes and talking to them over real HTTP.
+//! Starting sandboxes and talking to them over real HTTP, and waiting for what they count.
+
+use std::time::{Duration, Instant};
 
 use hgsql::sandbox::{Sandbox, SandboxConfig};
 use reqwest::StatusCode;
@@ -103,4 +105,22 @@ impl Api {
 /// Left-pads an id to the 32-character normal form.
 pub fn padded(id: &str) -> String {
     format!("{id:0>32}")
+}
+
+/// How long [`wait_until`] waits for its event before it fails the test.
+const EVENT_DEADLINE: Duration = Duration::from_secs(60);
+/// How often [`wait_until`] looks.
+const EVENT_POLL: Duration = Duration::from_millis(10);
+
+/// Returns once `ready()` holds, looking every 10 ms; panics naming `what` after 60 s.
+///
+/// A bounded poll, for events nothing notifies a test of: a sandbox (in this process or in
+/// another) counting a request. It waits for the event itself, not for a time it is hoped to
+/// take; the deadline only turns a hang into a failure.
+pub fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !ready() {
+        assert!(started.elapsed() < EVENT_DEADLINE, "{what}: still not so after {EVENT_DEADLINE:?}");
+        std::thread::sleep(EVENT_POLL);
+    }
 }
