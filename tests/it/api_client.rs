@@ -13,7 +13,7 @@ use hgsql::api::{
 use hgsql::sandbox::{Endpoint as SandboxEndpoint, Sandbox};
 use serde_json::{Value, json};
 
-use crate::support::sandbox;
+use crate::support::{sandbox, wait_until_async};
 
 const KEY: &str = "hg-test-KEY-9f8e7d";
 
@@ -424,17 +424,21 @@ async fn a_cancelled_query_does_not_fail_another_waiting_for_the_same_keys() {
     let client = client(&sb, |_| {});
     let wanted = ids(&sb, 3);
     let request = EnrichRequest::default();
-    // The first query claims the keys, then is cancelled while its requests are under way.
-    let first = collect(&client, hgsql::api::Endpoint::FIRMOGRAPHIC, request.clone(), wanted.clone());
-    let second = async {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        collect(&client, hgsql::api::Endpoint::FIRMOGRAPHIC, request.clone(), wanted.clone()).await
-    };
-    let cancel_first = async {
-        let _ = tokio::time::timeout(Duration::from_millis(100), first).await;
-    };
-    let ((), answers) = tokio::join!(cancel_first, second);
-    let answers = answers.expect("the second query fetches what the first abandoned");
+    // The first query claims the keys (before it sends its requests, one per company), and is
+    // driven until the sandbox has all three: they then stay under way for the sandbox's 300 ms.
+    let mut first = Box::pin(collect(&client, hgsql::api::Endpoint::FIRMOGRAPHIC, request.clone(), wanted.clone()));
+    tokio::select! {
+        _ = &mut first => panic!("the first query ended before the sandbox had its requests"),
+        () = wait_until_async("the sandbox has the first query's requests", || {
+            calls(&sb, "company/firmographic") == 3
+        }) => {}
+    }
+    // The second finds the keys claimed: its first poll leaves it waiting for the first's fetch.
+    let mut second = Box::pin(collect(&client, hgsql::api::Endpoint::FIRMOGRAPHIC, request, wanted));
+    assert!(futures::poll!(&mut second).is_pending(), "the second query waits for the first");
+    // The first is cancelled while its requests are under way.
+    drop(first);
+    let answers = second.await.expect("the second query fetches what the first abandoned");
     assert_eq!(answers.len(), 3);
     assert!(answers.values().all(|rows| rows.len() == 1));
 }

@@ -124,3 +124,13 @@ pub fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
         std::thread::sleep(EVENT_POLL);
     }
 }
+
+/// [`wait_until`] for async tests: between looks it yields to the runtime, so the futures the
+/// caller drives alongside (with `select!` or `join!`) go on.
+pub async fn wait_until_async(what: &str, mut ready: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !ready() {
+        assert!(started.elapsed() < EVENT_DEADLINE, "{what}: still not so after {EVENT_DEADLINE:?}");
+        tokio::time::sleep(EVENT_POLL).await;
+    }
+}
