@@ -1,4 +1,5 @@
 //! Results on stdout: an aligned table for people; CSV, a JSON array or NDJSON for programs.
+//! The last three are written by [`FormatWriter`], which `-o` files use too.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -40,6 +41,110 @@ impl Format {
             Format::Ndjson => "ndjson",
         }
     }
+
+    /// The [`FormatWriter`] format; `None` for the table, which is for people and only printed.
+    pub fn text(self) -> Option<TextFormat> {
+        match self {
+            Format::Table => None,
+            Format::Csv => Some(TextFormat::Csv),
+            Format::Json => Some(TextFormat::Json),
+            Format::Ndjson => Some(TextFormat::Ndjson),
+        }
+    }
+}
+
+/// A format programs read, written the same on stdout (`--format`) and to a file (`-o`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextFormat {
+    Csv,
+    Json,
+    Ndjson,
+}
+
+/// Writes a result as CSV, a JSON array or NDJSON to any [`Write`]. Printing and `-o` both use
+/// it, so a result has the same bytes on stdout and in a file:
+/// - CSV: a header (also when there are no rows), text quoted where needed, NULL as an empty
+///   field, and lists, structs and maps as JSON text ([`lists_as_text`]);
+/// - JSON: one array of objects, NULLs kept as `null`, then a newline;
+/// - NDJSON: one object a line, NULLs kept as `null`.
+pub struct FormatWriter<W: Write> {
+    schema: SchemaRef,
+    writer: Writer<W>,
+    rows: usize,
+}
+
+enum Writer<W: Write> {
+    /// `started` once a batch (maybe of no rows) was written, which writes the header. Boxed:
+    /// arrow's CSV writer is several times the size of its JSON ones.
+    Csv {
+        writer: Box<csv::Writer<W>>,
+        started: bool,
+    },
+    Json(json::Writer<W, JsonArray>),
+    Ndjson(json::Writer<W, LineDelimited>),
+}
+
+impl<W: Write> FormatWriter<W> {
+    pub fn new(format: TextFormat, schema: SchemaRef, out: W) -> FormatWriter<W> {
+        let writer = match format {
+            TextFormat::Csv => {
+                Writer::Csv { writer: Box::new(csv::WriterBuilder::new().with_header(true).build(out)), started: false }
+            }
+            TextFormat::Json => {
+                Writer::Json(json::WriterBuilder::new().with_explicit_nulls(true).build::<_, JsonArray>(out))
+            }
+            TextFormat::Ndjson => {
+                Writer::Ndjson(json::WriterBuilder::new().with_explicit_nulls(true).build::<_, LineDelimited>(out))
+            }
+        };
+        FormatWriter { schema, writer, rows: 0 }
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), ArrowError> {
+        match &mut self.writer {
+            Writer::Csv { writer, started } => {
+                writer.write(&lists_as_text(batch)?)?;
+                *started = true;
+            }
+            Writer::Json(writer) => writer.write(batch)?,
+            Writer::Ndjson(writer) => writer.write(batch)?,
+        }
+        self.rows += batch.num_rows();
+        Ok(())
+    }
+
+    /// Ends the output (the CSV header of a result without rows; the JSON array's `]` and a
+    /// newline) and gives back the writer, not flushed.
+    pub fn finish(self) -> Result<W, ArrowError> {
+        match self.writer {
+            Writer::Csv { mut writer, started } => {
+                if !started {
+                    // The header alone, so a reader still sees the columns.
+                    writer.write(&lists_as_text(&RecordBatch::new_empty(self.schema))?)?;
+                }
+                Ok(writer.into_inner())
+            }
+            Writer::Json(mut writer) => {
+                writer.finish()?;
+                let mut out = writer.into_inner();
+                writeln!(out)?;
+                Ok(out)
+            }
+            Writer::Ndjson(mut writer) => {
+                writer.finish()?;
+                Ok(writer.into_inner())
+            }
+        }
+    }
+
+    /// Writes every batch of `stream`, finishes, and returns the row count and the writer.
+    pub async fn write_stream(mut self, mut stream: SendableRecordBatchStream) -> Result<(usize, W)> {
+        while let Some(batch) = stream.next().await {
+            self.write(&batch?)?;
+        }
+        let rows = self.rows;
+        Ok((rows, self.finish()?))
+    }
 }
 
 /// Writes every batch of `stream` to `out` as `format` and returns the number of rows. The table
@@ -58,47 +163,14 @@ pub async fn print(
         }
         return Ok(0);
     }
-    let mut rows = 0;
-    match format {
-        Format::Table => {
+    let rows = match format.text() {
+        None => {
             let table = Table::collect(schema, stream, max_rows).await?;
             table.write(out)?;
-            rows = table.rows;
+            table.rows
         }
-        Format::Csv => {
-            let mut writer = csv::WriterBuilder::new().with_header(true).build(&mut *out);
-            let mut empty = true;
-            while let Some(batch) = stream.next().await {
-                let batch = batch?;
-                rows += batch.num_rows();
-                empty = false;
-                writer.write(&lists_as_text(&batch)?)?;
-            }
-            if empty {
-                // The header alone, so a reader still sees the columns.
-                writer.write(&lists_as_text(&RecordBatch::new_empty(schema))?)?;
-            }
-        }
-        Format::Json => {
-            let mut writer = json::WriterBuilder::new().with_explicit_nulls(true).build::<_, JsonArray>(&mut *out);
-            while let Some(batch) = stream.next().await {
-                let batch = batch?;
-                rows += batch.num_rows();
-                writer.write(&batch)?;
-            }
-            writer.finish()?;
-            writeln!(out)?;
-        }
-        Format::Ndjson => {
-            let mut writer = json::WriterBuilder::new().with_explicit_nulls(true).build::<_, LineDelimited>(&mut *out);
-            while let Some(batch) = stream.next().await {
-                let batch = batch?;
-                rows += batch.num_rows();
-                writer.write(&batch)?;
-            }
-            writer.finish()?;
-        }
-    }
+        Some(text) => FormatWriter::new(text, schema, &mut *out).write_stream(stream).await?.0,
+    };
     out.flush()?;
     Ok(rows)
 }

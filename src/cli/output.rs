@@ -1,13 +1,12 @@
 //! `-o FILE`: the last statement's result saved as Parquet, CSV, JSON or NDJSON (by the file's
-//! extension), written under a temporary name and moved into place only when complete.
+//! extension), written under a temporary name and moved into place only when complete. CSV,
+//! JSON and NDJSON are written by [`FormatWriter`], as `--format` prints them.
 
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
-use datafusion::arrow::csv;
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::arrow::json::{self, writer::JsonArray, writer::LineDelimited};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
@@ -15,16 +14,15 @@ use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::StreamExt;
 
-use super::format::lists_as_text;
+use super::format::{FormatWriter, TextFormat};
 use crate::atomic::PendingOutput;
 
 /// A file format `-o` writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FileFormat {
     Parquet,
-    Csv,
-    Json,
-    Ndjson,
+    /// Byte for byte what `--format` prints.
+    Text(TextFormat),
 }
 
 /// Where `-o` writes, checked before anything runs.
@@ -40,9 +38,9 @@ impl OutputFile {
         let extension = path.extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default();
         let format = match extension.as_str() {
             "parquet" | "pq" => FileFormat::Parquet,
-            "csv" => FileFormat::Csv,
-            "json" => FileFormat::Json,
-            "ndjson" | "jsonl" => FileFormat::Ndjson,
+            "csv" => FileFormat::Text(TextFormat::Csv),
+            "json" => FileFormat::Text(TextFormat::Json),
+            "ndjson" | "jsonl" => FileFormat::Text(TextFormat::Ndjson),
             _ => {
                 return Err(format!(
                     "-o {}: cannot tell the format from the extension; name the file .parquet, .csv, .json or .ndjson",
@@ -68,59 +66,26 @@ impl OutputFile {
         let pending = PendingOutput::new(&self.path);
         let file = File::create(pending.temp_path())
             .map_err(|e| DataFusionError::Execution(format!("cannot create {}: {e}", self.path.display())))?;
-        let mut rows = 0;
-        match self.format {
+        let rows = match self.format {
             FileFormat::Parquet => {
                 let properties =
                     WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?)).build();
                 let mut writer = ArrowWriter::try_new(file, schema, Some(properties))?;
+                let mut rows = 0;
                 while let Some(batch) = stream.next().await {
                     let batch = batch?;
                     rows += batch.num_rows();
                     writer.write(&batch)?;
                 }
                 writer.into_inner()?.sync_all()?;
+                rows
             }
-            FileFormat::Csv => {
-                let mut out = BufWriter::new(file);
-                let mut writer = csv::WriterBuilder::new().with_header(true).build(&mut out);
-                let mut empty = true;
-                while let Some(batch) = stream.next().await {
-                    let batch = batch?;
-                    rows += batch.num_rows();
-                    empty = false;
-                    writer.write(&lists_as_text(&batch)?)?;
-                }
-                if empty {
-                    writer.write(&lists_as_text(&datafusion::arrow::array::RecordBatch::new_empty(schema))?)?;
-                }
-                drop(writer);
+            FileFormat::Text(format) => {
+                let (rows, out) = FormatWriter::new(format, schema, BufWriter::new(file)).write_stream(stream).await?;
                 finish(out)?;
+                rows
             }
-            FileFormat::Json => {
-                let mut writer =
-                    json::WriterBuilder::new().with_explicit_nulls(true).build::<_, JsonArray>(BufWriter::new(file));
-                while let Some(batch) = stream.next().await {
-                    let batch = batch?;
-                    rows += batch.num_rows();
-                    writer.write(&batch)?;
-                }
-                writer.finish()?;
-                finish(writer.into_inner())?;
-            }
-            FileFormat::Ndjson => {
-                let mut writer = json::WriterBuilder::new()
-                    .with_explicit_nulls(true)
-                    .build::<_, LineDelimited>(BufWriter::new(file));
-                while let Some(batch) = stream.next().await {
-                    let batch = batch?;
-                    rows += batch.num_rows();
-                    writer.write(&batch)?;
-                }
-                writer.finish()?;
-                finish(writer.into_inner())?;
-            }
-        }
+        };
         pending.commit()?;
         Ok(rows)
     }
@@ -140,7 +105,7 @@ mod tests {
     #[test]
     fn the_extension_names_the_format_and_others_are_refused_with_the_fix() {
         assert_eq!(OutputFile::parse(Path::new("a/b.PARQUET")).unwrap().format, FileFormat::Parquet);
-        assert_eq!(OutputFile::parse(Path::new("b.jsonl")).unwrap().format, FileFormat::Ndjson);
+        assert_eq!(OutputFile::parse(Path::new("b.jsonl")).unwrap().format, FileFormat::Text(TextFormat::Ndjson));
         let error = OutputFile::parse(Path::new("enriched.xlsx")).unwrap_err();
         assert!(error.contains("enriched.xlsx") && error.contains(".parquet"), "{error}");
         assert!(OutputFile::parse(Path::new("noextension")).is_err());

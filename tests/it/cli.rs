@@ -359,6 +359,28 @@ fn dash_o_saves_the_last_result_by_extension_and_prints_the_rest() {
 }
 
 #[test]
+fn dash_o_writes_the_bytes_format_prints() {
+    // HG rows with a list column (sic_codes), NULLs and text that CSV must quote.
+    let query = "SELECT company_id, company_name, employees_total, sic_codes FROM hg.firmographics \
+                 WHERE company_id IN (SELECT company_id FROM hg.search ORDER BY company_id LIMIT 20) ORDER BY company_id";
+    let sandbox = SandboxProcess::start(&["--companies", "300", "--rate", "0"]);
+    let dir = tempfile::tempdir().unwrap();
+    for format in ["csv", "json", "ndjson"] {
+        let printed = run(sandbox.hgsql().args(["--format", format, "-c", query]));
+        assert!(printed.status.success(), "{format}: {}", stderr(&printed));
+        let path = dir.path().join(format!("saved.{format}"));
+        let saved = run(sandbox.hgsql().args(["-c", query, "-o"]).arg(&path));
+        assert!(saved.status.success(), "{format}: {}", stderr(&saved));
+        let file = std::fs::read(&path).unwrap();
+        assert_eq!(String::from_utf8_lossy(&file), stdout(&printed), "{format}: -o and --format differ");
+        assert_eq!(file, printed.stdout, "{format}");
+    }
+    let csv = std::fs::read_to_string(dir.path().join("saved.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 21, "a header and 20 companies: {csv}");
+    assert!(csv.contains(",\"[\"\""), "a list is JSON text in a quoted field: {csv}");
+}
+
+#[test]
 fn a_failing_query_leaves_an_existing_output_file_as_it_was() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("keep.csv");
