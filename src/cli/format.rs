@@ -303,6 +303,38 @@ mod tests {
         assert_eq!(empty, "name,employees,products\n");
     }
 
+    /// What a user sees for a list column in CSV, built by hand: the list as JSON text (items
+    /// quoted, no spaces), which CSV then quotes because it holds `"` or `,`.
+    #[tokio::test]
+    async fn csv_writes_a_list_as_json_text_in_one_quoted_field() {
+        let mut products = ListBuilder::new(StringBuilder::new());
+        products.values().append_value("Salesforce CRM");
+        products.values().append_value("Slack");
+        products.append(true);
+        products.values().append_value("Acme, Inc.");
+        products.values().append_null();
+        products.append(true);
+        products.append(true); // an empty list
+        products.append(false); // NULL
+        let batch = RecordBatch::try_from_iter([
+            ("id", Arc::new(Int64Array::from(vec![1, 2, 3, 4])) as ArrayRef),
+            ("products", Arc::new(products.finish()) as ArrayRef),
+        ])
+        .unwrap();
+        let mut out = Vec::new();
+        let mut writer = FormatWriter::new(TextFormat::Csv, batch.schema(), &mut out);
+        writer.write(&batch).unwrap();
+        writer.finish().unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "id,products\n\
+             1,\"[\"\"Salesforce CRM\"\",\"\"Slack\"\"]\"\n\
+             2,\"[\"\"Acme, Inc.\"\",null]\"\n\
+             3,[]\n\
+             4,\n"
+        );
+    }
+
     #[tokio::test]
     async fn json_is_one_array_with_nulls_and_ndjson_one_object_a_line() {
         let (json, _) = printed(Format::Json, vec![sample()], None).await;
