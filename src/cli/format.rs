@@ -42,7 +42,7 @@ impl Format {
         }
     }
 
-    /// The [`FormatWriter`] format; `None` for the table, which is for people and only printed.
+    /// The text format this writes (see `FormatWriter`); `None` for the table, which is for people and only printed.
     pub fn text(self) -> Option<TextFormat> {
         match self {
             Format::Table => None,
