@@ -2,8 +2,9 @@
 //! through the shared transport, lookups (planned, then fetched), the response cache and the
 //! run's credits. Nothing here knows DataFusion.
 //!
-//! Imports run one way: `endpoint` and `v1` (declarations) ← `ids`, `row`, `request`, `error`
-//! ← `cache`, `credits`, `metrics`, `flights` ← `client` ← `lookup`.
+//! Imports run one way (each file is imported only by those after it): `endpoint`, `ids`,
+//! `domain`, `error` → `v1`, `row`, `request`, `credits` → `cache`, `metrics`, `flights` →
+//! `client` → `lookup`.
 
 pub mod cache;
 mod client;
