@@ -108,7 +108,6 @@ impl Report {
 
 /// What a scan was planned to do: its table, the client handle, the projected columns, the
 /// pushed predicates, the row limit and the join filters it waits for.
-#[derive(Clone)]
 pub(super) struct ScanInputs {
     pub spec: &'static TableSpec,
     pub client: HgClient,

@@ -206,7 +206,8 @@ impl Explain {
     /// here, once (what it holds is neither fetched nor paid).
     fn of(spec: &'static TableSpec, client: &HgClient, projection: Option<&[usize]>, pushed: &Pushed) -> Explain {
         let endpoint = spec.endpoint;
-        let fields = if endpoint.spec().takes_fields { api_fields(spec, projection).join(", ") } else { String::new() };
+        let asked = api_fields(spec, projection);
+        let fields = if endpoint.spec().takes_fields { asked.join(", ") } else { String::new() };
         let mut literal_keys = Vec::new();
         for column in finding_columns(spec) {
             let Some((_, values)) = pushed.keys.iter().find(|(c, _)| c == column) else { continue };
@@ -215,7 +216,7 @@ impl Explain {
                     let ids: HashSet<_> = values.iter().filter_map(|v| CompanyId::parse(v).ok()).collect();
                     let ids: Vec<_> = ids.into_iter().collect();
                     let request = EnrichRequest {
-                        fields: Some(api_fields(spec, projection)),
+                        fields: Some(asked.clone()),
                         filters: api_filters(spec, pushed),
                         sorts: Vec::new(),
                     };
