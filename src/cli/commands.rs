@@ -171,6 +171,7 @@ fn sql_type(kind: tables::ColumnType) -> &'static str {
         ColumnType::Date => "DATE",
         ColumnType::TextList => "VARCHAR[]",
         ColumnType::Timestamp => "TIMESTAMP (UTC)",
+        ColumnType::Bool => "BOOLEAN",
     }
 }
 
@@ -226,5 +227,17 @@ mod tests {
         assert!(column("company_id")[0].starts_with("key: = or IN, or a join"));
         assert!(column("product_id")[1].contains("filters.products"));
         assert_eq!(column("product_name"), [String::new(), String::new()]);
+    }
+
+    #[test]
+    fn describing_hg_search_shows_where_each_criterion_goes() {
+        let batch = describe_hg(tables::find("search").unwrap());
+        let names = batch.column_by_name("column").unwrap().as_any().downcast_ref::<StringArray>().unwrap();
+        let sent = batch.column_by_name("sent to the API").unwrap().as_any().downcast_ref::<StringArray>().unwrap();
+        let sent_for = |name: &str| sent.value(names.iter().position(|n| n == Some(name)).unwrap()).to_string();
+        assert!(sent_for("employees_total").contains("BETWEEN: filters.firmographics.employees {min, max}"));
+        assert!(sent_for("country_code").contains("NOT IN: filters.firmographics.country_codes"));
+        assert!(sent_for("is_global_headquarters").contains("corporate_hierarchy.is_global_headquarters"));
+        assert_eq!(sent_for("company_name"), "");
     }
 }

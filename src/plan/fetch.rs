@@ -19,7 +19,7 @@ use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use super::keys::{self, KeySet, references};
 use super::options::{OnError, ScanOptions};
 use super::pushdown::Pushed;
-use super::request::{api_fields, api_filters, missing_keys_message};
+use super::request::{api_fields, api_filters, contradicts, missing_keys_message, pinned};
 use crate::api::{
     CompanyId, EnrichRequest, HgClient, HgError, ListQuery, MatchQuery, Row, Rows, Tally, normalize_domain,
 };
@@ -29,8 +29,6 @@ use crate::tables::{Lookup, TableSpec};
 /// Companies (or match queries) whose rows go into one record batch: small enough that rows
 /// flow out while later lookups are still under way.
 const LOOKUPS_PER_BATCH: usize = 64;
-/// Rows per batch for listings.
-const LISTING_BATCH_ROWS: usize = 8192;
 /// Match lookups one scan may make from a cross of domains, names and countries.
 const MAX_MATCH_COMBINATIONS: usize = 100_000;
 
@@ -399,30 +397,49 @@ impl Run {
         Ok(batches.boxed())
     }
 
+    /// A listing, page by page as the stream is read: rows are ranked by their place in the
+    /// answer, criteria show the value the query pins them to, and predicates that admit no
+    /// row ask nothing.
     async fn listing(self) -> Result<BoxStream<'static, Result<RecordBatch>>> {
-        let endpoint = self.spec.endpoint;
-        let max_rows = self.spec.max_rows();
+        let (spec, endpoint) = (self.spec, self.spec.endpoint);
+        if contradicts(spec, &self.pushed) {
+            return Ok(stream::empty().boxed());
+        }
+        let max_rows = spec.max_rows();
         let query = if endpoint.spec().takes_fields {
-            ListQuery::Search { fields: self.fields.clone(), filters: None }
+            let filters = api_filters(spec, &self.pushed);
+            let filters = (!filters.is_empty()).then(|| serde_json::to_value(&filters).expect("serialises"));
+            ListQuery::Search { fields: self.fields.clone(), filters }
         } else {
             ListQuery::Catalog { name: self.pushed.name.clone() }
         };
         let row_limit = self.limit.map_or(max_rows, |l| l.min(max_rows));
-        let rows = self.client.list_query(endpoint, &query, Some(row_limit)).await.map_err(external)?;
-        if rows.len() >= max_rows {
-            tracing::warn!(
-                table = self.spec.name,
-                max_rows,
-                "HG returns at most {max_rows} rows here; narrow the query"
-            );
-        }
-        let mut batches = Vec::new();
-        for chunk in rows.chunks(LISTING_BATCH_ROWS) {
-            let records: Vec<Record> =
-                chunk.iter().map(|row| Record { row, echo: &[], rank: None, failure: None }).collect();
-            batches.push(to_batch(self.spec, self.projection.as_deref(), &records).map_err(DataFusionError::from));
-        }
-        Ok(stream::iter(batches).boxed())
+        let pinned = Arc::new(pinned(spec, &self.pushed));
+        let projection = self.projection.clone();
+        let pages = self.client.list_pages(endpoint, &query, Some(row_limit));
+        let batches = pages.map_err(external).scan(0usize, move |seen, page| {
+            let first = *seen;
+            let batch = page.and_then(|rows| {
+                *seen += rows.len();
+                if *seen >= max_rows {
+                    tracing::warn!(
+                        table = spec.name,
+                        max_rows,
+                        "HG returns at most {max_rows} rows here; narrow the query"
+                    );
+                }
+                let echo: Vec<(&'static str, Option<&str>)> =
+                    pinned.iter().map(|(column, value)| (*column, Some(value.as_str()))).collect();
+                let records: Vec<Record> = rows
+                    .iter()
+                    .enumerate()
+                    .map(|(i, row)| Record { row, echo: &echo, rank: Some((first + i + 1) as i64), failure: None })
+                    .collect();
+                to_batch(spec, projection.as_deref(), &records).map_err(DataFusionError::from)
+            });
+            std::future::ready(Some(batch))
+        });
+        Ok(batches.boxed())
     }
 }
 

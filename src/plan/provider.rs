@@ -41,7 +41,12 @@ impl TableProvider for HgTable {
         TableType::Base
     }
 
+    /// A condition on a search criterion that HG cannot be sent fails the query here, before
+    /// any call: left to DataFusion, it would be checked against NULL and drop every row.
     fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
+        if let Some(message) = filters.iter().find_map(|expr| pushdown::unsendable_criterion(self.spec, expr)) {
+            return Err(DataFusionError::Plan(message));
+        }
         Ok(filters.iter().map(|expr| pushdown::support(self.spec, expr)).collect())
     }
 

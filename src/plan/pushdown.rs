@@ -3,12 +3,17 @@
 //!
 //! Shapes handled (DataFusion 55, see docs/architecture.md): `col = lit` either way round, `col IN (…)`,
 //! `col = a OR col = b …` (short IN lists arrive so), `col <> lit` and `NOT IN`, casts around
-//! the column, `match_rank <= n`, and `name ILIKE '%x%'`. Anything else stays with DataFusion.
+//! the column, `match_rank <= n`, `name ILIKE '%x%'`, comparisons and `BETWEEN` on a range
+//! filter, and `flag`, `NOT flag`, `flag = true`, `flag IS FALSE` on a flag filter. Anything
+//! else stays with DataFusion.
 
 use std::collections::BTreeSet;
 
 use datafusion::common::ScalarValue;
-use datafusion::logical_expr::{BinaryExpr, Expr, Operator, TableProviderFilterPushDown, expr::InList, expr::Like};
+use datafusion::logical_expr::{
+    BinaryExpr, Expr, Operator, TableProviderFilterPushDown,
+    expr::{Between, InList, Like},
+};
 
 use crate::api::FilterForm;
 use crate::tables::{ApiFilter, Lookup, TableSpec};
@@ -33,6 +38,33 @@ pub struct Pushed {
     pub match_limit: Option<u32>,
     /// A catalog name search.
     pub name: Option<String>,
+    /// Bounds on range filters, one entry per predicate (they intersect).
+    pub ranges: Vec<(ApiFilter, Bounds)>,
+    /// Values of flag filters, one entry per predicate.
+    pub flags: Vec<(ApiFilter, bool)>,
+}
+
+/// Whole-number bounds a predicate sets, both included; `None` leaves that end open.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Bounds {
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+}
+
+impl Bounds {
+    /// What both `self` and `other` admit.
+    pub fn intersect(self, other: Bounds) -> Bounds {
+        let pick = |a: Option<i64>, b: Option<i64>, f: fn(i64, i64) -> i64| match (a, b) {
+            (Some(a), Some(b)) => Some(f(a, b)),
+            (a, b) => a.or(b),
+        };
+        Bounds { min: pick(self.min, other.min, i64::max), max: pick(self.max, other.max, i64::min) }
+    }
+
+    /// Whether no whole number lies within.
+    pub fn is_empty(self) -> bool {
+        matches!((self.min, self.max), (Some(min), Some(max)) if min > max)
+    }
 }
 
 /// Reads `expr` as a column compared with literals, if it is one.
@@ -139,6 +171,89 @@ fn name_search(expr: &Expr, column: &str) -> Option<String> {
     }
 }
 
+/// A number literal: whole numbers stay exact, the rest are read as `f64`.
+#[derive(Clone, Copy)]
+enum Number {
+    Whole(i64),
+    Real(f64),
+}
+
+fn number(expr: &Expr) -> Option<Number> {
+    Some(match literal(expr)? {
+        ScalarValue::Int64(Some(n)) => Number::Whole(n),
+        ScalarValue::Int32(Some(n)) => Number::Whole(n.into()),
+        ScalarValue::Int16(Some(n)) => Number::Whole(n.into()),
+        ScalarValue::Int8(Some(n)) => Number::Whole(n.into()),
+        ScalarValue::UInt64(Some(n)) => Number::Whole(i64::try_from(n).ok()?),
+        ScalarValue::UInt32(Some(n)) => Number::Whole(n.into()),
+        ScalarValue::UInt16(Some(n)) => Number::Whole(n.into()),
+        ScalarValue::UInt8(Some(n)) => Number::Whole(n.into()),
+        ScalarValue::Float64(Some(f)) if f.is_finite() => Number::Real(f),
+        ScalarValue::Float32(Some(f)) if f.is_finite() => Number::Real(f.into()),
+        ScalarValue::Decimal128(Some(v), _, scale) => Number::Real(v as f64 / 10f64.powi(scale.into())),
+        _ => return None,
+    })
+}
+
+/// The least whole number at or above `n` (`ceil`) or at or below it (`floor`), saturating.
+fn whole(n: Number, up: bool) -> i64 {
+    match n {
+        Number::Whole(n) => n,
+        Number::Real(f) => (if up { f.ceil() } else { f.floor() }) as i64,
+    }
+}
+
+/// A predicate on a whole-number `column` as the bounds it sets: `=`, `<`, `<=`, `>`, `>=`
+/// either way round, and `BETWEEN`.
+fn range_bounds(expr: &Expr, column: &str) -> Option<Bounds> {
+    match expr {
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+            let (value, op) = if column_name(left).as_deref() == Some(column) {
+                (number(right)?, *op)
+            } else if column_name(right).as_deref() == Some(column) {
+                (number(left)?, op.swap()?)
+            } else {
+                return None;
+            };
+            let (up, down) = (whole(value, true), whole(value, false));
+            Some(match op {
+                Operator::Eq => Bounds { min: Some(up), max: Some(down) },
+                Operator::GtEq => Bounds { min: Some(up), max: None },
+                Operator::Gt => Bounds { min: Some(down.saturating_add(1)), max: None },
+                Operator::LtEq => Bounds { min: None, max: Some(down) },
+                Operator::Lt => Bounds { min: None, max: Some(up.saturating_sub(1)) },
+                _ => return None,
+            })
+        }
+        Expr::Between(Between { expr, negated: false, low, high }) if column_name(expr).as_deref() == Some(column) => {
+            Some(Bounds { min: Some(whole(number(low)?, true)), max: Some(whole(number(high)?, false)) })
+        }
+        _ => None,
+    }
+}
+
+/// A predicate on a boolean `column` as the value it asks for: `col`, `NOT col`, `col = true`,
+/// `col <> false`, `col IS TRUE`, `col IS FALSE`.
+fn flag_value(expr: &Expr, column: &str) -> Option<bool> {
+    let is_column = |e: &Expr| column_name(e).as_deref() == Some(column);
+    match expr {
+        Expr::Column(_) if is_column(expr) => Some(true),
+        Expr::Not(inner) if is_column(inner) => Some(false),
+        Expr::IsTrue(inner) if is_column(inner) => Some(true),
+        Expr::IsFalse(inner) if is_column(inner) => Some(false),
+        Expr::BinaryExpr(BinaryExpr { left, op: op @ (Operator::Eq | Operator::NotEq), right }) => {
+            let value = match (is_column(left), is_column(right)) {
+                (true, _) => literal(right)?,
+                (_, true) => literal(left)?,
+                _ => return None,
+            };
+            let ScalarValue::Boolean(Some(value)) = value else { return None };
+            Some(if *op == Operator::Eq { value } else { !value })
+        }
+        _ => None,
+    }
+}
+
 /// How DataFusion may rely on `spec` for `expr`: key predicates are answered exactly (HG is
 /// asked for exactly those keys); API filters as their spec says; the rest is DataFusion's.
 pub fn support(spec: &TableSpec, expr: &Expr) -> TableProviderFilterPushDown {
@@ -153,12 +268,38 @@ pub fn support(spec: &TableSpec, expr: &Expr) -> TableProviderFilterPushDown {
             Shape::MatchLimit => match_limit(expr, pushdown.column).map(|(_, exact)| exact),
             Shape::NameSearch => name_search(expr, pushdown.column).map(|_| pushdown.exact),
             Shape::Values => column_values(expr).filter(|v| v.column == pushdown.column).map(|_| pushdown.exact),
+            Shape::Range => range_bounds(expr, pushdown.column).map(|_| pushdown.exact),
+            Shape::Flag => flag_value(expr, pushdown.column).map(|_| pushdown.exact),
         };
         if let Some(exact) = handled {
             return if exact { TableProviderFilterPushDown::Exact } else { TableProviderFilterPushDown::Inexact };
         }
     }
     TableProviderFilterPushDown::Unsupported
+}
+
+/// Why `expr` cannot run, when it puts a condition HG cannot be sent on a criterion column
+/// (hg.search's `country_code`, …): HG does not return such a column, so DataFusion could not
+/// check the condition either and would quietly drop every row.
+pub fn unsendable_criterion(spec: &TableSpec, expr: &Expr) -> Option<String> {
+    if support(spec, expr) != TableProviderFilterPushDown::Unsupported {
+        return None;
+    }
+    let refs = expr.column_refs();
+    let column = spec
+        .columns
+        .iter()
+        .find(|c| c.source == crate::tables::ColumnSource::Criterion && refs.iter().any(|r| r.name == c.name))?;
+    let forms = spec.pushdown_text(column.name).unwrap_or_default();
+    Some(format!(
+        "hg.{table}.{name} is a search criterion, not a value HG returns, so HG must apply the condition \
+         `{expr}` and cannot: it takes {name} only in a condition of its own, ANDed with the rest of the \
+         WHERE clause ({forms}). Rewrite the condition in one of those forms, e.g. split an OR into \
+         two queries joined by UNION.",
+        table = spec.name,
+        name = column.name,
+        expr = expr.human_display(),
+    ))
 }
 
 /// The SQL shape a pushed filter takes, from the form the endpoint declares for it.
@@ -169,12 +310,18 @@ enum Shape {
     NameSearch,
     /// `match_rank <= n`.
     MatchLimit,
+    /// Comparisons and `BETWEEN` on a whole number.
+    Range,
+    /// `col`, `NOT col`, `col = true`.
+    Flag,
 }
 
 fn shape(spec: &TableSpec, filter: ApiFilter) -> Shape {
     match (filter, spec.wire_filter(filter).map(|w| w.form)) {
         (ApiFilter::MatchLimit, _) => Shape::MatchLimit,
         (_, Some(FilterForm::Substring)) => Shape::NameSearch,
+        (_, Some(FilterForm::Range)) => Shape::Range,
+        (_, Some(FilterForm::Flag)) => Shape::Flag,
         _ => Shape::Values,
     }
 }
@@ -214,6 +361,16 @@ pub fn analyze(spec: &TableSpec, filters: &[Expr]) -> Pushed {
                 Shape::Values => {
                     if let Some(values) = column_values(expr).filter(|v| v.column == pushdown.column) {
                         pushed.filters.push((pushdown.filter, values));
+                    }
+                }
+                Shape::Range => {
+                    if let Some(bounds) = range_bounds(expr, pushdown.column) {
+                        pushed.ranges.push((pushdown.filter, bounds));
+                    }
+                }
+                Shape::Flag => {
+                    if let Some(value) = flag_value(expr, pushdown.column) {
+                        pushed.flags.push((pushdown.filter, value));
                     }
                 }
             }
@@ -307,5 +464,54 @@ mod tests {
         assert_eq!(analyze(products, &[col("name").eq(lit("Salesforce CRM"))]).name.as_deref(), Some("Salesforce CRM"));
         assert_eq!(support(products, &col("name").ilike(lit("%a%b%"))), Unsupported);
         assert_eq!(support(products, &col("name").ilike(lit("%cloud%"))), Inexact);
+    }
+
+    #[test]
+    fn ranges_and_flags_on_search_criteria() {
+        let search = crate::tables::find("search").unwrap();
+        let employees = ApiFilter::Wire("firmographics.employees");
+        for (expr, bounds) in [
+            (col("employees_total").gt_eq(lit(500i64)), Bounds { min: Some(500), max: None }),
+            (col("employees_total").gt(lit(500i64)), Bounds { min: Some(501), max: None }),
+            (lit(500i64).gt(col("employees_total")), Bounds { min: None, max: Some(499) }),
+            (col("employees_total").lt_eq(lit(10.5f64)), Bounds { min: None, max: Some(10) }),
+            (col("employees_total").lt(lit(10.5f64)), Bounds { min: None, max: Some(10) }),
+            (col("employees_total").gt(lit(10.5f64)), Bounds { min: Some(11), max: None }),
+            (col("employees_total").eq(lit(7i64)), Bounds { min: Some(7), max: Some(7) }),
+            (col("employees_total").eq(lit(7.5f64)), Bounds { min: Some(8), max: Some(7) }),
+            (col("employees_total").between(lit(5i64), lit(9i64)), Bounds { min: Some(5), max: Some(9) }),
+        ] {
+            assert_eq!(support(search, &expr), Exact, "{expr}");
+            assert_eq!(analyze(search, std::slice::from_ref(&expr)).ranges, [(employees, bounds)], "{expr}");
+        }
+        assert!(Bounds { min: Some(8), max: Some(7) }.is_empty());
+        assert_eq!(
+            Bounds { min: Some(1), max: None }.intersect(Bounds { min: Some(3), max: Some(9) }),
+            Bounds { min: Some(3), max: Some(9) }
+        );
+        let hq = ApiFilter::Wire("corporate_hierarchy.is_global_headquarters");
+        for (expr, value) in [
+            (col("is_global_headquarters"), true),
+            (!col("is_global_headquarters"), false),
+            (col("is_global_headquarters").eq(lit(false)), false),
+            (col("is_global_headquarters").not_eq(lit(false)), true),
+            (col("is_global_headquarters").is_true(), true),
+            (col("is_global_headquarters").is_false(), false),
+        ] {
+            assert_eq!(support(search, &expr), Exact, "{expr}");
+            assert_eq!(analyze(search, std::slice::from_ref(&expr)).flags, [(hq, value)], "{expr}");
+        }
+        for unsupported in [
+            col("employees_total").not_eq(lit(5i64)),
+            !col("employees_total").between(lit(5i64), lit(9i64)),
+            col("is_global_headquarters").is_not_true(),
+            col("country_code").eq(lit("DE")).or(col("company_name").eq(lit("x"))),
+        ] {
+            assert_eq!(support(search, &unsupported), Unsupported, "{unsupported}");
+            assert!(unsendable_criterion(search, &unsupported).is_some(), "{unsupported}");
+        }
+        // A condition on a returned field is DataFusion's to check, not an error.
+        assert!(unsendable_criterion(search, &col("company_name").like(lit("A%"))).is_none());
+        assert!(unsendable_criterion(search, &col("country_code").eq(lit("DE"))).is_none());
     }
 }

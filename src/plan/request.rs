@@ -4,7 +4,11 @@
 
 use serde_json::Value;
 
-use super::pushdown::{self, ColumnValues, Pushed};
+use std::collections::BTreeSet;
+
+use datafusion::common::ScalarValue;
+
+use super::pushdown::{self, Bounds, ColumnValues, Pushed};
 use crate::api::{FilterForm, Filters, HexId, IdKind, Inclusion, InclusionMethod};
 use crate::tables::{ApiFilter, ColumnSource, Lookup, TableSpec};
 
@@ -19,6 +23,7 @@ pub fn api_fields(spec: &TableSpec, projection: Option<&[usize]>) -> Vec<String>
             ColumnSource::Field => Some(spec.column_at(i).name.to_string()),
             ColumnSource::Renamed(field) => Some(field.to_string()),
             ColumnSource::Echo
+            | ColumnSource::Criterion
             | ColumnSource::Rank
             | ColumnSource::FetchedAt
             | ColumnSource::Status
@@ -34,26 +39,82 @@ pub fn api_fields(spec: &TableSpec, projection: Option<&[usize]>) -> Vec<String>
 }
 
 /// The endpoint's filters for the pushed predicates, in the order the endpoint declares them
-/// (so the same predicates are always the same request and the same cache entry). Every one is
-/// a superset of what SQL keeps (DataFusion checks the predicate again), so when a filter has
-/// several predicates, the first that can be sent is; a value that cannot be sent (not an id)
-/// sends nothing for that predicate.
+/// (so the same predicates are always the same request and the same cache entry).
+///
+/// An inclusion object or a list is a superset of what SQL keeps (DataFusion checks the
+/// predicate again), so when it has several predicates, the first that can be sent is; a value
+/// that cannot be sent (not an id) sends nothing for that predicate. The forms of search are
+/// exact: each predicate on an inclusion list is one element, the bounds of a range intersect,
+/// and a flag takes its one value; see [`contradicts`] for predicates no row can pass.
 pub fn api_filters(spec: &TableSpec, pushed: &Pushed) -> Filters {
+    criteria(spec, pushed).0
+}
+
+/// Whether the pushed predicates on exact filters admit no row (`flag AND NOT flag`, an empty
+/// range, `IN` values none of which can be sent): then nothing need be asked.
+pub fn contradicts(spec: &TableSpec, pushed: &Pushed) -> bool {
+    criteria(spec, pushed).1
+}
+
+fn criteria(spec: &TableSpec, pushed: &Pushed) -> (Filters, bool) {
     let mut chosen: Vec<(&'static str, Value)> = Vec::new();
+    let mut never = false;
     for (filter, values) in &pushed.filters {
         let Some(wire) = spec.wire_filter(*filter) else { continue };
+        let method = if values.negated { InclusionMethod::NonePresent } else { InclusionMethod::AnyPresent };
+        if let FilterForm::InclusionList(kind) = wire.form {
+            let ids = sendable_ids(values, kind);
+            if ids.is_empty() {
+                // `IN` nothing sendable admits no row; `NOT IN` it excludes none.
+                never |= !values.negated;
+                continue;
+            }
+            let element = serde_json::to_value(Inclusion { ids, inclusion_method: method }).expect("serialises");
+            match chosen.iter_mut().find(|(name, _)| *name == wire.name) {
+                Some((_, Value::Array(elements))) => elements.push(element),
+                _ => chosen.push((wire.name, Value::Array(vec![element]))),
+            }
+            continue;
+        }
         if chosen.iter().any(|(name, _)| *name == wire.name) {
             continue;
         }
-        let method = if values.negated { InclusionMethod::NonePresent } else { InclusionMethod::AnyPresent };
         let value = match wire.form {
             FilterForm::Inclusion(kind) => ids(values, kind)
                 .map(|ids| serde_json::to_value(Inclusion { ids, inclusion_method: method }).expect("serialises")),
             FilterForm::List(kind) if !values.negated => ids(values, kind).map(Value::Array),
-            FilterForm::List(_) | FilterForm::Substring => None,
+            _ => None,
         };
         if let Some(value) = value {
             chosen.push((wire.name, value));
+        }
+    }
+    for (_, value) in chosen.iter_mut() {
+        // Elements in one order whatever the order of the predicates: one request, one entry.
+        if let Value::Array(elements) = value
+            && elements.first().is_some_and(Value::is_object)
+        {
+            elements.sort_by_cached_key(|e| e.to_string());
+            elements.dedup();
+        }
+    }
+    for (filter, bounds) in merged_ranges(pushed) {
+        let Some(wire) = spec.wire_filter(filter) else { continue };
+        never |= bounds.is_empty();
+        let mut range = serde_json::Map::new();
+        if let Some(min) = bounds.min {
+            range.insert("min".into(), min.into());
+        }
+        if let Some(max) = bounds.max {
+            range.insert("max".into(), max.into());
+        }
+        chosen.push((wire.name, Value::Object(range)));
+    }
+    for (filter, value) in merged_flags(pushed) {
+        let Some(wire) = spec.wire_filter(filter) else { continue };
+        match value {
+            Some(value) => chosen.push((wire.name, Value::Bool(value))),
+            None => never = true,
         }
     }
     let mut filters = Filters::default();
@@ -62,7 +123,71 @@ pub fn api_filters(spec: &TableSpec, pushed: &Pushed) -> Filters {
             filters = filters.with(name, value);
         }
     }
-    filters
+    (filters, never)
+}
+
+/// The bounds of each range filter: every predicate's, intersected.
+fn merged_ranges(pushed: &Pushed) -> Vec<(ApiFilter, Bounds)> {
+    let mut out: Vec<(ApiFilter, Bounds)> = Vec::new();
+    for (filter, bounds) in &pushed.ranges {
+        match out.iter_mut().find(|(f, _)| f == filter) {
+            Some((_, merged)) => *merged = merged.intersect(*bounds),
+            None => out.push((*filter, *bounds)),
+        }
+    }
+    out
+}
+
+/// The value of each flag filter, or `None` where predicates ask for both.
+fn merged_flags(pushed: &Pushed) -> Vec<(ApiFilter, Option<bool>)> {
+    let mut out: Vec<(ApiFilter, Option<bool>)> = Vec::new();
+    for (filter, value) in &pushed.flags {
+        match out.iter_mut().find(|(f, _)| f == filter) {
+            Some((_, merged)) => *merged = merged.filter(|v| v == value),
+            None => out.push((*filter, Some(*value))),
+        }
+    }
+    out
+}
+
+/// The value each criterion column is pinned to by the pushed predicates, as text: one value
+/// every positive predicate names and no negated one does, a range of one number, a flag. A
+/// criterion not pinned shows NULL (HG does not say which of several values a company has).
+pub fn pinned(spec: &TableSpec, pushed: &Pushed) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    for pushdown in spec.pushdown {
+        let Some(column) = spec.column(pushdown.column) else { continue };
+        if column.source != ColumnSource::Criterion {
+            continue;
+        }
+        let on_column = |f: &ApiFilter| *f == pushdown.filter;
+        let mut named: BTreeSet<String> = BTreeSet::new();
+        let mut excluded: BTreeSet<String> = BTreeSet::new();
+        for (_, values) in pushed.filters.iter().filter(|(f, _)| on_column(f)) {
+            let texts = values.values.iter().filter_map(pushdown::text);
+            if values.negated { excluded.extend(texts) } else { named.extend(texts) }
+        }
+        let value = if let [one] = named.iter().collect::<Vec<_>>()[..] {
+            (!excluded.contains(one)).then(|| one.clone())
+        } else if let Some((_, bounds)) = merged_ranges(pushed).into_iter().find(|(f, _)| on_column(f)) {
+            bounds.min.filter(|min| bounds.max == Some(*min)).map(|v| v.to_string())
+        } else {
+            merged_flags(pushed).into_iter().find(|(f, _)| on_column(f)).and_then(|(_, v)| v).map(|v| v.to_string())
+        };
+        if let Some(value) = value {
+            out.push((column.name, value));
+        }
+    }
+    out
+}
+
+/// The values that can be sent, sorted and without repeats.
+fn sendable_ids(values: &ColumnValues, kind: IdKind) -> Vec<Value> {
+    let one = |v: &ScalarValue| ids(&ColumnValues { values: vec![v.clone()], ..values.clone() }, kind);
+    let mut out: Vec<Value> = values.values.iter().filter_map(one).flatten().collect();
+    out.sort_by_cached_key(|v| (v.as_i64(), v.to_string()));
+    out.dedup();
+    out
 }
 
 /// Every value as the wire takes it, sorted and without repeats (so `IN (814, 1023)` and
@@ -95,24 +220,43 @@ fn ids(values: &ColumnValues, kind: IdKind) -> Option<Vec<Value>> {
 /// The pushed API parameters, as EXPLAIN shows them: each filter by name (in the form
 /// `Products`, for `filters.products`) with its inclusion method and values.
 pub fn describe_filters(spec: &TableSpec, pushed: &Pushed) -> Vec<String> {
+    let name_of = |filter: &ApiFilter| match filter {
+        ApiFilter::Wire(name) => {
+            let wire = spec.wire_filter(*filter).map_or(*name, |w| w.name);
+            camel(wire.rsplit('.').next().unwrap_or(wire))
+        }
+        ApiFilter::MatchLimit => "MatchLimit".to_string(),
+    };
     let mut out: Vec<String> = pushed
         .filters
         .iter()
         .map(|(filter, values)| {
-            let name = match filter {
-                ApiFilter::Wire(name) => camel(spec.wire_filter(*filter).map_or(name, |w| w.name)),
-                ApiFilter::MatchLimit => "MatchLimit".to_string(),
-            };
             let method = if values.negated { "NONE_PRESENT" } else { "ANY_PRESENT" };
             let list: Vec<String> = values.values.iter().filter_map(pushdown::text).collect();
-            format!("{name} {method} ({})", list.join(", "))
+            format!("{} {method} ({})", name_of(filter), list.join(", "))
         })
         .collect();
+    for (filter, bounds) in merged_ranges(pushed) {
+        let range = match (bounds.min, bounds.max) {
+            (Some(min), Some(max)) => format!("{min}..={max}"),
+            (Some(min), None) => format!(">= {min}"),
+            (None, Some(max)) => format!("<= {max}"),
+            (None, None) => "any".to_string(),
+        };
+        out.push(format!("{} {range}", name_of(&filter)));
+    }
+    for (filter, value) in merged_flags(pushed) {
+        let value = value.map_or("true AND false".to_string(), |v| v.to_string());
+        out.push(format!("{} = {value}", name_of(&filter)));
+    }
     if let Some(n) = pushed.match_limit {
         out.push(format!("limit={n} matches"));
     }
     if let Some(name) = &pushed.name {
         out.push(format!("name contains {name:?}"));
+    }
+    if contradicts(spec, pushed) {
+        out.push("no row can pass: nothing is asked".to_string());
     }
     out
 }
@@ -125,6 +269,18 @@ fn camel(name: &str) -> String {
             chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
         })
         .collect()
+}
+
+/// What to tell someone whose query joins on a criterion column, which HG filters on but does
+/// not return: the join would compare NULLs and keep nothing.
+pub fn criterion_join_message(spec: &TableSpec, column: &str) -> String {
+    let name = spec.name;
+    format!(
+        "hg.{name}.{column} cannot be joined on: it is a search criterion, not a value HG returns, so every \
+         row's {column} is NULL unless the WHERE clause pins it. Give it literal values instead, e.g.\n  \
+         SELECT * FROM hg.{name} WHERE {column} IN (…)\n\
+         or join on company_id and read {column} from hg.firmographics or hg.installs."
+    )
 }
 
 /// What to tell someone whose query gives `spec` no keys.
@@ -262,6 +418,62 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn search_criteria_become_nested_filters_and_pinned_values() {
+        let search = crate::tables::find("search").unwrap();
+        let pushed = pushdown::analyze(
+            search,
+            &[
+                in_list(col("country_code"), vec![lit("DE"), lit("AT")], false),
+                col("country_code").not_eq(lit("AT")),
+                col("employees_total").gt_eq(lit(500i64)),
+                col("employees_total").lt_eq(lit(10_000i64)),
+                col("employees_total").gt(lit(700i64)),
+                col("product_id").eq(lit(814i64)),
+                col("is_global_headquarters"),
+            ],
+        );
+        let filters = serde_json::to_value(api_filters(search, &pushed)).unwrap();
+        assert_eq!(
+            filters,
+            serde_json::json!({
+                "firmographics": {
+                    "country_codes": [{"ids": ["AT", "DE"], "inclusion_method": "ANY_PRESENT"},
+                                      {"ids": ["AT"], "inclusion_method": "NONE_PRESENT"}],
+                    "employees": {"min": 701, "max": 10000}},
+                "installs": {"products": [{"ids": [814], "inclusion_method": "ANY_PRESENT"}]},
+                "corporate_hierarchy": {"is_global_headquarters": true}})
+        );
+        assert!(!contradicts(search, &pushed));
+        let mut pinned = pinned(search, &pushed);
+        pinned.sort();
+        // country_code names two values (one excluded, but pinning asks for one named value);
+        // the range is wider than one number.
+        assert_eq!(pinned, [("is_global_headquarters", "true".to_string()), ("product_id", "814".to_string())]);
+        let exactly =
+            pushdown::analyze(search, &[col("employees_total").eq(lit(42i64)), col("country_code").eq(lit("DE"))]);
+        let mut pinned = super::pinned(search, &exactly);
+        pinned.sort();
+        assert_eq!(pinned, [("country_code", "DE".to_string()), ("employees_total", "42".to_string())]);
+        let describe = describe_filters(search, &pushed).join(", ");
+        assert!(describe.contains("CountryCodes ANY_PRESENT (DE, AT)"), "{describe}");
+        assert!(describe.contains("Employees 701..=10000"), "{describe}");
+        assert!(describe.contains("IsGlobalHeadquarters = true"), "{describe}");
+
+        for never in [
+            vec![col("is_global_headquarters"), !col("is_global_headquarters")],
+            vec![col("revenue_total").gt(lit(10i64)), col("revenue_total").lt(lit(5i64))],
+            vec![col("industry_id").eq(lit("not a number"))],
+        ] {
+            let pushed = pushdown::analyze(search, &never);
+            assert!(contradicts(search, &pushed), "{never:?}");
+            assert!(describe_filters(search, &pushed).iter().any(|d| d.contains("nothing is asked")));
+        }
+        let excluded = pushdown::analyze(search, &[in_list(col("industry_id"), vec![lit("x")], true)]);
+        assert!(!contradicts(search, &excluded), "NOT IN a value that cannot be sent excludes nothing");
+        assert!(api_filters(search, &excluded).is_empty());
     }
 
     #[test]

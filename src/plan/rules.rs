@@ -13,7 +13,7 @@ use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::joins::HashJoinExec;
 
-use super::request::missing_keys_message;
+use super::request::{criterion_join_message, missing_keys_message};
 use super::scan::ApiScanExec;
 
 /// Swaps every hash join whose build side (left) holds an HG scan still waiting for keys, when
@@ -88,8 +88,12 @@ impl PhysicalOptimizerRule for ApiScanGuard {
         plan.transform_up(|node| {
             let Some(scan) = node.downcast_ref::<ApiScanExec>() else { return Ok(Transformed::no(node)) };
             let kept = scan.keep_join_filters(&join_filters);
-            if !kept.as_ref().unwrap_or(scan).can_find_rows() {
+            let kept_scan = kept.as_ref().unwrap_or(scan);
+            if !kept_scan.can_find_rows() {
                 return Err(DataFusionError::Plan(missing_keys_message(scan.spec())));
+            }
+            if let Some(column) = kept_scan.joined_criterion() {
+                return Err(DataFusionError::Plan(criterion_join_message(scan.spec(), column)));
             }
             Ok(match kept {
                 Some(kept) => Transformed::yes(Arc::new(kept) as Arc<dyn ExecutionPlan>),

@@ -12,14 +12,15 @@ use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
+use datafusion::arrow::compute::SortOptions;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::config::ConfigOptions;
 use datafusion::error::Result;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::Expr;
-use datafusion::physical_expr::expressions::DynamicFilterPhysicalExpr;
-use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_expr::expressions::{Column, DynamicFilterPhysicalExpr};
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr, PhysicalSortExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType, SchedulingType};
 use datafusion::physical_plan::filter_pushdown::{
     ChildPushdownResult, FilterPushdownPhase, FilterPushdownPropagation, PushedDown,
@@ -36,7 +37,7 @@ use super::options::ScanOptions;
 use super::pushdown::{self, Pushed};
 use super::request::{api_fields, api_filters, describe_filters};
 use crate::api::{CompanyId, EnrichRequest, HgClient, Paging, normalize_domain};
-use crate::tables::{Lookup, TableSpec};
+use crate::tables::{ColumnSource, Lookup, TableSpec};
 
 /// A scan of one HG table.
 #[derive(Debug)]
@@ -83,7 +84,7 @@ impl ApiScanExec {
             None => full,
         };
         let properties = PlanProperties::new(
-            EquivalenceProperties::new(schema.clone()),
+            EquivalenceProperties::new_with_orderings(schema.clone(), listing_order(spec, &schema)),
             Partitioning::UnknownPartitioning(1),
             EmissionType::Incremental,
             Boundedness::Bounded,
@@ -130,6 +131,13 @@ impl ApiScanExec {
     pub fn can_find_rows(&self) -> bool {
         let columns = self.finding_columns();
         columns.is_empty() || columns.iter().any(|c| self.literal_keys(c).is_some() || self.joined_on(c))
+    }
+
+    /// A criterion column a join compares (`JOIN hg.search s ON s.country_code = …`): HG does
+    /// not return its values, so the join could never match.
+    pub fn joined_criterion(&self) -> Option<&'static str> {
+        let criteria = self.spec.columns.iter().filter(|c| c.source == ColumnSource::Criterion);
+        criteria.map(|c| c.name).find(|name| self.joined_on(name))
     }
 
     /// Whether this scan still needs a join to give it keys (none literal, not a listing).
@@ -190,6 +198,19 @@ impl ApiScanExec {
         }
         if parts.is_empty() { "MISSING".into() } else { parts.join("; ") }
     }
+}
+
+/// A listing's rows come in the order of HG's answer, which its rank column counts: declared,
+/// `ORDER BY search_rank LIMIT n` needs no sort, and the limit reaches the scan and stops the
+/// paging.
+fn listing_order(spec: &TableSpec, schema: &SchemaRef) -> Vec<Vec<PhysicalSortExpr>> {
+    if spec.lookup != Lookup::Listing {
+        return Vec::new();
+    }
+    let rank = spec.columns.iter().find(|c| c.source == ColumnSource::Rank);
+    let Some((index, field)) = rank.and_then(|c| schema.column_with_name(c.name)) else { return Vec::new() };
+    let column = Arc::new(Column::new(field.name(), index));
+    vec![vec![PhysicalSortExpr::new(column, SortOptions { descending: false, nulls_first: false })]]
 }
 
 /// The columns whose values find `spec`'s rows.
@@ -372,6 +393,21 @@ impl ExecutionPlan for ApiScanExec {
             options: self.options,
         };
         Ok(fetch::stream(inputs, self.schema.clone(), partition, &self.metrics))
+    }
+
+    /// A limit right above the scan becomes the scan's: it stops once it has that many rows,
+    /// and a listing asks for no page beyond them.
+    fn with_fetch(&self, limit: Option<usize>) -> Option<Arc<dyn ExecutionPlan>> {
+        let mut scan = self.with_join_filters(self.join_filters.clone());
+        scan.limit = match (self.limit, limit) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Some(Arc::new(scan))
+    }
+
+    fn fetch(&self) -> Option<usize> {
+        self.limit
     }
 
     fn metrics(&self) -> Option<MetricsSet> {

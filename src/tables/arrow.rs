@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use datafusion::arrow::array::{
-    ArrayRef, Date32Builder, Float64Builder, Int64Builder, ListBuilder, StringBuilder, TimestampSecondBuilder,
+    ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, ListBuilder, StringBuilder,
+    TimestampSecondBuilder,
 };
 use datafusion::arrow::datatypes::Schema;
 use datafusion::arrow::error::ArrowError;
@@ -41,7 +42,11 @@ fn value<'a>(column: &Column, record: &'a Record) -> Option<&'a FieldValue> {
         ColumnSource::Field => record.row.get(column.name),
         ColumnSource::Renamed(field) => record.row.get(field),
         ColumnSource::FetchedAt => record.row.get(crate::api::FETCHED_AT),
-        ColumnSource::Echo | ColumnSource::Rank | ColumnSource::Status | ColumnSource::Error => None,
+        ColumnSource::Echo
+        | ColumnSource::Criterion
+        | ColumnSource::Rank
+        | ColumnSource::Status
+        | ColumnSource::Error => None,
     }
 }
 
@@ -55,7 +60,7 @@ fn column(column: &Column, records: &[Record]) -> ArrayRef {
             let mut b = StringBuilder::new();
             for r in records {
                 match column.source {
-                    ColumnSource::Echo => b.append_option(echo(column, r)),
+                    ColumnSource::Echo | ColumnSource::Criterion => b.append_option(echo(column, r)),
                     ColumnSource::Status => b.append_value(if r.failure.is_some() { "error" } else { "ok" }),
                     ColumnSource::Error => b.append_option(r.failure),
                     _ => b.append_option(value(column, r).and_then(FieldValue::as_str)),
@@ -68,7 +73,9 @@ fn column(column: &Column, records: &[Record]) -> ArrayRef {
             for r in records {
                 match column.source {
                     ColumnSource::Rank => b.append_option(r.rank),
-                    ColumnSource::Echo => b.append_option(echo(column, r).and_then(|v| v.parse().ok())),
+                    ColumnSource::Echo | ColumnSource::Criterion => {
+                        b.append_option(echo(column, r).and_then(|v| v.parse().ok()))
+                    }
                     _ => b.append_option(value(column, r).and_then(FieldValue::as_i64)),
                 }
             }
@@ -100,6 +107,18 @@ fn column(column: &Column, records: &[Record]) -> ArrayRef {
             let mut b = TimestampSecondBuilder::new().with_timezone("UTC");
             for r in records {
                 b.append_option(value(column, r).and_then(FieldValue::as_i64));
+            }
+            Arc::new(b.finish())
+        }
+        ColumnType::Bool => {
+            let mut b = BooleanBuilder::new();
+            for r in records {
+                match column.source {
+                    ColumnSource::Echo | ColumnSource::Criterion => {
+                        b.append_option(echo(column, r).and_then(|v| v.parse().ok()))
+                    }
+                    _ => b.append_option(value(column, r).and_then(FieldValue::as_bool)),
+                }
             }
             Arc::new(b.finish())
         }

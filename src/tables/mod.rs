@@ -34,6 +34,7 @@ pub fn arrow_type(kind: ColumnType) -> DataType {
         ColumnType::Date => DataType::Date32,
         ColumnType::TextList => DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
         ColumnType::Timestamp => DataType::Timestamp(TimeUnit::Second, Some("UTC".into())),
+        ColumnType::Bool => DataType::Boolean,
     }
 }
 
@@ -46,8 +47,12 @@ pub enum ColumnSource {
     Renamed(&'static str),
     /// The value the lookup asked with (hg.companies echoes its inputs, so joins on them hold).
     Echo,
-    /// The rank of a match, 1 for the best, counted by the client.
+    /// The rank of a match, 1 for the best, or a listing row's place in the answer, counted
+    /// by the client.
     Rank,
+    /// A condition HG applies but does not return (hg.search's `country_code`, …): the value
+    /// the WHERE clause pins it to, else NULL. Its conditions must all reach HG.
+    Criterion,
     /// When the row's data came from HG (the client's stamp, kept by the cache).
     FetchedAt,
     /// `ok`, or `error` for a lookup that failed under `hg.on_error = 'null'`.
@@ -92,6 +97,11 @@ pub struct Column {
 pub const fn field(endpoint: Endpoint, name: &'static str, description: &'static str) -> Column {
     let kind = crate::api::type_of(endpoint.spec().fields, name);
     Column { name, kind, source: ColumnSource::Field, description }
+}
+
+/// A search criterion column of `kind`: HG filters on it, never returns it.
+pub const fn criterion(name: &'static str, kind: ColumnType, description: &'static str) -> Column {
+    Column { name, kind, source: ColumnSource::Criterion, description }
 }
 
 /// The key of every per-company table: the id it was asked for, echoed.
@@ -266,6 +276,15 @@ mod tests {
                         column.name
                     );
                 }
+            }
+            for column in table.columns.iter().filter(|c| c.source == ColumnSource::Criterion) {
+                let pushdown = table.pushdown.iter().find(|p| p.column == column.name);
+                assert!(
+                    pushdown.is_some_and(|p| p.exact),
+                    "{}.{}: a criterion needs an exact pushdown (DataFusion cannot check it)",
+                    table.name,
+                    column.name
+                );
             }
             for (key, _) in table.key_columns() {
                 assert!(table.column(key).is_some(), "{}: key {key} is not a column", table.name);

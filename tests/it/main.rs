@@ -14,5 +14,6 @@ mod sandbox_faults;
 mod sandbox_rules;
 mod secrets;
 mod sql_explain;
+mod sql_search;
 mod sql_slt;
 mod support;

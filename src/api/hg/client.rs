@@ -3,11 +3,11 @@
 //! credential handling are the shared [`Transport`]'s; this file adds what is HG's: the
 //! envelope, the error body, what each status means, paging and the credit header.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use reqwest::header::AUTHORIZATION;
 use serde_json::Value;
 
@@ -381,22 +381,35 @@ impl HgClient {
         read: CacheRead,
         fetch: impl std::future::Future<Output = Result<Vec<Row>, HgError>>,
     ) -> Result<Vec<Row>, HgError> {
-        let config = &self.inner.config;
-        let Some(cache) = &config.cache else { return fetch.await };
-        let scope = super::cache::scope(self.cache_base(), endpoint, "");
-        let items = std::slice::from_ref(&item);
-        let mut found = match read {
-            _ if config.refresh => HashMap::new(),
-            CacheRead::Full => cache.get(&scope, items, None, self.options.max_age),
-            CacheRead::StoredHere => cache.get_stored_here(&scope, items, None, self.options.max_age),
-        };
-        if let Some(hit) = found.remove(&item) {
-            self.cache_hits(endpoint, 1);
-            return Ok(hit.rows);
+        if let Some(rows) = self.cached(endpoint, &item, read) {
+            return Ok(rows);
         }
         let rows = fetch.await?;
-        cache.put(&scope, endpoint, None, &[(item, &rows)]);
+        self.keep(endpoint, item, &rows);
         Ok(rows)
+    }
+
+    /// The rows the cache holds for `item`, fresh enough, counted as a hit.
+    fn cached(&self, endpoint: Endpoint, item: &str, read: CacheRead) -> Option<Vec<Row>> {
+        let config = &self.inner.config;
+        let cache = config.cache.as_ref().filter(|_| !config.refresh)?;
+        let scope = super::cache::scope(self.cache_base(), endpoint, "");
+        let items = [item.to_string()];
+        let mut found = match read {
+            CacheRead::Full => cache.get(&scope, &items, None, self.options.max_age),
+            CacheRead::StoredHere => cache.get_stored_here(&scope, &items, None, self.options.max_age),
+        };
+        let hit = found.remove(item)?;
+        self.cache_hits(endpoint, 1);
+        Some(hit.rows)
+    }
+
+    /// Keeps `rows` as the answer to `item`, when there is a cache.
+    fn keep(&self, endpoint: Endpoint, item: String, rows: &[Row]) {
+        if let Some(cache) = &self.inner.config.cache {
+            let scope = super::cache::scope(self.cache_base(), endpoint, "");
+            cache.put(&scope, endpoint, None, &[(item, rows)]);
+        }
     }
 
     /// Where cached answers are filed: the base URL, or the namespace standing for it.
@@ -420,9 +433,59 @@ impl HgClient {
         query: &ListQuery,
         row_limit: Option<usize>,
     ) -> Result<Vec<Row>, HgError> {
+        let pages: Vec<Vec<Row>> = self.list_pages(endpoint, query, row_limit).try_collect().await?;
+        Ok(pages.concat())
+    }
+
+    /// Search or a catalog list, one page at a time, until a short page, the `count`, or
+    /// `row_limit` rows. A page is asked for only when the stream is polled past the one
+    /// before, so a consumer that has its rows (a SQL `LIMIT`) stops the paging. Each page is
+    /// cached on its own; where `count` ends a list on a full page, the page after it is kept
+    /// as empty, so the same list read again from the cache asks nothing.
+    pub fn list_pages(
+        &self,
+        endpoint: Endpoint,
+        query: &ListQuery,
+        row_limit: Option<usize>,
+    ) -> BoxStream<'static, Result<Vec<Row>, HgError>> {
         let payload = query.payload(endpoint.spec().method);
-        let item = format!("{}|{row_limit:?}", serde_json::to_string(&payload).expect("serialises"));
-        self.through_cache(endpoint, item, CacheRead::Full, self.list(endpoint, &payload, row_limit)).await
+        let client = self.clone();
+        if endpoint.spec().paging == Paging::None {
+            let item = serde_json::to_string(&payload).expect("serialises");
+            return stream::once(async move {
+                client.through_cache(endpoint, item, CacheRead::Full, client.list(endpoint, &payload, None)).await
+            })
+            .boxed();
+        }
+        let page_size = self.inner.config.page_size.max(1);
+        let payload = Arc::new(payload);
+        let key = |payload: &Payload| serde_json::to_string(payload).expect("serialises");
+        // (rows so far, whether the list has ended)
+        stream::try_unfold((0usize, false), move |(offset, ended)| {
+            let (client, payload) = (client.clone(), payload.clone());
+            async move {
+                let want = row_limit.map_or(page_size, |l| page_size.min(l.saturating_sub(offset)));
+                if ended || want == 0 {
+                    return Ok(None);
+                }
+                let paged = payload.paged(want, offset);
+                if let Some(rows) = client.cached(endpoint, &key(&paged), CacheRead::Full) {
+                    let next = (offset + rows.len(), rows.len() < want);
+                    return Ok(Some((rows, next)));
+                }
+                let page = client.send(endpoint, &paged).await?;
+                client.keep(endpoint, key(&paged), &page.rows);
+                let next = offset + page.rows.len();
+                // A short page ends the list even if `count` says more (docs/hg-api.md §1).
+                let short = page.rows.len() < want;
+                let counted_out = page.count.is_some_and(|c| next as u64 >= c);
+                if counted_out && !short {
+                    client.keep(endpoint, key(&payload.paged(page_size, next)), &[]);
+                }
+                Ok(Some((page.rows, (next, short || counted_out))))
+            }
+        })
+        .boxed()
     }
 }
 

@@ -18,6 +18,8 @@ pub enum FieldType {
     Date,
     /// A list of strings.
     TextList,
+    /// `true` or `false`.
+    Bool,
 }
 
 /// The field the client stamps on every row it receives: when it came from HG (Unix seconds).
@@ -103,17 +105,26 @@ pub enum FilterForm {
     /// `{"ids": [...], "inclusion_method": "ANY_PRESENT" | "NONE_PRESENT"}` inside `filters`:
     /// takes `=`, `IN`, `<>` and `NOT IN`.
     Inclusion(IdKind),
+    /// An array of inclusion objects, each one condition that must hold (search): every
+    /// predicate (`=`, `IN`, `<>`, `NOT IN`) is one element.
+    InclusionList(IdKind),
     /// `[...]` inside `filters`: takes `=` and `IN`.
     List(IdKind),
     /// A query parameter holding a case-insensitive substring: takes `= 'x'` and
     /// `ILIKE '%x%'`.
     Substring,
+    /// `{"min": a, "max": b}`, both ends included, either optional: takes `=`, `<`, `<=`, `>`,
+    /// `>=` and `BETWEEN` on a whole number.
+    Range,
+    /// `true` or `false`: takes `= true`, `= false`, `IS TRUE`, `IS FALSE`, `col` and `NOT col`.
+    Flag,
 }
 
 /// A filter the endpoint applies, by its wire name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WireFilter {
-    /// Its key inside `filters` (POST) or its query parameter (GET).
+    /// Its key inside `filters` (POST) or its query parameter (GET); a dotted name is a path
+    /// of nested objects (`firmographics.country_codes`).
     pub name: &'static str,
     pub form: FilterForm,
 }
@@ -124,7 +135,12 @@ impl WireFilter {
         match self.form {
             FilterForm::Inclusion(_) => format!("=, IN, <>, NOT IN: filters.{}", self.name),
             FilterForm::List(_) => format!("=, IN: filters.{}", self.name),
+            FilterForm::InclusionList(_) => {
+                format!("=, IN, <>, NOT IN: filters.{} (each predicate one condition)", self.name)
+            }
             FilterForm::Substring => format!("=, ILIKE '%x%': {}", self.name),
+            FilterForm::Range => format!("=, <, <=, >, >=, BETWEEN: filters.{} {{min, max}}", self.name),
+            FilterForm::Flag => format!("= true, = false, IS TRUE, IS FALSE: filters.{}", self.name),
         }
     }
 }

@@ -54,14 +54,31 @@ impl Filters {
     }
 }
 
+/// In order, as a flat object (the cache keys of company lookups are this text). A dotted name
+/// (`firmographics.country_codes`) nests: its value sits in the object of each part before the
+/// last, as search takes its filter groups.
 impl Serialize for Filters {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (name, value) in &self.0 {
-            map.serialize_entry(name, value)?;
+        if !self.0.iter().any(|(name, _)| name.contains('.')) {
+            use serde::ser::SerializeMap;
+            let mut map = serializer.serialize_map(Some(self.0.len()))?;
+            for (name, value) in &self.0 {
+                map.serialize_entry(name, value)?;
+            }
+            return map.end();
         }
-        map.end()
+        let mut root = serde_json::Map::new();
+        for (name, value) in &self.0 {
+            let mut parts: Vec<&str> = name.split('.').collect();
+            let last = parts.pop().expect("split yields a part");
+            let mut object = &mut root;
+            for part in parts {
+                let entry = object.entry(part).or_insert_with(|| Value::Object(serde_json::Map::new()));
+                object = entry.as_object_mut().expect("a filter group is an object");
+            }
+            object.insert(last.to_string(), value.clone());
+        }
+        root.serialize(serializer)
     }
 }
 
@@ -227,6 +244,22 @@ mod tests {
         assert_eq!(
             firmo.body(crate::api::Endpoint::FIRMOGRAPHIC.spec().keys, Companies::One(&id)),
             json!({"company_id": "00000000000000000000000000000ABC", "fields": ["company_name"]})
+        );
+    }
+
+    #[test]
+    fn dotted_filter_names_nest_in_groups() {
+        let filters = Filters::default()
+            .with("firmographics.country_codes", json!([{"ids": ["DE"], "inclusion_method": "ANY_PRESENT"}]))
+            .with("installs.products", json!([{"ids": [814], "inclusion_method": "ANY_PRESENT"}]))
+            .with("firmographics.employees", json!({"min": 500}))
+            .with("company_id", "A");
+        assert_eq!(
+            serde_json::to_value(&filters).unwrap(),
+            json!({"firmographics": {"country_codes": [{"ids": ["DE"], "inclusion_method": "ANY_PRESENT"}],
+                                     "employees": {"min": 500}},
+                   "installs": {"products": [{"ids": [814], "inclusion_method": "ANY_PRESENT"}]},
+                   "company_id": "A"})
         );
     }
 

@@ -21,6 +21,7 @@ pub enum FieldValue {
     Float(f64),
     Date(NaiveDate),
     List(Vec<String>),
+    Bool(bool),
 }
 
 impl FieldValue {
@@ -34,6 +35,13 @@ impl FieldValue {
     pub fn as_i64(&self) -> Option<i64> {
         match self {
             FieldValue::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            FieldValue::Bool(b) => Some(*b),
             _ => None,
         }
     }
@@ -82,6 +90,7 @@ impl Row {
                     FieldValue::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
                     FieldValue::Date(d) => Value::String(d.format("%Y-%m-%d").to_string()),
                     FieldValue::List(items) => Value::Array(items.iter().cloned().map(Value::String).collect()),
+                    FieldValue::Bool(b) => Value::Bool(*b),
                 };
                 (name.clone(), json)
             })
@@ -106,6 +115,18 @@ fn read(kind: FieldType, value: &Value) -> FieldValue {
         (FieldType::Float, Value::Number(n)) => n.as_f64().map_or(FieldValue::Null, FieldValue::Float),
         (FieldType::Float, Value::String(s)) => s.trim().parse().map_or(FieldValue::Null, FieldValue::Float),
         (FieldType::Date, Value::String(s)) => parse_date(s).map_or(FieldValue::Null, FieldValue::Date),
+        (FieldType::Bool, Value::Bool(b)) => FieldValue::Bool(*b),
+        (FieldType::Bool, Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" => FieldValue::Bool(true),
+            "false" => FieldValue::Bool(false),
+            _ => FieldValue::Null,
+        },
+        (FieldType::Bool, Value::Number(n)) => match n.as_i64() {
+            Some(1) => FieldValue::Bool(true),
+            Some(0) => FieldValue::Bool(false),
+            _ => FieldValue::Null,
+        },
+        (FieldType::Bool, _) => FieldValue::Null,
         (FieldType::TextList, Value::Array(items)) => FieldValue::List(items.iter().filter_map(text).collect()),
         (FieldType::TextList, other) => text(other).map_or(FieldValue::Null, |t| FieldValue::List(vec![t])),
         (_, other) => text(other).map_or(FieldValue::Null, FieldValue::Text),

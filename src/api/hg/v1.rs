@@ -33,6 +33,17 @@ const BATCH_MAX: usize = 25;
 
 const COMPANY_BATCH: Keys = Keys::Batch { one: "company_id", many: "company_ids", max: BATCH_MAX };
 
+/// What search filters on (§3.6): each group nests under its name in `filters`.
+const SEARCH_FILTERS: &[WireFilter] = &[
+    WireFilter { name: "firmographics.country_codes", form: FilterForm::InclusionList(IdKind::Text) },
+    WireFilter { name: "firmographics.industries", form: FilterForm::InclusionList(IdKind::Int) },
+    WireFilter { name: "firmographics.employees", form: FilterForm::Range },
+    WireFilter { name: "firmographics.revenue", form: FilterForm::Range },
+    WireFilter { name: "installs.products", form: FilterForm::InclusionList(IdKind::Int) },
+    WireFilter { name: "installs.vendors", form: FilterForm::InclusionList(IdKind::Int) },
+    WireFilter { name: "corporate_hierarchy.is_global_headquarters", form: FilterForm::Flag },
+];
+
 const NAME_SEARCH: &[WireFilter] = &[WireFilter { name: "name", form: FilterForm::Substring }];
 
 impl Endpoint {
@@ -127,7 +138,7 @@ impl Endpoint {
         paging: Paging::LimitOffset,
         takes_fields: true,
         fields: SEARCH_FIELDS,
-        filters: &[],
+        filters: SEARCH_FILTERS,
         charged: false,
         max_rows: Some(25_000),
     });
