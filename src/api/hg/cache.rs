@@ -55,11 +55,22 @@ pub struct CacheError {
     pub message: String,
 }
 
-/// What the cache holds for one item.
+/// What the cache holds for one item, as stored: its rows are decoded only when read, so a
+/// query that stops early (a `LIMIT` over thousands of cached companies) decodes only the
+/// answers it uses.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Cached {
-    pub rows: Vec<Row>,
+    endpoint: Endpoint,
+    text: Arc<str>,
     pub fetched_at: SystemTime,
+}
+
+impl Cached {
+    /// The rows, decoded; `None` when the stored text cannot be read as rows.
+    pub fn rows(&self) -> Option<Vec<Row>> {
+        let Value::Array(items) = serde_json::from_str::<Value>(&self.text).ok()? else { return None };
+        items.iter().map(|item| item.as_object().map(|object| Row::decode(self.endpoint, object))).collect()
+    }
 }
 
 /// What is in the cache, for `hgsql cache stats`.
@@ -288,9 +299,10 @@ impl ResponseCache {
                 && !found.contains_key(&e.item)
                 && e.fetched_at > oldest
                 && covers(&e.fields, wanted)
-                && let Some(rows) = decode_rows(scope, &e.rows)
+                && let Some(endpoint) = endpoint_of(scope)
             {
-                found.insert(e.item.clone(), Cached { rows, fetched_at: from_unix(e.fetched_at) });
+                let text = Arc::from(e.rows.as_str());
+                found.insert(e.item.clone(), Cached { endpoint, text, fetched_at: from_unix(e.fetched_at) });
             }
         }
         found
@@ -342,8 +354,8 @@ impl ResponseCache {
                     }
                     let fetched_at: i64 = row.get(2)?;
                     let text: String = row.get(3)?;
-                    if let Some(rows) = decode_rows(scope, &text) {
-                        found.insert(item, Cached { rows, fetched_at: from_unix(fetched_at) });
+                    if let Some(endpoint) = endpoint_of(scope) {
+                        found.insert(item, Cached { endpoint, text: text.into(), fetched_at: from_unix(fetched_at) });
                     }
                 }
             }
@@ -546,10 +558,9 @@ fn fields_key(fields: Fields) -> String {
     }
 }
 
-fn decode_rows(scope: &str, text: &str) -> Option<Vec<Row>> {
-    let endpoint = scope.split('|').nth(1).and_then(super::v1::named)?;
-    let Value::Array(items) = serde_json::from_str::<Value>(text).ok()? else { return None };
-    items.iter().map(|item| item.as_object().map(|object| Row::decode(endpoint, object))).collect()
+/// The endpoint a scope is for (its second part).
+fn endpoint_of(scope: &str) -> Option<Endpoint> {
+    scope.split('|').nth(1).and_then(super::v1::named)
 }
 
 /// The scope of a request: where it goes and what it asks, less the item and the fields.
@@ -623,8 +634,8 @@ mod tests {
         let subset = vec!["employees_total".to_string()];
         let hits = cache.get(&scope, &["A".into(), "B".into(), "C".into()], Some(&subset), week);
         assert_eq!(hits.len(), 2, "A and B (an empty answer is an answer); C was never asked");
-        assert_eq!(hits["A"].rows, vec![a]);
-        assert!(hits["B"].rows.is_empty());
+        assert_eq!(hits["A"].rows(), Some(vec![a]));
+        assert!(hits["B"].rows().is_some_and(|rows| rows.is_empty()));
         let more = vec!["employees_total".to_string(), "industry_name".to_string()];
         assert!(cache.get(&scope, &["A".into()], Some(&more), week).is_empty(), "a field it lacks");
         let other = scope.replace("{}", "{\"filters\":1}");

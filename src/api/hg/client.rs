@@ -399,9 +399,9 @@ impl HgClient {
             CacheRead::Full => cache.get(&scope, &items, None, self.options.max_age),
             CacheRead::StoredHere => cache.get_stored_here(&scope, &items, None, self.options.max_age),
         };
-        let hit = found.remove(item)?;
+        let rows = found.remove(item)?.rows()?;
         self.cache_hits(endpoint, 1);
-        Some(hit.rows)
+        Some(rows)
     }
 
     /// Keeps `rows` as the answer to `item`, when there is a cache.

@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use futures::future::join_all;
 use futures::stream::{self, BoxStream, Stream, StreamExt};
 
-use super::cache::CacheRead;
+use super::cache::{CacheRead, Cached};
 use super::client::HgClient;
 use super::endpoint::Endpoint;
 use super::error::HgError;
@@ -40,7 +40,8 @@ pub struct CompanyLookup {
     client: HgClient,
     endpoint: Endpoint,
     request: EnrichRequest,
-    hits: Vec<(CompanyId, Rows)>,
+    /// The cache's answers, decoded as the fetch stream reaches them.
+    hits: Vec<(CompanyId, Cached)>,
     misses: Vec<CompanyId>,
     estimate: LookupPlan,
 }
@@ -54,7 +55,16 @@ impl CompanyLookup {
     /// Every company's rows (an empty list when HG has nothing), or the error of its own
     /// request: the cache's answers first, then the fetched ones as they arrive.
     pub fn fetch(self) -> BoxStream<'static, (CompanyId, Result<Rows, HgError>)> {
-        let hits = stream::iter(self.hits.into_iter().map(|(id, rows)| (id, Ok(rows))));
+        let endpoint = self.endpoint.name();
+        let hits = stream::iter(self.hits).map(move |(id, answer)| {
+            let rows = answer.rows().map(Arc::new).ok_or_else(|| HgError::Decode {
+                endpoint,
+                message: format!(
+                    "the cached answer for {id} cannot be read; rerun with --refresh, or empty the cache with `hgsql cache clear`"
+                ),
+            });
+            (id, rows)
+        });
         let fetched =
             self.client.enrich_stream(self.endpoint, self.request, stream::iter(self.misses), CacheRead::StoredHere);
         hits.chain(fetched).boxed()
@@ -81,6 +91,11 @@ impl MatchLookup {
         let hits = stream::iter(self.hits.into_iter().map(|(query, rows)| (query, Ok(rows))));
         hits.chain(self.client.match_stream(self.endpoint, stream::iter(self.misses), CacheRead::StoredHere)).boxed()
     }
+}
+
+/// The cached answers that can be read, decoded.
+fn decoded(cached: HashMap<CompanyId, Cached>) -> HashMap<CompanyId, Rows> {
+    cached.into_iter().filter_map(|(id, answer)| answer.rows().map(|rows| (id, Arc::new(rows)))).collect()
 }
 
 /// What a fetch of several companies came to.
@@ -137,8 +152,8 @@ impl HgClient {
         let hits = hits
             .into_iter()
             .map(|id| {
-                let rows = cached.remove(&id).expect("a hit");
-                (id, rows)
+                let answer = cached.remove(&id).expect("a hit");
+                (id, answer)
             })
             .collect();
         let estimate = self.plan_misses(endpoint, &misses, hits_count, true);
@@ -184,8 +199,8 @@ impl HgClient {
         let mut hits = Vec::new();
         let mut misses = Vec::new();
         for query in queries {
-            match found.remove(&serde_json::to_string(&query).expect("serialises")) {
-                Some(hit) => hits.push((query, hit.rows)),
+            match found.remove(&serde_json::to_string(&query).expect("serialises")).and_then(|hit| hit.rows()) {
+                Some(rows) => hits.push((query, rows)),
                 None => misses.push(query),
             }
         }
@@ -297,7 +312,7 @@ impl HgClient {
             return HashMap::new();
         }
         let flights = &self.inner.flights;
-        let cached = self.cached_companies(endpoint, request, &ids, read);
+        let cached = decoded(self.cached_companies(endpoint, request, &ids, read));
         if !cached.is_empty() {
             self.cache_hits(endpoint, cached.len());
         }
@@ -328,14 +343,15 @@ impl HgClient {
         out
     }
 
-    /// What the cache holds for `ids` (none when refreshing or without a cache).
+    /// What the cache holds for `ids`, not yet decoded (none when refreshing or without a
+    /// cache).
     fn cached_companies(
         &self,
         endpoint: Endpoint,
         request: &EnrichRequest,
         ids: &[CompanyId],
         read: CacheRead,
-    ) -> HashMap<CompanyId, Rows> {
+    ) -> HashMap<CompanyId, Cached> {
         let config = self.config();
         let Some(cache) = config.cache.as_ref().filter(|_| !config.refresh) else { return HashMap::new() };
         let items: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
@@ -345,7 +361,7 @@ impl HgClient {
             CacheRead::Full => cache.get(&scope, &items, fields, max_age),
             CacheRead::StoredHere => cache.get_stored_here(&scope, &items, fields, max_age),
         };
-        ids.iter().filter_map(|id| found.remove(id.as_str()).map(|hit| (id.clone(), Arc::new(hit.rows)))).collect()
+        ids.iter().filter_map(|id| found.remove(id.as_str()).map(|hit| (id.clone(), hit))).collect()
     }
 
     /// The cache scope of `request` to `endpoint`: everything but the company and the fields.
@@ -567,7 +583,7 @@ mod tests {
     }
 
     fn cached(client: &HgClient, endpoint: Endpoint, ids: &[CompanyId]) -> HashMap<CompanyId, Rows> {
-        client.cached_companies(endpoint, &EnrichRequest::default(), ids, CacheRead::Full)
+        decoded(client.cached_companies(endpoint, &EnrichRequest::default(), ids, CacheRead::Full))
     }
 
     fn put(client: &HgClient, endpoint: Endpoint, id: &CompanyId, company_name: &str) {
@@ -623,6 +639,35 @@ mod tests {
         assert_eq!(name(&out[&b]), Some(format!("name of {b}").as_str()));
         assert_eq!(requests.load(Ordering::SeqCst), 1, "B fetched once, A not at all");
         assert!(client.inner.flights.map.lock().unwrap().is_empty());
+    }
+
+    /// Cached answers are decoded as the fetch stream reaches them: a consumer that stops
+    /// early (a LIMIT) never decodes the rest. An answer found unreadable then is an error that
+    /// says what to do, not a silent second request.
+    #[tokio::test]
+    async fn cached_answers_are_decoded_only_when_the_stream_reaches_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (client, requests) = client(dir.path(), firmographic(None)).await;
+        let (a, b) = (id("A"), id("B"));
+        put(&client, Endpoint::FIRMOGRAPHIC, &a, "alpha");
+        put(&client, Endpoint::FIRMOGRAPHIC, &b, "beta");
+        let cache = client.config().cache.clone().unwrap();
+        cache.flush();
+        let file = rusqlite::Connection::open(cache.path()).unwrap();
+        let spoiled = file.execute("UPDATE response SET rows = 'not json' WHERE item = ?1", [b.as_str()]).unwrap();
+        assert_eq!(spoiled, 1);
+        let lookup =
+            client.plan_companies(Endpoint::FIRMOGRAPHIC, EnrichRequest::default(), vec![a.clone(), b.clone()]);
+        assert_eq!(lookup.estimate().cached, 2, "both are answered by the cache");
+        let mut stream = lookup.fetch();
+        let (first, rows) = stream.next().await.unwrap();
+        assert_eq!((first, name(&rows.unwrap())), (a, Some("alpha")), "the first answer, read on its own");
+        let (second, rows) = stream.next().await.unwrap();
+        assert_eq!(second, b);
+        let error = rows.unwrap_err().to_string();
+        assert!(error.contains("cannot be read") && error.contains("--refresh"), "{error}");
+        assert!(stream.next().await.is_none());
+        assert_eq!(requests.load(Ordering::SeqCst), 0, "nothing fetched");
     }
 
     #[tokio::test]
