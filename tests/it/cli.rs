@@ -41,6 +41,23 @@ pub fn finish(mut child: Child, what: &str) -> Output {
     Output { status, stdout: read(stdout), stderr: read(stderr) }
 }
 
+/// The first line `child` writes on its stdout (taken from it), within [`DEADLINE`]: a child
+/// that never writes one is killed and the test panics, naming `what`.
+pub fn first_line(child: &mut Child, what: &str) -> String {
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = sender.send(line);
+    });
+    receiver.recv_timeout(DEADLINE).unwrap_or_else(|_| {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{what} wrote no line within {DEADLINE:?}: killed")
+    })
+}
+
 /// Everything `pipe` gives until it closes, read on a thread.
 fn drain(mut pipe: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
     std::thread::spawn(move || {
@@ -112,8 +129,7 @@ impl SandboxProcess {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        let first = first_line(&mut child, "hgsql sandbox");
         let url = first.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("first line: {first:?}"));
         SandboxProcess { url: url.to_string(), child, key }
     }
@@ -240,8 +256,7 @@ fn sandbox_command_prints_its_url_first_and_serves() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let first = first_line(&mut child, "hgsql sandbox");
     let url = first.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("first line: {first:?}")).to_string();
     assert!(url.starts_with("http://127.0.0.1:") && url.ends_with("/data-api/v1"), "{url}");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

@@ -4,12 +4,13 @@
 
 use std::process::Command;
 
-use super::cli::hgsql;
+use super::cli::{hgsql, run};
 
 /// A Python with pyarrow: `HGSQL_PYTHON` (scripts/test sets it to the venv it installs), else
 /// `python3`.
 fn python() -> Command {
     let python = std::env::var("HGSQL_PYTHON").unwrap_or_else(|_| "python3".to_string());
+    // `output()` here, not `run`: a missing interpreter gets the advice below, not a panic.
     let check = Command::new(&python).args(["-c", "import pyarrow"]).output();
     assert!(
         check.is_ok_and(|o| o.status.success()),
@@ -52,11 +53,9 @@ fn parquet_from_copy_and_dash_o_keeps_types_and_values_for_pyarrow() {
     let printed = dir.path().join("printed.ndjson");
     let copied = dir.path().join("copied.parquet");
     let saved = dir.path().join("saved.parquet");
-    let out = hgsql()
+    let out = run(hgsql()
         .args(["--sandbox", "--format", "ndjson", "-c", query, "-c"])
-        .arg(format!("COPY ({query}) TO '{}'", copied.display()))
-        .output()
-        .unwrap();
+        .arg(format!("COPY ({query}) TO '{}'", copied.display())));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let ndjson: String = String::from_utf8(out.stdout)
         .unwrap()
@@ -65,10 +64,10 @@ fn parquet_from_copy_and_dash_o_keeps_types_and_values_for_pyarrow() {
         .map(|l| format!("{l}\n"))
         .collect();
     std::fs::write(&printed, ndjson).unwrap();
-    let out = hgsql().args(["--sandbox", "-c", query, "-o"]).arg(&saved).output().unwrap();
+    let out = run(hgsql().args(["--sandbox", "-c", query, "-o"]).arg(&saved));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     for file in [&copied, &saved] {
-        let out = python().args(["-c", CHECK]).arg(file).arg(&printed).output().unwrap();
+        let out = run(python().args(["-c", CHECK]).arg(file).arg(&printed));
         assert!(
             out.status.success(),
             "{}: {}{}",

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use super::cli::SandboxProcess;
+use super::cli::{SandboxProcess, run};
 
 /// What the key looks like nowhere but in the request header.
 const KEY: &str = "test-key-7f3a9c";
@@ -71,7 +71,7 @@ fn the_key_appears_in_no_output_log_file_or_plan() {
                 // The flag form, as a user who ignores the advice to use the environment would.
                 command.env_remove("HG_API_KEY").args(["--api-key", KEY]);
             }
-            let output = command.args(args).output().unwrap();
+            let output = run(command.args(args));
             let text =
                 format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
             assert!(!text.contains(KEY), "run {i} {args:?} (flag: {via_flag}) printed the key:\n{text}");
@@ -81,14 +81,12 @@ fn the_key_appears_in_no_output_log_file_or_plan() {
     assert!(seen.contains("TRACE") || seen.contains("DEBUG"), "the most verbose logs were on");
     assert!(seen.contains("ApiScanExec") && seen.contains("api_calls"), "EXPLAIN and EXPLAIN ANALYZE ran");
     // A base URL that does not answer: the transport error names the URL, never the key.
-    let unreachable = Command::new(env!("CARGO_BIN_EXE_hgsql"))
+    let unreachable = run(Command::new(env!("CARGO_BIN_EXE_hgsql"))
         .env("HG_API_KEY", KEY)
         .env("HG_BASE_URL", "http://127.0.0.1:9/data-api/v1")
         .env("XDG_CACHE_HOME", &cache)
         .env("HGSQL_LOG", "trace")
-        .args(["-c", &format!("SELECT * FROM hg.firmographics WHERE company_id = '{}'", "0".repeat(31) + "1")])
-        .output()
-        .unwrap();
+        .args(["-c", &format!("SELECT * FROM hg.firmographics WHERE company_id = '{}'", "0".repeat(31) + "1")]));
     let text =
         format!("{}{}", String::from_utf8_lossy(&unreachable.stdout), String::from_utf8_lossy(&unreachable.stderr));
     assert_eq!(unreachable.status.code(), Some(3), "{text}");
