@@ -51,9 +51,30 @@ pub struct SandboxArgs {
     /// search, catalog.
     #[arg(long, value_name = "ENDPOINT")]
     deny: Vec<String>,
+    /// Which HG API versions to serve, each under its own base path: v1, v2 or both. A v2
+    /// request takes the key with `hg_v2_` in front.
+    #[arg(long, default_value = "both", value_parser = parse_versions)]
+    api: sandbox::Versions,
+    /// v2: the most companies one enrich request may carry (HG documents 25).
+    #[arg(long, default_value_t = 25, value_name = "N")]
+    v2_max_batch: usize,
+    /// v2: answer enrich in an order of its own, not the input's.
+    #[arg(long)]
+    v2_shuffle: bool,
+    /// v2: give an unknown company an entry with null field groups instead of leaving it out.
+    #[arg(long)]
+    v2_stubs: bool,
+    /// v2: use the older field spellings (url, city, state, industry, sic_code, product,
+    /// product_intensity).
+    #[arg(long)]
+    v2_old_spellings: bool,
     /// Write the data set as Parquet files into DIR and exit instead of serving.
     #[arg(long, value_name = "DIR")]
     dump: Option<PathBuf>,
+}
+
+fn parse_versions(text: &str) -> Result<sandbox::Versions, String> {
+    sandbox::Versions::parse(text).ok_or_else(|| format!("'{text}' is not an API version: use v1, v2 or both"))
 }
 
 pub async fn run(args: SandboxArgs) -> ExitCode {
@@ -96,6 +117,13 @@ pub async fn run(args: SandboxArgs) -> ExitCode {
         companies: args.companies,
         seed: args.seed,
         deny,
+        api: args.api,
+        v2: sandbox::v2::Quirks {
+            max_batch: args.v2_max_batch,
+            shuffled: args.v2_shuffle,
+            stubs: args.v2_stubs,
+            old_spellings: args.v2_old_spellings,
+        },
     };
     let sandbox = match Sandbox::start(config).await {
         Ok(sandbox) => sandbox,
@@ -104,8 +132,14 @@ pub async fn run(args: SandboxArgs) -> ExitCode {
             return ExitCode::from(exit::USAGE);
         }
     };
-    println!("listening on {}", sandbox.base_url());
+    // The first line is the URL a client is given: v1's when v1 is served.
+    let first = if args.api.v1 { sandbox.base_url() } else { sandbox.base_url_v2() };
+    println!("listening on {first}");
     let _ = std::io::stdout().flush();
+    // On stderr, like the counters' address: whoever reads the first line may close stdout.
+    if args.api.v1 && args.api.v2 {
+        eprintln!("v2 at {} (key: hg_v2_ and the v1 key)", sandbox.base_url_v2());
+    }
     eprintln!("counters at {}/__sandbox/stats; Ctrl-C stops", sandbox.root_url());
     let _ = tokio::signal::ctrl_c().await;
     sandbox.stop();

@@ -51,6 +51,39 @@ impl Ledger {
         Ok(count)
     }
 
+    /// Charges for several parts of one request at once (v2: a company per field group), all
+    /// or nothing. Returns how many were charged.
+    pub fn charge_all(&mut self, parts: &[(Endpoint, &[u128])]) -> Result<u64, ApiError> {
+        let mut new: Vec<(Endpoint, u128)> = Vec::new();
+        for (endpoint, companies) in parts {
+            for company in *companies {
+                if !self.charged.contains(&(*endpoint, *company)) && !new.contains(&(*endpoint, *company)) {
+                    new.push((*endpoint, *company));
+                }
+            }
+        }
+        if let Some(balance) = self.balance {
+            if balance == 0 {
+                return Err(ApiError::credits_exhausted("Credits exhausted: no credits remain on this key"));
+            }
+            if new.len() as u64 > balance {
+                return Err(ApiError::credits_exhausted(format!(
+                    "Credits exhausted: this request needs {} credits but only {balance} remain",
+                    new.len()
+                )));
+            }
+            self.balance = Some(balance - new.len() as u64);
+        }
+        let count = new.len() as u64;
+        self.charged.extend(new);
+        Ok(count)
+    }
+
+    /// Whether `company` has been charged on `endpoint` (v2: in that field group).
+    pub fn is_charged(&self, endpoint: Endpoint, company: u128) -> bool {
+        self.charged.contains(&(endpoint, company))
+    }
+
     /// Records that a page of a charged endpoint reached the client intact, and returns how
     /// many of its companies the client had already been given: the same page answered again,
     /// or a company an earlier, different request carried. A client that asks again for what

@@ -28,6 +28,7 @@ mod ratelimit;
 mod request;
 mod server;
 mod stats;
+pub mod v2;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -64,9 +65,38 @@ pub struct SandboxConfig {
     pub credits: Option<u64>,
     pub companies: usize,
     pub seed: u64,
-    /// Endpoints the key is not entitled to: they answer 401 "Access denied to field group".
+    /// Endpoints the key is not entitled to: they answer 401 "Access denied to field group"
+    /// (on v2, the field group of the endpoint: `installs` denies `technographics`).
     pub deny: Vec<Endpoint>,
+    /// Which API versions are served, each under its own base path.
+    pub api: Versions,
+    /// How v2 bends where the real API may.
+    pub v2: v2::Quirks,
 }
+
+/// The API versions a sandbox serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Versions {
+    pub v1: bool,
+    pub v2: bool,
+}
+
+impl Versions {
+    pub const BOTH: Versions = Versions { v1: true, v2: true };
+
+    /// `v1`, `v2` or `both`.
+    pub fn parse(text: &str) -> Option<Versions> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "v1" => Some(Versions { v1: true, v2: false }),
+            "v2" => Some(Versions { v1: false, v2: true }),
+            "both" => Some(Versions::BOTH),
+            _ => None,
+        }
+    }
+}
+
+/// What marks a v2 key (docs/hg-api-v2.md §1).
+pub const V2_KEY_PREFIX: &str = "hg_v2_";
 
 /// The key a sandbox accepts unless told otherwise.
 pub const DEFAULT_KEY: &str = "sandbox-key";
@@ -86,6 +116,8 @@ impl Default for SandboxConfig {
             companies: 20_000,
             seed: 42,
             deny: Vec::new(),
+            api: Versions::BOTH,
+            v2: v2::Quirks::default(),
         }
     }
 }
@@ -101,6 +133,17 @@ pub enum SandboxError {
 }
 
 impl SandboxConfig {
+    /// The key v1 accepts: `key` without a v2 prefix.
+    pub fn key_v1(&self) -> &str {
+        self.key.strip_prefix(V2_KEY_PREFIX).unwrap_or(&self.key)
+    }
+
+    /// The key v2 accepts: `hg_v2_` and the v1 key (a v1 key does not work on v2, nor the
+    /// reverse).
+    pub fn key_v2(&self) -> String {
+        format!("{V2_KEY_PREFIX}{}", self.key_v1())
+    }
+
     fn check(&self) -> Result<(), SandboxError> {
         if !(0.0..=1.0).contains(&self.fault_rate) {
             return Err(SandboxError::Config(format!("fault rate must be between 0 and 1, got {}", self.fault_rate)));
@@ -108,7 +151,16 @@ impl SandboxConfig {
         if self.companies == 0 {
             return Err(SandboxError::Config("the data set needs at least one company".into()));
         }
-        if self.key.trim().is_empty() {
+        if !(1..=25).contains(&self.v2.max_batch) {
+            return Err(SandboxError::Config(format!(
+                "the v2 batch maximum must be 1 to 25, got {}",
+                self.v2.max_batch
+            )));
+        }
+        if !self.api.v1 && !self.api.v2 {
+            return Err(SandboxError::Config("serve at least one API version".into()));
+        }
+        if self.key_v1().trim().is_empty() {
             return Err(SandboxError::Config("the API key must not be empty".into()));
         }
         Ok(())
@@ -154,8 +206,19 @@ impl Sandbox {
         self.addr
     }
 
+    /// The v1 key.
     pub fn key(&self) -> &str {
-        &self.app.config.key
+        self.app.config.key_v1()
+    }
+
+    /// `http://127.0.0.1:PORT/data-api/v2`.
+    pub fn base_url_v2(&self) -> String {
+        format!("http://{}{}", self.addr, v2::BASE_PATH)
+    }
+
+    /// The v2 key: `hg_v2_` and the v1 key.
+    pub fn key_v2(&self) -> String {
+        self.app.config.key_v2()
     }
 
     pub fn data(&self) -> &DataSet {

@@ -38,6 +38,14 @@ impl<'a> Obj<'a> {
             .ok_or_else(|| ApiError::invalid("", "Request body must be a JSON object"))
     }
 
+    /// `value`, found at `at` (an element of an array), as an object.
+    pub fn at(value: &'a Value, at: String) -> Result<Obj<'a>, ApiError> {
+        match value.as_object() {
+            Some(map) => Ok(Obj { map, at }),
+            None => Err(ApiError::invalid(at, "must be an object")),
+        }
+    }
+
     /// Pointer to `key` inside this object.
     pub fn pointer(&self, key: &str) -> String {
         format!("{}/{}", self.at, key)

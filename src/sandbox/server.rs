@@ -26,6 +26,7 @@ use super::error::ApiError;
 use super::faults::{Fault, Faults};
 use super::ratelimit::TokenBucket;
 use super::stats::Stats;
+use super::v2;
 
 /// Every API path starts with this.
 pub const BASE_PATH: &str = "/data-api/v1";
@@ -39,6 +40,8 @@ pub struct App {
     pub config: SandboxConfig,
     pub bucket: TokenBucket,
     pub ledger: Mutex<Ledger>,
+    /// v2's own balance and first-time ledger: each key has its own.
+    pub ledger_v2: Mutex<Ledger>,
     pub faults: Faults,
     pub stats: Stats,
 }
@@ -49,6 +52,7 @@ impl App {
             data,
             bucket: TokenBucket::new(config.rate, config.burst),
             ledger: Mutex::new(Ledger::new(config.credits)),
+            ledger_v2: Mutex::new(Ledger::new(config.credits)),
             faults: Faults::new(config.seed, config.fault_rate, &config.fault_kinds, config.latency, config.jitter),
             stats: Stats::default(),
             config,
@@ -78,6 +82,7 @@ async fn reset(State(app): State<Arc<App>>, uri: Uri) -> StatusCode {
     app.stats.reset();
     if form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).any(|(k, v)| k == "credits" && v == "true") {
         app.ledger.lock().expect("ledger").reset(app.config.credits);
+        app.ledger_v2.lock().expect("ledger").reset(app.config.credits);
     }
     StatusCode::NO_CONTENT
 }
@@ -90,10 +95,10 @@ async fn api(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let endpoint = uri.path().strip_prefix(BASE_PATH).and_then(Endpoint::from_path);
-    let label = endpoint.map_or("unknown", Endpoint::name);
+    let route = Route::of(&app.config, uri.path());
+    let label = route.map_or("unknown", Route::name);
     let _in_flight = app.stats.begin(label);
-    let (delay, fault) = if endpoint.is_some() { app.faults.draw() } else { (Duration::ZERO, None) };
+    let (delay, fault) = if route.is_some() { app.faults.draw() } else { (Duration::ZERO, None) };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
@@ -115,7 +120,13 @@ async fn api(
             let result = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
                 Ok(body) => {
                     let damaged = fault == Some(Fault::TruncatedJson);
-                    serve(&app, endpoint, &method, &uri, &headers, &body, damaged)
+                    match route {
+                        Some(Route::V2(endpoint)) => serve_v2(&app, endpoint, &method, &headers, &body, damaged),
+                        Some(Route::V1(endpoint)) => {
+                            serve(&app, Some(endpoint), &method, &uri, &headers, &body, damaged)
+                        }
+                        None => serve(&app, None, &method, &uri, &headers, &body, damaged),
+                    }
                 }
                 Err(_) => Err(ApiError::too_large(MAX_BODY_BYTES)),
             };
@@ -136,14 +147,128 @@ async fn api(
         None => {}
     }
     if response.status() == StatusCode::METHOD_NOT_ALLOWED
-        && let Some(endpoint) = endpoint
+        && let Some(route) = route
     {
-        let allow = if endpoint.is_get() { "GET" } else { "POST" };
+        let allow = if route.is_get() { "GET" } else { "POST" };
         response.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
     }
-    add_headers(&app, response.headers_mut());
+    add_headers(&app, response.headers_mut(), matches!(route, Some(Route::V2(_))));
     app.stats.finish(label, response.status().as_str());
     response
+}
+
+/// An API path: an endpoint of a version the sandbox serves.
+#[derive(Clone, Copy)]
+enum Route {
+    V1(Endpoint),
+    V2(v2::Endpoint),
+}
+
+impl Route {
+    fn of(config: &SandboxConfig, path: &str) -> Option<Route> {
+        if config.api.v1
+            && let Some(rest) = path.strip_prefix(BASE_PATH)
+        {
+            return Endpoint::from_path(rest).map(Route::V1);
+        }
+        if config.api.v2
+            && let Some(rest) = path.strip_prefix(v2::BASE_PATH)
+        {
+            return v2::Endpoint::from_path(rest).map(Route::V2);
+        }
+        None
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Route::V1(e) => e.name(),
+            Route::V2(e) => e.name(),
+        }
+    }
+
+    fn is_get(self) -> bool {
+        match self {
+            Route::V1(e) => e.is_get(),
+            Route::V2(e) => e.is_get(),
+        }
+    }
+}
+
+/// The ledger key of a v2 field group: the v1 endpoint that sells the same data.
+fn charged_as(group: v2::Group) -> Endpoint {
+    match group {
+        v2::Group::Firmographics => Endpoint::Firmographic,
+        v2::Group::Technographics => Endpoint::Installs,
+        v2::Group::Spend => Endpoint::Spend,
+    }
+}
+
+/// One v2 request, in the order v1's take: method, key, rate limit, entitlements, the
+/// endpoint, the ledger (free endpoints too need a positive balance).
+fn serve_v2(
+    app: &App,
+    endpoint: v2::Endpoint,
+    method: &Method,
+    headers: &HeaderMap,
+    body: &[u8],
+    damaged: bool,
+) -> Result<serde_json::Value, ApiError> {
+    let expected = if endpoint.is_get() { Method::GET } else { Method::POST };
+    if *method != expected {
+        return Err(ApiError::method_not_allowed(method.as_str(), endpoint.path()));
+    }
+    authorize(headers, &app.config.key_v2())?;
+    if !app.bucket.try_take() {
+        app.stats.rate_limited();
+        return Err(ApiError::too_many_requests());
+    }
+    let mut ledger = app.ledger_v2.lock().expect("ledger");
+    if ledger.remaining() == Some(0) {
+        return Err(ApiError::credits_exhausted("Credits exhausted: no credits remain on this key"));
+    }
+    if endpoint == v2::Endpoint::Credits {
+        let total = app.config.credits;
+        let remaining = ledger.remaining();
+        let used = total.zip(remaining).map(|(t, r)| t.saturating_sub(r)).unwrap_or(0);
+        return Ok(serde_json::json!({"credits": {"total": total, "used": used, "remaining": remaining}}));
+    }
+    if endpoint == v2::Endpoint::Match && app.config.deny.contains(&Endpoint::Match) {
+        return Err(ApiError::unauthorized("Access denied to field group: company_match"));
+    }
+    let not_charged = |group: v2::Group, company: u128| !ledger.is_charged(charged_as(group), company);
+    let answer = v2::handle(&app.data, endpoint, body, app.config.v2, &not_charged)?;
+    if let Some((group, _)) = answer.returned.iter().find(|(g, _)| app.config.deny.contains(&charged_as(*g))) {
+        return Err(ApiError::unauthorized(format!("Access denied to field group: {}", group.name())));
+    }
+    let parts: Vec<(Endpoint, &[u128])> = answer.returned.iter().map(|(g, c)| (charged_as(*g), c.as_slice())).collect();
+    let charged = ledger.charge_all(&parts)?;
+    let mut repeated = 0;
+    if !damaged {
+        let page = String::from_utf8_lossy(body).into_owned();
+        let request = without_offsets(body).unwrap_or_else(|| page.clone());
+        for (endpoint, companies) in &parts {
+            repeated += ledger.deliver(*endpoint, &request, &page, companies);
+        }
+    }
+    drop(ledger);
+    let groups: Vec<(&'static str, usize)> = answer.returned.iter().map(|(g, c)| (g.name(), c.len())).collect();
+    app.stats.companies(endpoint.name(), answer.companies, &groups);
+    let rows = answer.returned.iter().map(|(_, c)| c.len()).sum();
+    app.stats.served(endpoint.name(), rows, charged, repeated);
+    Ok(answer.body)
+}
+
+/// A v2 enrich body without the offsets of its `pagination`: a later page of one request.
+fn without_offsets(body: &[u8]) -> Option<String> {
+    let mut value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if let Some(pagination) = value.get_mut("pagination").and_then(|p| p.as_object_mut()) {
+        for group in pagination.values_mut() {
+            if let Some(group) = group.as_object_mut() {
+                group.remove("offset");
+            }
+        }
+    }
+    Some(value.to_string())
 }
 
 fn serve(
@@ -160,7 +285,7 @@ fn serve(
     if *method != expected {
         return Err(ApiError::method_not_allowed(method.as_str(), uri.path()));
     }
-    authorize(headers, &app.config.key)?;
+    authorize(headers, app.config.key_v1())?;
     if !app.bucket.try_take() {
         app.stats.rate_limited();
         return Err(ApiError::too_many_requests());
@@ -218,7 +343,7 @@ async fn truncate(response: Response) -> Response {
     Response::from_parts(parts, Body::from(bytes.slice(..bytes.len() / 2)))
 }
 
-fn add_headers(app: &App, headers: &mut HeaderMap) {
+fn add_headers(app: &App, headers: &mut HeaderMap, v2: bool) {
     let rate = app.bucket.state();
     let mut set = |name: &'static str, value: String| {
         headers.insert(name, HeaderValue::from_str(&value).expect("ascii header"));
@@ -226,7 +351,8 @@ fn add_headers(app: &App, headers: &mut HeaderMap) {
     set("x-ratelimit-limit", format!("{}, {};w=1", rate.limit, rate.limit));
     set("x-ratelimit-remaining", rate.remaining.to_string());
     set("x-ratelimit-reset", rate.reset_seconds.to_string());
-    if let Some(credits) = app.ledger.lock().expect("ledger").remaining() {
+    let ledger = if v2 { &app.ledger_v2 } else { &app.ledger };
+    if let Some(credits) = ledger.lock().expect("ledger").remaining() {
         set("x-credits-remaining", credits.to_string());
     }
 }

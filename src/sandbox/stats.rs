@@ -15,6 +15,16 @@ struct EndpointStats {
     companies_charged: u64,
     /// Companies an intact answer carried that an earlier intact answer had already carried.
     companies_repeated: u64,
+    /// v2: companies the requests carried (a match's inputs, an enrich's ids).
+    #[serde(skip_serializing_if = "is_zero")]
+    companies: u64,
+    /// v2 enrich: per field group, companies the answers returned data for.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    groups: BTreeMap<&'static str, u64>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Default, Serialize, Clone)]
@@ -80,6 +90,16 @@ impl Stats {
         e.rows += rows as u64;
         e.companies_charged += charged;
         e.companies_repeated += repeated;
+    }
+
+    /// v2: the companies a request carried, and per field group those it returned data for.
+    pub fn companies(&self, endpoint: &'static str, carried: usize, groups: &[(&'static str, usize)]) {
+        let mut c = self.counters.lock().expect("stats");
+        let e = c.endpoints.entry(endpoint).or_default();
+        e.companies += carried as u64;
+        for (group, n) in groups {
+            *e.groups.entry(group).or_default() += *n as u64;
+        }
     }
 
     pub fn to_json(&self, credits_remaining: Option<u64>) -> serde_json::Value {

@@ -12,6 +12,7 @@ mod sandbox_dump;
 mod sandbox_endpoints;
 mod sandbox_faults;
 mod sandbox_rules;
+mod sandbox_v2;
 mod secrets;
 mod sql_explain;
 mod sql_search;

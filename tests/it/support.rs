@@ -61,6 +61,16 @@ impl Api {
         }
     }
 
+    /// A client of the sandbox's v2, with the v2 key.
+    pub fn v2(sandbox: &Sandbox) -> Api {
+        Api {
+            http: reqwest::Client::new(),
+            base: sandbox.base_url_v2(),
+            root: sandbox.root_url(),
+            auth: Some(format!("Bearer {}", sandbox.key_v2())),
+        }
+    }
+
     pub fn with_auth(mut self, auth: Option<&str>) -> Api {
         self.auth = auth.map(str::to_string);
         self

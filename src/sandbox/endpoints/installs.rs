@@ -160,7 +160,7 @@ fn sort_value(data: &DataSet, install: &Install, field: &str) -> SortValue {
     }
 }
 
-fn value(data: &DataSet, install: &Install, field: &str) -> Value {
+pub(crate) fn value(data: &DataSet, install: &Install, field: &str) -> Value {
     let catalog = &data.catalog;
     let product = &catalog.products[install.product as usize];
     let vendor = &catalog.vendors[product.vendor as usize];

@@ -2,12 +2,12 @@
 //! authentication, rate limits, faults and credits are the server's business, not theirs.
 
 mod catalog;
-mod company_match;
-mod firmographic;
-mod installs;
+pub(crate) mod company_match;
+pub(crate) mod firmographic;
+pub(crate) mod installs;
 mod intent;
 mod search;
-mod spend;
+pub(crate) mod spend;
 
 use serde_json::{Map, Value};
 

@@ -84,7 +84,7 @@ fn sort_value(data: &DataSet, spend: &Spend, field: &str) -> SortValue {
     }
 }
 
-fn value(data: &DataSet, company_id: u128, spend: &Spend, field: &str) -> Value {
+pub(crate) fn value(data: &DataSet, company_id: u128, spend: &Spend, field: &str) -> Value {
     let category = &data.catalog.categories[spend.category as usize];
     let country = &COUNTRIES[spend.country as usize];
     match field {

@@ -1,0 +1,109 @@
+//! HG Data API v2 as the sandbox serves it (docs/hg-api-v2.md): the same data set as v1 behind
+//! other paths and other shapes. Match takes up to 10 inputs a request, enrich up to 25
+//! companies and several field groups at once; the estimate and the balance are free. Like
+//! the v1 endpoints, these only turn a request into an answer; the server does the rest.
+
+mod enrich;
+mod matching;
+
+use serde_json::Value;
+
+use super::data::DataSet;
+use super::error::ApiError;
+use super::request::parse_body;
+
+pub use enrich::{GROUPS, Group};
+
+/// Every v2 path starts with this.
+pub const BASE_PATH: &str = "/data-api/v2";
+
+/// The v2 endpoints the sandbox serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Endpoint {
+    Match,
+    Enrich,
+    EnrichEstimate,
+    Credits,
+}
+
+impl Endpoint {
+    pub const ALL: [Endpoint; 4] = [Endpoint::Match, Endpoint::Enrich, Endpoint::EnrichEstimate, Endpoint::Credits];
+
+    /// Path below the v2 base URL.
+    pub fn path(self) -> &'static str {
+        match self {
+            Endpoint::Match => "/companies/match",
+            Endpoint::Enrich => "/companies/enrich",
+            Endpoint::EnrichEstimate => "/companies/enrich/estimate",
+            Endpoint::Credits => "/credits",
+        }
+    }
+
+    pub fn from_path(path: &str) -> Option<Endpoint> {
+        let path = path.trim_end_matches('/');
+        Endpoint::ALL.into_iter().find(|e| e.path() == path)
+    }
+
+    /// Name in `/__sandbox/stats`: `v2/` and the path.
+    pub fn name(self) -> &'static str {
+        match self {
+            Endpoint::Match => "v2/companies/match",
+            Endpoint::Enrich => "v2/companies/enrich",
+            Endpoint::EnrichEstimate => "v2/companies/enrich/estimate",
+            Endpoint::Credits => "v2/credits",
+        }
+    }
+
+    pub fn is_get(self) -> bool {
+        self == Endpoint::Credits
+    }
+}
+
+/// How the sandbox's v2 bends where the real API may (each a switch, so the client's
+/// tolerance is tested).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quirks {
+    /// Most companies one enrich request may carry (HG documents 25).
+    pub max_batch: usize,
+    /// Enrich answers in an order of its own, not the input's.
+    pub shuffled: bool,
+    /// An unknown company gets an entry with null groups instead of none.
+    pub stubs: bool,
+    /// Older field spellings: `url`, `city`, `state`, `industry`, `sic_code`; `product`,
+    /// `product_intensity`.
+    pub old_spellings: bool,
+}
+
+impl Default for Quirks {
+    fn default() -> Quirks {
+        Quirks { max_batch: 25, shuffled: false, stubs: false, old_spellings: false }
+    }
+}
+
+/// What a v2 request came to: the answer, and for enrich the companies that returned data per
+/// field group (what the ledger charges, once a contract year).
+#[derive(Debug, Default)]
+pub struct Answer {
+    pub body: Value,
+    pub returned: Vec<(Group, Vec<u128>)>,
+    /// Companies the request carried (for the stats).
+    pub companies: usize,
+}
+
+/// Runs one v2 endpoint on the data set (not `/credits`, which is the ledger's). `not_charged`
+/// says, for the estimate, whether a company has yet to be charged in a field group.
+pub fn handle(
+    data: &DataSet,
+    endpoint: Endpoint,
+    body: &[u8],
+    quirks: Quirks,
+    not_charged: &dyn Fn(Group, u128) -> bool,
+) -> Result<Answer, ApiError> {
+    let body = parse_body(body)?;
+    match endpoint {
+        Endpoint::Match => matching::handle(data, &body),
+        Endpoint::Enrich => enrich::handle(data, &body, quirks),
+        Endpoint::EnrichEstimate => enrich::estimate(data, &body, quirks, not_charged),
+        Endpoint::Credits => Err(ApiError::internal()),
+    }
+}
