@@ -33,22 +33,7 @@ impl Ledger {
         if !endpoint.charged() {
             return Ok(0);
         }
-        let new: Vec<u128> = companies.iter().copied().filter(|c| !self.charged.contains(&(endpoint, *c))).collect();
-        if let Some(balance) = self.balance {
-            if balance == 0 {
-                return Err(ApiError::credits_exhausted("Credits exhausted: no credits remain on this key"));
-            }
-            if new.len() as u64 > balance {
-                return Err(ApiError::credits_exhausted(format!(
-                    "Credits exhausted: this request needs {} credits but only {balance} remain",
-                    new.len()
-                )));
-            }
-            self.balance = Some(balance - new.len() as u64);
-        }
-        let count = new.len() as u64;
-        self.charged.extend(new.into_iter().map(|c| (endpoint, c)));
-        Ok(count)
+        self.charge_all(&[(endpoint, companies)])
     }
 
     /// Charges for several parts of one request at once (v2: a company per field group), all
