@@ -560,7 +560,7 @@ fn fields_key(fields: Fields) -> String {
 
 /// The endpoint a scope is for (its second part).
 fn endpoint_of(scope: &str) -> Option<Endpoint> {
-    scope.split('|').nth(1).and_then(super::v1::named)
+    scope.split('|').nth(1).and_then(super::endpoint_named)
 }
 
 /// The scope of a request: where it goes and what it asks, less the item and the fields.

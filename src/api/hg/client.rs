@@ -4,13 +4,14 @@
 //! envelope, the error body, what each status means, paging and the credit header.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::time::Duration;
 
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use reqwest::header::AUTHORIZATION;
 use serde_json::Value;
 
+use super::answer::Page;
 use super::cache::{CacheRead, ResponseCache};
 use super::credits::Credits;
 use super::endpoint::{Endpoint, Keys, MatchParams, Paging};
@@ -19,6 +20,7 @@ use super::flights::Flights;
 use super::metrics::{Metrics, MetricsSnapshot, Tally};
 use super::request::{ListQuery, MatchQuery, Payload};
 use super::row::{FieldValue, Row};
+use super::version::ApiVersion;
 use crate::api::transport::{
     ApiKey, AuthScheme, Credential, Gates, Meter, NoAnswer, RateHeaders, Response, RetryPolicy, SendError, Transport,
     TransportConfig, Verdict, header_number,
@@ -53,6 +55,8 @@ pub struct ClientConfig {
     pub cache_namespace: Option<String>,
     /// Make no charged request: count what it would cost and answer it with no rows.
     pub dry_run: bool,
+    /// The HG API version the base URL and the key are for.
+    pub version: ApiVersion,
 }
 
 /// Per-query settings of a client handle (from the session's `hg.*` settings).
@@ -74,9 +78,13 @@ impl ClientConfig {
     /// Defaults from docs/hg-api.md: 25 requests/s in bursts of 25, 8 in flight, 25 ids per
     /// batch, pages of 100, 6 attempts, 10 s per exchange and 30 s per request at most (so a
     /// server that never answers fails a query within half a minute).
+    /// The version is what the key and the base URL say (v1 unless either says v2).
     pub fn new(base_url: impl Into<String>, key: ApiKey) -> ClientConfig {
+        let base_url = base_url.into();
+        let version = ApiVersion::choose(None, Some(&key), Some(&base_url)).unwrap_or_default();
         ClientConfig {
-            base_url: base_url.into(),
+            version,
+            base_url,
             key,
             auth_scheme: AuthScheme::Bearer,
             rate: Some(25.0),
@@ -94,20 +102,15 @@ impl ClientConfig {
     }
 }
 
-/// One page of a list answer.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Page {
-    /// The API's `count`: all rows matching, when it says.
-    pub count: Option<u64>,
-    pub rows: Vec<Row>,
-}
-
 pub(crate) struct Inner {
     pub(crate) config: ClientConfig,
     transport: Transport,
     pub(crate) metrics: Metrics,
     /// Set once batch rows come back without `company_id`: from then on one company per request.
     pub(crate) batch_unsupported: AtomicBool,
+    /// Companies one v2 enrich request carries at most: the batch size, halved each time HG
+    /// refuses a batch for its size.
+    pub(crate) enrich_cap: AtomicUsize,
     pub(crate) flights: Flights,
     pub(crate) credits: Credits,
 }
@@ -154,6 +157,7 @@ impl HgClient {
                 config.base_url
             )));
         }
+        ApiVersion::choose(Some(config.version), None, Some(&config.base_url)).map_err(HgError::Config)?;
         if config.key.is_empty() {
             return Err(HgError::Config(
                 "no HG API key: set HG_API_KEY, add api_key to the config file, or use --sandbox".into(),
@@ -172,6 +176,7 @@ impl HgClient {
             timeout: config.timeout,
         };
         let host = url.host_str().unwrap_or_default().to_string();
+        let enrich_cap = config.batch_size.max(1);
         let transport = Transport::new(&host, Some(credential), transport_config, gates).map_err(HgError::Config)?;
         Ok(HgClient {
             inner: Arc::new(Inner {
@@ -179,6 +184,7 @@ impl HgClient {
                 transport,
                 metrics: Metrics::default(),
                 batch_unsupported: AtomicBool::new(false),
+                enrich_cap: AtomicUsize::new(enrich_cap),
                 flights: Flights::default(),
                 credits: Credits::default(),
             }),
@@ -252,12 +258,13 @@ impl HgClient {
         let (status, body) = (response.status, &response.body);
         let json: Result<Value, _> = serde_json::from_slice(body);
         if status == 200 {
-            return match json.map_err(|e| e.to_string()).and_then(|v| envelope(endpoint, v)) {
+            return match json.map_err(|e| e.to_string()).and_then(|v| super::answer::page(endpoint, v)) {
                 Ok(mut page) => {
                     let now = std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)
                         .map_or(0, |d| d.as_secs() as i64);
-                    for row in &mut page.rows {
+                    let candidates = page.matches.iter_mut().flat_map(|m| m.rows.iter_mut());
+                    for row in page.rows.iter_mut().chain(candidates) {
                         row.fields.insert(super::endpoint::FETCHED_AT.to_string(), FieldValue::Int(now));
                     }
                     inner.metrics.received(endpoint, page.rows.len(), body.len());
@@ -281,6 +288,7 @@ impl HgClient {
                     endpoint: name,
                     field_group: group.trim().to_string(),
                     detail,
+                    table: None,
                 }),
                 None => Verdict::Fail(HgError::Authentication { endpoint: name, status, detail }),
             },
@@ -390,7 +398,7 @@ impl HgClient {
     }
 
     /// The rows the cache holds for `item`, fresh enough, counted as a hit.
-    fn cached(&self, endpoint: Endpoint, item: &str, read: CacheRead) -> Option<Vec<Row>> {
+    pub(super) fn cached(&self, endpoint: Endpoint, item: &str, read: CacheRead) -> Option<Vec<Row>> {
         let config = &self.inner.config;
         let cache = config.cache.as_ref().filter(|_| !config.refresh)?;
         let scope = super::cache::scope(self.cache_base(), endpoint, "");
@@ -405,7 +413,7 @@ impl HgClient {
     }
 
     /// Keeps `rows` as the answer to `item`, when there is a cache.
-    fn keep(&self, endpoint: Endpoint, item: String, rows: &[Row]) {
+    pub(super) fn keep(&self, endpoint: Endpoint, item: String, rows: &[Row]) {
         if let Some(cache) = &self.inner.config.cache {
             let scope = super::cache::scope(self.cache_base(), endpoint, "");
             cache.put(&scope, endpoint, None, &[(item, rows)]);
@@ -535,21 +543,6 @@ impl Meter for EndpointMeter<'_> {
             tally.throttled();
         }
     }
-}
-
-/// `{"count": n, "data": [...]}` into a page; tolerates a missing count.
-fn envelope(endpoint: Endpoint, value: Value) -> Result<Page, String> {
-    let data =
-        value.get("data").and_then(Value::as_array).ok_or_else(|| "the answer has no 'data' list".to_string())?;
-    let rows = data
-        .iter()
-        .map(|item| {
-            item.as_object()
-                .map(|o| Row::decode(endpoint, o))
-                .ok_or_else(|| "a 'data' item is not an object".to_string())
-        })
-        .collect::<Result<Vec<Row>, String>>()?;
-    Ok(Page { count: value.get("count").and_then(Value::as_u64), rows })
 }
 
 /// The first error's `detail` and `source.pointer`.

@@ -60,6 +60,12 @@ pub enum Keys {
     None,
     /// Match inputs as query parameters, one input per request.
     Match(MatchParams),
+    /// Up to `max` match inputs a request, as objects in the body's `companies` list, with one
+    /// `limit` for them all (v2). The answer is tied back to the inputs by what it echoes.
+    MatchBatch { params: MatchParams, max: usize },
+    /// Up to `max` company ids a request as `companies.ids`, with the field `group` named in
+    /// `fields` and the filters and paging under that group's name (v2 enrich).
+    Enrich { group: &'static str, max: usize },
     /// One company id per request, at the top level of the body.
     OneInBody { field: &'static str },
     /// One company id per request, inside `filters`.
@@ -73,7 +79,7 @@ impl Keys {
     /// Companies one request may carry (1 unless the endpoint takes a batch).
     pub fn batch_max(self) -> usize {
         match self {
-            Keys::Batch { max, .. } => max.max(1),
+            Keys::Batch { max, .. } | Keys::MatchBatch { max, .. } | Keys::Enrich { max, .. } => max.max(1),
             _ => 1,
         }
     }
@@ -87,6 +93,26 @@ pub enum Paging {
     /// `limit` and `offset` in the query (GET) or the body (POST), until a short page or the
     /// `count` (docs/hg-api.md §1).
     LimitOffset,
+    /// `limit` and `offset` applied to each company of the request, with each company's total
+    /// beside its rows: only the companies that have more are asked again (v2 enrich).
+    PerCompany,
+}
+
+/// Where an answer's rows are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnswerShape {
+    /// `{"count": n, "data": [...]}`, or that object under `at` (v2 intent's `topics`).
+    Data { at: Option<&'static str> },
+    /// The list of rows under `list`, the total under `count` (v2 search's `companies`).
+    List { list: &'static str, count: &'static str },
+    /// One entry per input, each with its candidates (v2 match, docs/hg-api-v2.md §2.1).
+    Matches,
+    /// One entry per company found, the group's data inside it: an object (one row), or the
+    /// rows under `list` with the company's total under `count` (v2 enrich, §2.2).
+    Companies { group: &'static str, rows: Option<(&'static str, &'static str)> },
+    /// One object under `at`, as one row; a bare number there is its `remaining` (v2's
+    /// `GET /credits`: `{"credits": {"total", "used", "remaining"}}` or `{"credits": n}`).
+    Balance { at: &'static str },
 }
 
 /// The kind of the ids a filter lists.
@@ -118,29 +144,44 @@ pub enum FilterForm {
     Range,
     /// `true` or `false`: takes `= true`, `= false`, `IS TRUE`, `IS FALSE`, `col` and `NOT col`.
     Flag,
+    /// `{"<key>": [...]}`, rows with any of the values (v2's lists): takes `=` and `IN`.
+    AnyOf { key: &'static str, kind: IdKind },
 }
 
-/// A filter the endpoint applies, by its wire name.
+/// A filter the endpoint applies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WireFilter {
-    /// Its key inside `filters` (POST) or its query parameter (GET); a dotted name is a path
-    /// of nested objects (`firmographics.country_codes`).
+    /// What tables call it: v1's wire name, kept for the same filter on v2 so a table's
+    /// pushdown names one filter whatever the version.
     pub name: &'static str,
+    /// Its key inside `filters` (POST) or its query parameter (GET); a dotted path nests
+    /// objects (`firmographics.country_codes`, `technographics.products`).
+    pub path: &'static str,
     pub form: FilterForm,
 }
 
 impl WireFilter {
+    /// A filter sent under its own name.
+    pub const fn new(name: &'static str, form: FilterForm) -> WireFilter {
+        WireFilter { name, path: name, form }
+    }
+
+    /// A filter that tables call `name`, sent at `path`.
+    pub const fn at(name: &'static str, path: &'static str, form: FilterForm) -> WireFilter {
+        WireFilter { name, path, form }
+    }
+
     /// The SQL that reaches the API through this filter and where it goes, for `\d TABLE`.
     pub fn describe(&self) -> String {
+        let path = self.path;
         match self.form {
-            FilterForm::Inclusion(_) => format!("=, IN, <>, NOT IN: filters.{}", self.name),
-            FilterForm::List(_) => format!("=, IN: filters.{}", self.name),
-            FilterForm::InclusionList(_) => {
-                format!("=, IN, <>, NOT IN: filters.{} (each predicate one condition)", self.name)
-            }
-            FilterForm::Substring => format!("=, ILIKE '%x%': {}", self.name),
-            FilterForm::Range => format!("=, <, <=, >, >=, BETWEEN: filters.{} {{min, max}}", self.name),
-            FilterForm::Flag => format!("= true, = false, IS TRUE, IS FALSE: filters.{}", self.name),
+            FilterForm::Inclusion(_) => format!("=, IN, <>, NOT IN: filters.{path}"),
+            FilterForm::List(_) => format!("=, IN: filters.{path}"),
+            FilterForm::InclusionList(_) => format!("=, IN, <>, NOT IN: filters.{path} (each predicate one condition)"),
+            FilterForm::Substring => format!("=, ILIKE '%x%': {path}"),
+            FilterForm::Range => format!("=, <, <=, >, >=, BETWEEN: filters.{path} {{min, max}}"),
+            FilterForm::Flag => format!("= true, = false, IS TRUE, IS FALSE: filters.{path}"),
+            FilterForm::AnyOf { key, .. } => format!("=, IN: filters.{path}.{key}"),
         }
     }
 }
@@ -164,6 +205,11 @@ pub struct EndpointSpec {
     pub charged: bool,
     /// Rows a listing returns at most, whatever the paging.
     pub max_rows: Option<usize>,
+    /// Where the rows are in an answer.
+    pub answer: AnswerShape,
+    /// Other spellings HG may send a field under, as (sent, the declared field): v2 names
+    /// (`name`, `intensity`) and their older forms are read as the v1 fields the tables show.
+    pub aliases: &'static [(&'static str, &'static str)],
 }
 
 /// A handle on an endpoint's declaration: cheap to copy, compared by name.
@@ -196,6 +242,11 @@ impl Endpoint {
     /// The declared filter of `name`.
     pub fn filter(self, name: &str) -> Option<&'static WireFilter> {
         self.0.filters.iter().find(|f| f.name == name)
+    }
+
+    /// The declared field that `sent` is another spelling of, if it is one.
+    pub fn alias_of(self, sent: &str) -> Option<&'static str> {
+        self.0.aliases.iter().find(|(alias, _)| *alias == sent).map(|(_, field)| *field)
     }
 
     /// The type of one field, if the endpoint documents it.

@@ -12,9 +12,10 @@ pub enum HgError {
     Authentication { endpoint: &'static str, status: u16, detail: String },
 
     #[error(
-        "HG {endpoint}: your HG plan does not include the '{field_group}' data (HTTP 401: {detail}); ask your HG account manager for it, or leave this table out of the query"
+        "HG {endpoint}: your HG plan does not include the '{field_group}' data{} (HTTP 401: {detail}); ask your HG account manager for it, or leave this table out of the query",
+        table.map(|t| format!(", which hg.{t} reads")).unwrap_or_default()
     )]
-    NotEntitled { endpoint: &'static str, field_group: String, detail: String },
+    NotEntitled { endpoint: &'static str, field_group: String, detail: String, table: Option<&'static str> },
 
     #[error(
         "HG {endpoint}: credits exhausted (HTTP {status}: {detail}); nothing more can be fetched until the balance is topped up"
@@ -62,6 +63,16 @@ impl HgError {
                 | HgError::CreditBudget { .. }
                 | HgError::Config(_)
         ) && !matches!(self, HgError::RetriesExhausted { last, .. } if !last.is_per_lookup())
+    }
+
+    /// The error as `hg.{table}` reports it: an entitlement names the table that needs it.
+    pub fn for_table(self, table: &'static str) -> HgError {
+        match self {
+            HgError::NotEntitled { endpoint, field_group, detail, .. } => {
+                HgError::NotEntitled { endpoint, field_group, detail, table: Some(table) }
+            }
+            other => other,
+        }
     }
 
     /// The HTTP status the API answered with, when there was one.

@@ -12,9 +12,10 @@ use std::sync::atomic::Ordering;
 use futures::future::join_all;
 use futures::stream::{self, BoxStream, Stream, StreamExt};
 
+use super::batched::Fetched;
 use super::cache::{CacheRead, Cached};
 use super::client::HgClient;
-use super::endpoint::Endpoint;
+use super::endpoint::{Endpoint, Keys};
 use super::error::HgError;
 use super::flights::Claim;
 use super::ids::CompanyId;
@@ -98,44 +99,13 @@ fn decoded(cached: HashMap<CompanyId, Cached>) -> HashMap<CompanyId, Rows> {
     cached.into_iter().filter_map(|(id, answer)| answer.rows().map(|rows| (id, Arc::new(rows)))).collect()
 }
 
-/// What a fetch of several companies came to.
-#[derive(Default)]
-struct Fetched {
-    /// Companies answered in full (those of a batch that HG has nothing for are absent).
-    complete: HashMap<CompanyId, Vec<Row>>,
-    /// Companies returned in the pages of a batch received before a later page failed: charged,
-    /// but maybe not all their rows.
-    cut_short: HashSet<CompanyId>,
-    /// The first failure, if any request failed.
-    error: Option<HgError>,
-}
-
-impl Fetched {
-    #[cfg(test)]
-    fn into_result(self) -> Result<HashMap<CompanyId, Vec<Row>>, HgError> {
-        match self.error {
-            Some(error) => Err(error),
-            None => Ok(self.complete),
-        }
-    }
-
-    /// The outcome of company `id`: its rows when they arrived whole (none when every request
-    /// succeeded and HG had nothing for it), else the failure.
-    fn outcome(&mut self, id: &CompanyId) -> Result<Vec<Row>, HgError> {
-        match (self.complete.remove(id), &self.error) {
-            (Some(rows), _) => Ok(rows),
-            (None, None) => Ok(Vec::new()),
-            (None, Some(error)) => Err(error.clone()),
-        }
-    }
-}
-
 impl HgClient {
     /// What looking up `ids` on `endpoint` with `request` will take, given the cache: the
     /// requests, the credits they may cost at most, and the lookups the cache answers. For
     /// EXPLAIN: nothing is recorded.
     pub fn preview_companies(&self, endpoint: Endpoint, request: &EnrichRequest, ids: &[CompanyId]) -> LookupPlan {
-        let cached = self.cached_companies(endpoint, request, ids, CacheRead::Full);
+        let request = request.clone().fitted(endpoint);
+        let cached = self.cached_companies(endpoint, &request, ids, CacheRead::Full);
         let misses: Vec<CompanyId> = ids.iter().filter(|id| !cached.contains_key(*id)).cloned().collect();
         self.plan_misses(endpoint, &misses, cached.len() as u64, false)
     }
@@ -143,6 +113,7 @@ impl HgClient {
     /// Plans the lookup of `ids`: what the cache answers (counted as cache hits now) and what
     /// must be fetched, recorded as planned for progress and the credit budget's message.
     pub fn plan_companies(&self, endpoint: Endpoint, request: EnrichRequest, ids: Vec<CompanyId>) -> CompanyLookup {
+        let request = request.fitted(endpoint);
         let mut cached = self.cached_companies(endpoint, &request, &ids, CacheRead::Full);
         if !cached.is_empty() {
             self.cache_hits(endpoint, cached.len());
@@ -207,7 +178,7 @@ impl HgClient {
         if !hits.is_empty() {
             self.cache_hits(endpoint, hits.len());
         }
-        self.inner.metrics.plan(misses.len() as u64);
+        self.inner.metrics.plan(misses.len().div_ceil(self.batch_size(endpoint)) as u64);
         MatchLookup { client: self.clone(), endpoint, hits, misses }
     }
 
@@ -221,14 +192,20 @@ impl HgClient {
         request: EnrichRequest,
         ids: impl Stream<Item = CompanyId> + Send + 'static,
     ) -> BoxStream<'static, Result<(CompanyId, Rows), HgError>> {
-        self.enrich_stream(endpoint, request, ids, CacheRead::Full)
+        self.enrich_stream(endpoint, request.fitted(endpoint), ids, CacheRead::Full)
             .map(|(id, result)| result.map(|rows| (id, rows)))
             .boxed()
     }
 
-    /// Companies per request on `endpoint`: the declared batch, capped by the batch size setting.
+    /// Keys per request on `endpoint`: the declared batch, capped for companies by the batch
+    /// size setting (and on v2 by what HG has shown it takes).
     fn batch_size(&self, endpoint: Endpoint) -> usize {
-        endpoint.spec().keys.batch_max().min(self.config().batch_size.max(1))
+        let declared = endpoint.spec().keys.batch_max();
+        match endpoint.spec().keys {
+            Keys::MatchBatch { .. } => declared,
+            Keys::Enrich { .. } => declared.min(self.inner.enrich_cap.load(Ordering::Relaxed).max(1)),
+            _ => declared.min(self.config().batch_size.max(1)),
+        }
     }
 
     fn enrich_stream(
@@ -443,6 +420,9 @@ impl HgClient {
         ids: &[CompanyId],
     ) -> Fetched {
         let keys = endpoint.spec().keys;
+        if let Keys::Enrich { .. } = keys {
+            return self.enrich_batch(endpoint, request, ids).await;
+        }
         let one_by_one =
             ids.len() == 1 || self.batch_size(endpoint) <= 1 || self.inner.batch_unsupported.load(Ordering::Relaxed);
         if !one_by_one {
@@ -510,8 +490,19 @@ impl HgClient {
         let client = self.clone();
         let concurrency = self.config().max_in_flight.max(1);
         let mut seen = HashSet::new();
+        let queries = queries.filter(move |q| std::future::ready(seen.insert(q.clone())));
+        if let Keys::MatchBatch { max, .. } = endpoint.spec().keys {
+            return queries
+                .ready_chunks(max.max(1))
+                .map(move |chunk| {
+                    let client = client.clone();
+                    async move { client.match_batch(endpoint, chunk, read).await }
+                })
+                .buffer_unordered(concurrency)
+                .flat_map(stream::iter)
+                .boxed();
+        }
         queries
-            .filter(move |q| std::future::ready(seen.insert(q.clone())))
             .map(move |query| {
                 let client = client.clone();
                 async move {

@@ -88,7 +88,7 @@ impl MetricsSnapshot {
 impl Default for Metrics {
     fn default() -> Self {
         Metrics {
-            per_endpoint: super::v1::ALL.iter().map(|_| Counters::default()).collect(),
+            per_endpoint: super::known_endpoints().map(|_| Counters::default()).collect(),
             credits_remaining: AtomicI64::new(-1),
             credits_at_start: AtomicI64::new(-1),
             planned: AtomicU64::new(0),
@@ -100,7 +100,7 @@ impl Default for Metrics {
 
 impl Metrics {
     fn of(&self, endpoint: Endpoint) -> &Counters {
-        &self.per_endpoint[super::v1::ALL.iter().position(|e| *e == endpoint).expect("known endpoint")]
+        &self.per_endpoint[super::known_endpoints().position(|e| e == endpoint).expect("known endpoint")]
     }
 
     pub(crate) fn call(&self, endpoint: Endpoint, retry: bool) {
@@ -144,9 +144,8 @@ impl Metrics {
     }
 
     pub fn snapshot(&self) -> MetricsSnapshot {
-        let endpoints = super::v1::ALL
-            .iter()
-            .map(|&e| {
+        let endpoints = super::known_endpoints()
+            .map(|e| {
                 let c = self.of(e);
                 let m = EndpointMetrics {
                     calls: c.calls.load(Ordering::Relaxed),

@@ -2,10 +2,12 @@
 //! through the shared transport, lookups (planned, then fetched), the response cache and the
 //! run's credits. Nothing here knows DataFusion.
 //!
-//! Imports run one way (each file is imported only by those after it): `endpoint`, `ids`,
-//! `domain`, `error` → `v1`, `row`, `request`, `credits` → `cache`, `metrics`, `flights` →
-//! `client` → `lookup`.
+//! Imports run one way (each file is imported only by those after it): `endpoint`, `version`,
+//! `ids`, `domain`, `error` → `v1`, `v2`, `row`, `request`, `credits` → `answer`, `cache`,
+//! `metrics`, `flights` → `client` → `batched` → `lookup`.
 
+mod answer;
+mod batched;
 pub mod cache;
 mod client;
 mod credits;
@@ -19,13 +21,16 @@ mod metrics;
 mod request;
 mod row;
 pub mod v1;
+pub mod v2;
+mod version;
 
+pub use answer::{MatchEntry, Page};
 pub use cache::{CacheError, CacheStats, ResponseCache, default_cache_file};
-pub use client::{ClientConfig, DEFAULT_BASE_URL, HgClient, LookupOptions, Page};
+pub use client::{ClientConfig, DEFAULT_BASE_URL, HgClient, LookupOptions};
 pub use domain::normalize_domain;
 pub use endpoint::{
-    Endpoint, EndpointSpec, FETCHED_AT, FieldType, FilterForm, IdKind, Keys, MatchParams, Method, Paging, WireFilter,
-    type_of,
+    AnswerShape, Endpoint, EndpointSpec, FETCHED_AT, FieldType, FilterForm, IdKind, Keys, MatchParams, Method, Paging,
+    WireFilter, type_of,
 };
 pub use error::HgError;
 pub use ids::{CompanyId, HexId, InvalidId};
@@ -35,3 +40,14 @@ pub use request::{
     Companies, EnrichRequest, Filters, Inclusion, InclusionMethod, ListQuery, MatchQuery, Payload, Sort, SortDirection,
 };
 pub use row::{FieldValue, Row, Rows, parse_date};
+pub use version::{ApiVersion, V2_KEY_PREFIX};
+
+/// Every endpoint this client knows, v1's then v2's.
+pub(crate) fn known_endpoints() -> impl Iterator<Item = Endpoint> {
+    v1::ALL.iter().chain(v2::ALL.iter()).copied()
+}
+
+/// The endpoint of a [`name`](Endpoint::name), of either version.
+pub(crate) fn endpoint_named(name: &str) -> Option<Endpoint> {
+    known_endpoints().find(|e| e.name() == name)
+}

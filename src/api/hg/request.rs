@@ -143,9 +143,30 @@ impl EnrichRequest {
                     filters_of(object).insert(field.into(), id(one));
                 }
             }
-            (Keys::None | Keys::Match(_), _) => {}
+            (Keys::Enrich { group, .. }, companies) => {
+                object.remove("sorts");
+                if self.filters.is_empty() {
+                    object.remove("filters");
+                }
+                let ids: Vec<Value> = match companies {
+                    Companies::One(one) => vec![id(one)],
+                    Companies::Batch(ids) => ids.iter().map(id).collect(),
+                };
+                object.insert("companies".into(), serde_json::json!({ "ids": ids }));
+                object.insert("fields".into(), serde_json::json!([group]));
+            }
+            (Keys::None | Keys::Match(_) | Keys::MatchBatch { .. }, _) => {}
         }
         body
+    }
+
+    /// The request as `endpoint` takes it: without field names where it takes none (v2 enrich
+    /// returns every field of its group), so its answers are cached as whole.
+    pub fn fitted(mut self, endpoint: super::endpoint::Endpoint) -> EnrichRequest {
+        if !endpoint.spec().takes_fields {
+            self.fields = None;
+        }
+        self
     }
 }
 
@@ -244,6 +265,28 @@ mod tests {
         assert_eq!(
             firmo.body(crate::api::Endpoint::FIRMOGRAPHIC.spec().keys, Companies::One(&id)),
             json!({"company_id": "00000000000000000000000000000ABC", "fields": ["company_name"]})
+        );
+    }
+
+    #[test]
+    fn v2_enrich_bodies_name_the_group_and_nest_its_filters() {
+        let ids = [CompanyId::parse("abc").unwrap(), CompanyId::parse("1").unwrap()];
+        let request = EnrichRequest {
+            fields: Some(vec!["product_id".into()]),
+            filters: Filters::default().with("technographics.products", json!({"ids": [814]})),
+            sorts: Vec::new(),
+        }
+        .fitted(crate::api::Endpoint::V2_TECHNOGRAPHICS);
+        assert_eq!(
+            request.body(crate::api::Endpoint::V2_TECHNOGRAPHICS.spec().keys, Companies::Batch(&ids)),
+            json!({"companies": {"ids": ["00000000000000000000000000000ABC", "00000000000000000000000000000001"]},
+                   "fields": ["technographics"],
+                   "filters": {"technographics": {"products": {"ids": [814]}}}})
+        );
+        let firmographics = EnrichRequest::default().fitted(crate::api::Endpoint::V2_FIRMOGRAPHICS);
+        assert_eq!(
+            firmographics.body(crate::api::Endpoint::V2_FIRMOGRAPHICS.spec().keys, Companies::One(&ids[0])),
+            json!({"companies": {"ids": ["00000000000000000000000000000ABC"]}, "fields": ["firmographics"]})
         );
     }
 

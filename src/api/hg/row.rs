@@ -68,8 +68,13 @@ impl Row {
         let fields = object
             .iter()
             .map(|(name, value)| {
+                // Another spelling of a field is read as the field, unless the field came too.
+                let name = match endpoint.alias_of(name) {
+                    Some(field) if !object.contains_key(field) => field,
+                    _ => name.as_str(),
+                };
                 let kind = endpoint.field_type(name).unwrap_or(FieldType::Text);
-                (name.clone(), read(kind, value))
+                (name.to_string(), read(kind, value))
             })
             .collect();
         Row { fields }

@@ -4,7 +4,7 @@
 
 use super::endpoint::FieldType::{self, Date, Float, Id, Int, Text, TextList};
 use super::endpoint::IdKind;
-use super::endpoint::{Endpoint, EndpointSpec, FilterForm, Keys, MatchParams, Method, Paging, WireFilter};
+use super::endpoint::{AnswerShape, Endpoint, EndpointSpec, FilterForm, Keys, MatchParams, Method, Paging, WireFilter};
 
 /// Every v1 endpoint.
 pub static ALL: [Endpoint; 9] = [
@@ -24,8 +24,11 @@ pub fn named(name: &str) -> Option<Endpoint> {
     ALL.iter().copied().find(|e| e.name() == name)
 }
 
+/// Every v1 answer is `{"count": n, "data": [...]}`.
+const DATA: AnswerShape = AnswerShape::Data { at: None };
+
 /// Catalog lists are small; this bounds a listing all the same.
-const CATALOG_ROWS: usize = 100_000;
+pub(super) const CATALOG_ROWS: usize = 100_000;
 
 /// Companies per `company_ids` request at most (docs/hg-api.md §3.3; the client's batch size
 /// setting may ask for fewer).
@@ -35,16 +38,16 @@ const COMPANY_BATCH: Keys = Keys::Batch { one: "company_id", many: "company_ids"
 
 /// What search filters on (§3.6): each group nests under its name in `filters`.
 const SEARCH_FILTERS: &[WireFilter] = &[
-    WireFilter { name: "firmographics.country_codes", form: FilterForm::InclusionList(IdKind::Text) },
-    WireFilter { name: "firmographics.industries", form: FilterForm::InclusionList(IdKind::Int) },
-    WireFilter { name: "firmographics.employees", form: FilterForm::Range },
-    WireFilter { name: "firmographics.revenue", form: FilterForm::Range },
-    WireFilter { name: "installs.products", form: FilterForm::InclusionList(IdKind::Int) },
-    WireFilter { name: "installs.vendors", form: FilterForm::InclusionList(IdKind::Int) },
-    WireFilter { name: "corporate_hierarchy.is_global_headquarters", form: FilterForm::Flag },
+    WireFilter::new("firmographics.country_codes", FilterForm::InclusionList(IdKind::Text)),
+    WireFilter::new("firmographics.industries", FilterForm::InclusionList(IdKind::Int)),
+    WireFilter::new("firmographics.employees", FilterForm::Range),
+    WireFilter::new("firmographics.revenue", FilterForm::Range),
+    WireFilter::new("installs.products", FilterForm::InclusionList(IdKind::Int)),
+    WireFilter::new("installs.vendors", FilterForm::InclusionList(IdKind::Int)),
+    WireFilter::new("corporate_hierarchy.is_global_headquarters", FilterForm::Flag),
 ];
 
-const NAME_SEARCH: &[WireFilter] = &[WireFilter { name: "name", form: FilterForm::Substring }];
+const NAME_SEARCH: &[WireFilter] = &[WireFilter::new("name", FilterForm::Substring)];
 
 impl Endpoint {
     /// `GET /company/match` (§3.1): HG ids for a domain and/or a name; free.
@@ -65,6 +68,8 @@ impl Endpoint {
         filters: &[],
         charged: false,
         max_rows: None,
+        answer: DATA,
+        aliases: &[],
     });
 
     /// `POST /company/firmographic` (§3.2): one company's profile; charged.
@@ -79,6 +84,8 @@ impl Endpoint {
         filters: &[],
         charged: true,
         max_rows: None,
+        answer: DATA,
+        aliases: &[],
     });
 
     /// `POST /company/installs` (§3.3): products a company uses; charged, batched.
@@ -91,14 +98,16 @@ impl Endpoint {
         takes_fields: true,
         fields: INSTALLS_FIELDS,
         filters: &[
-            WireFilter { name: "products", form: FilterForm::Inclusion(IdKind::Int) },
-            WireFilter { name: "vendors", form: FilterForm::Inclusion(IdKind::Int) },
-            WireFilter { name: "product_categories", form: FilterForm::Inclusion(IdKind::Hex) },
-            WireFilter { name: "product_attributes", form: FilterForm::Inclusion(IdKind::Int) },
-            WireFilter { name: "country_codes", form: FilterForm::Inclusion(IdKind::Text) },
+            WireFilter::new("products", FilterForm::Inclusion(IdKind::Int)),
+            WireFilter::new("vendors", FilterForm::Inclusion(IdKind::Int)),
+            WireFilter::new("product_categories", FilterForm::Inclusion(IdKind::Hex)),
+            WireFilter::new("product_attributes", FilterForm::Inclusion(IdKind::Int)),
+            WireFilter::new("country_codes", FilterForm::Inclusion(IdKind::Text)),
         ],
         charged: true,
         max_rows: None,
+        answer: DATA,
+        aliases: &[],
     });
 
     /// `POST /company/spend` (§3.4): IT spend by category; charged, batched.
@@ -110,9 +119,11 @@ impl Endpoint {
         paging: Paging::LimitOffset,
         takes_fields: true,
         fields: SPEND_FIELDS,
-        filters: &[WireFilter { name: "category_ids", form: FilterForm::List(IdKind::Hex) }],
+        filters: &[WireFilter::new("category_ids", FilterForm::List(IdKind::Hex))],
         charged: true,
         max_rows: None,
+        answer: DATA,
+        aliases: &[],
     });
 
     /// `POST /company/intent` (§3.5): research topics; charged, one company per request.
@@ -124,9 +135,11 @@ impl Endpoint {
         paging: Paging::LimitOffset,
         takes_fields: true,
         fields: INTENT_FIELDS,
-        filters: &[WireFilter { name: "topic_ids", form: FilterForm::List(IdKind::Hex) }],
+        filters: &[WireFilter::new("topic_ids", FilterForm::List(IdKind::Hex))],
         charged: true,
         max_rows: None,
+        answer: DATA,
+        aliases: &[],
     });
 
     /// `POST /company/search` (§3.6): companies fitting a profile; free, 25,000 at most.
@@ -141,6 +154,8 @@ impl Endpoint {
         filters: SEARCH_FILTERS,
         charged: false,
         max_rows: Some(25_000),
+        answer: DATA,
+        aliases: &[],
     });
 
     /// `GET /catalog/products` (§3.7); free.
@@ -155,6 +170,8 @@ impl Endpoint {
         filters: NAME_SEARCH,
         charged: false,
         max_rows: Some(CATALOG_ROWS),
+        answer: DATA,
+        aliases: &[],
     });
 
     /// `GET /catalog/vendors` (§3.7); free.
@@ -169,6 +186,8 @@ impl Endpoint {
         filters: NAME_SEARCH,
         charged: false,
         max_rows: Some(CATALOG_ROWS),
+        answer: DATA,
+        aliases: &[],
     });
 
     /// `GET /catalog/product-categories` (§3.7); free.
@@ -183,6 +202,8 @@ impl Endpoint {
         filters: NAME_SEARCH,
         charged: false,
         max_rows: Some(CATALOG_ROWS),
+        answer: DATA,
+        aliases: &[],
     });
 }
 

@@ -18,6 +18,12 @@ impl ApiKey {
         self.0.expose_secret().is_empty()
     }
 
+    /// Whether the key is of a kind that starts with `prefix` (HG's v2 keys: `hg_v2_`): the
+    /// only thing told of a key besides sending it.
+    pub fn starts_with(&self, prefix: &str) -> bool {
+        self.0.expose_secret().starts_with(prefix)
+    }
+
     /// The value of the `Authorization` header. Only the transport calls this.
     pub(crate) fn header_value(&self, scheme: AuthScheme) -> String {
         match scheme {

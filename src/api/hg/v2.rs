@@ -1,0 +1,152 @@
+//! The HG Data API v2 endpoints, declared (docs/hg-api-v2.md §2). Each serves the same table as
+//! its v1 counterpart, so it declares the v1 fields: the names v2 sends (`name`, `intensity`)
+//! and their older spellings are aliases, read as those fields. A filter keeps the name tables
+//! know it by (v1's) and says where v2 takes it. Adding one is a declaration here and its
+//! entry in [`ALL`].
+
+use super::endpoint::{AnswerShape, Endpoint, EndpointSpec, FilterForm, IdKind, Keys, MatchParams, Method, Paging};
+use super::endpoint::{FieldType, WireFilter};
+use super::v1;
+
+/// Every v2 endpoint.
+pub static ALL: [Endpoint; 5] = [
+    Endpoint::V2_MATCH,
+    Endpoint::V2_FIRMOGRAPHICS,
+    Endpoint::V2_TECHNOGRAPHICS,
+    Endpoint::V2_SPEND,
+    Endpoint::V2_CREDITS,
+];
+
+/// The v2 endpoint of a [`name`](Endpoint::name).
+pub fn named(name: &str) -> Option<Endpoint> {
+    ALL.iter().copied().find(|e| e.name() == name)
+}
+
+/// Inputs one match request carries at most (§2.1).
+pub const MATCH_BATCH: usize = 10;
+
+/// Companies one enrich request carries at most (§2.2; a 422 on fewer halves the batch).
+pub const ENRICH_BATCH: usize = 25;
+
+const MATCH_ALIASES: &[(&str, &str)] = &[
+    ("id", "company_id"),
+    ("hg_id", "company_id"),
+    ("name", "company_name"),
+    ("domain", "domain_name"),
+    ("url", "domain_name"),
+];
+
+const FIRMOGRAPHIC_ALIASES: &[(&str, &str)] = &[
+    ("id", "company_id"),
+    ("hg_id", "company_id"),
+    ("name", "company_name"),
+    ("domain", "domain_name"),
+    ("url", "domain_name"),
+    ("domain_normalized", "domain_name_normalized"),
+    ("city", "city_name"),
+    ("state", "state_name"),
+    ("industry", "industry_name"),
+    ("sic_code", "sic_codes"),
+];
+
+const INSTALL_ALIASES: &[(&str, &str)] =
+    &[("intensity", "product_intensity"), ("product", "product_name"), ("hg_id", "company_id")];
+
+const TECHNOGRAPHIC_FILTERS: &[WireFilter] = &[
+    WireFilter::at("products", "technographics.products", FilterForm::AnyOf { key: "ids", kind: IdKind::Int }),
+    WireFilter::at("vendors", "technographics.vendors", FilterForm::AnyOf { key: "ids", kind: IdKind::Int }),
+    WireFilter::at(
+        "product_categories",
+        "technographics.product_categories",
+        FilterForm::AnyOf { key: "ids", kind: IdKind::Hex },
+    ),
+    WireFilter::at("country_codes", "technographics.country", FilterForm::AnyOf { key: "codes", kind: IdKind::Text }),
+];
+
+const SPEND_FILTERS: &[WireFilter] =
+    &[WireFilter::at("category_ids", "spend.categories", FilterForm::AnyOf { key: "ids", kind: IdKind::Hex })];
+
+const fn enrich(
+    name: &'static str,
+    group: &'static str,
+    fields: &'static [(&'static str, FieldType)],
+    filters: &'static [WireFilter],
+    rows: Option<(&'static str, &'static str)>,
+    aliases: &'static [(&'static str, &'static str)],
+) -> EndpointSpec {
+    EndpointSpec {
+        name,
+        path: "/companies/enrich",
+        method: Method::Post,
+        keys: Keys::Enrich { group, max: ENRICH_BATCH },
+        paging: if rows.is_some() { Paging::PerCompany } else { Paging::None },
+        takes_fields: false,
+        fields,
+        filters,
+        charged: true,
+        max_rows: None,
+        answer: AnswerShape::Companies { group, rows },
+        aliases,
+    }
+}
+
+impl Endpoint {
+    /// `POST /companies/match` (§2.1): HG ids for up to 10 inputs a request; free.
+    pub const V2_MATCH: Endpoint = Endpoint::of(&EndpointSpec {
+        name: "v2 match",
+        path: "/companies/match",
+        method: Method::Post,
+        keys: Keys::MatchBatch {
+            params: MatchParams { domain: "domain", name: "name", country: "country", limit: "limit", max_limit: 10 },
+            max: MATCH_BATCH,
+        },
+        paging: Paging::None,
+        takes_fields: false,
+        fields: v1::MATCH_FIELDS,
+        filters: &[],
+        charged: false,
+        max_rows: None,
+        answer: AnswerShape::Matches,
+        aliases: MATCH_ALIASES,
+    });
+
+    /// `GET /credits` (§2.4): the key's balance; free, but answers 402 at a zero balance.
+    pub const V2_CREDITS: Endpoint = Endpoint::of(&EndpointSpec {
+        name: "v2 credits",
+        path: "/credits",
+        method: Method::Get,
+        keys: Keys::None,
+        paging: Paging::None,
+        takes_fields: false,
+        fields: &[("total", FieldType::Int), ("used", FieldType::Int), ("remaining", FieldType::Int)],
+        filters: &[],
+        charged: false,
+        max_rows: None,
+        answer: AnswerShape::Balance { at: "credits" },
+        aliases: &[],
+    });
+
+    /// `POST /companies/enrich` with `firmographics` (§2.2): profiles, 25 companies a request.
+    pub const V2_FIRMOGRAPHICS: Endpoint = Endpoint::of(&enrich(
+        "v2 firmographics",
+        "firmographics",
+        v1::FIRMOGRAPHIC_FIELDS,
+        &[],
+        None,
+        FIRMOGRAPHIC_ALIASES,
+    ));
+
+    /// `POST /companies/enrich` with `technographics` (§2.2): installs, paged per company.
+    pub const V2_TECHNOGRAPHICS: Endpoint = Endpoint::of(&enrich(
+        "v2 technographics",
+        "technographics",
+        v1::INSTALLS_FIELDS,
+        TECHNOGRAPHIC_FILTERS,
+        Some(("installs", "installs_count")),
+        INSTALL_ALIASES,
+    ));
+
+    /// `POST /companies/enrich` with `spend` (§2.2): IT spend by category, paged per company.
+    pub const V2_SPEND: Endpoint =
+        Endpoint::of(&enrich("v2 spend", "spend", v1::SPEND_FIELDS, SPEND_FILTERS, Some(("all", "all_count")), &[]));
+}
