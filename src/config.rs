@@ -1,4 +1,5 @@
-//! Settings from flags, the environment (`HG_API_KEY`, `HG_BASE_URL`, `HG_PROFILE`) and the
+//! Settings from flags, the environment (`HG_API_KEY`, `HG_BASE_URL`, `HG_API_VERSION`,
+//! `HG_PROFILE`) and the
 //! config file (`$XDG_CONFIG_HOME/hgsql/config.toml`, named profiles), in that order of
 //! precedence. Each setting remembers where it came from, so `hgsql doctor` can say.
 //!
@@ -9,6 +10,7 @@
 //! [profiles.staging]
 //! api_key = "…"
 //! base_url = "https://…/data-api/v1"
+//! api_version = "v2"       # else the key says (hg_v2_…), else the base URL, else v1
 //! auth_scheme = "bare"     # send the key without "Bearer"
 //! rate = 10                # requests per second
 //! ```
@@ -19,14 +21,19 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::api::{ApiKey, AuthScheme, ClientConfig, DEFAULT_BASE_URL};
+use crate::api::{ApiKey, ApiVersion, AuthScheme, ClientConfig};
 
 /// Where a setting's value came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
     Flag(&'static str),
     Env(&'static str),
-    File { path: PathBuf, profile: String },
+    File {
+        path: PathBuf,
+        profile: String,
+    },
+    /// Worked out from another setting (the key's form, the base URL).
+    Derived(&'static str),
     Default,
 }
 
@@ -36,6 +43,7 @@ impl fmt::Display for Source {
             Source::Flag(flag) => write!(f, "flag {flag}"),
             Source::Env(var) => write!(f, "environment variable {var}"),
             Source::File { path, profile } => write!(f, "{} (profile {profile})", path.display()),
+            Source::Derived(from) => write!(f, "from {from}"),
             Source::Default => f.write_str("default"),
         }
     }
@@ -53,6 +61,7 @@ pub struct Setting<T> {
 pub struct Overrides {
     pub api_key: Option<String>,
     pub base_url: Option<String>,
+    pub api_version: Option<String>,
     pub profile: Option<String>,
     pub config_file: Option<PathBuf>,
 }
@@ -63,6 +72,7 @@ pub struct Overrides {
 struct Profile {
     api_key: Option<String>,
     base_url: Option<String>,
+    api_version: Option<String>,
     auth_scheme: Option<AuthScheme>,
     rate: Option<f64>,
     max_in_flight: Option<usize>,
@@ -95,6 +105,8 @@ pub enum ConfigError {
     NoKey { profile: String, path: PathBuf },
     #[error("{setting} = {value} is out of range: {hint}")]
     OutOfRange { setting: &'static str, value: String, hint: &'static str },
+    #[error("the API version ({given_by}): {message}")]
+    Version { given_by: Source, message: String },
 }
 
 /// Every client setting, resolved.
@@ -104,6 +116,8 @@ pub struct Settings {
     pub profile: Setting<String>,
     pub api_key: Option<Setting<ApiKey>>,
     pub base_url: Setting<String>,
+    /// The HG API version spoken (docs/hg-api-v2.md §1).
+    pub api_version: Setting<ApiVersion>,
     pub auth_scheme: Setting<AuthScheme>,
     pub rate: Setting<Option<f64>>,
     pub max_in_flight: Setting<usize>,
@@ -130,6 +144,37 @@ fn from_file_or<T>(value: Option<T>, default: T, in_file: &Source) -> Setting<T>
         Some(value) => Setting { value, source: in_file.clone() },
         None => Setting { value: default, source: Source::Default },
     }
+}
+
+/// The API version: as set, else as the key or the base URL says, else v1; a base URL of the
+/// other version is an error.
+fn version(
+    asked: Option<Setting<String>>,
+    key: Option<&Setting<ApiKey>>,
+    base_url: Option<&Setting<String>>,
+) -> Result<Setting<ApiVersion>, ConfigError> {
+    let set = match &asked {
+        Some(asked) => Some(
+            ApiVersion::parse(&asked.value)
+                .map_err(|message| ConfigError::Version { given_by: asked.source.clone(), message })?,
+        ),
+        None => None,
+    };
+    let key = key.map(|k| &k.value);
+    let url = base_url.map(|b| b.value.as_str());
+    let value = ApiVersion::choose(set, key, url).map_err(|message| ConfigError::Version {
+        given_by: asked
+            .as_ref()
+            .map_or_else(|| base_url.expect("only a URL conflicts").source.clone(), |a| a.source.clone()),
+        message,
+    })?;
+    let source = match asked {
+        Some(asked) => asked.source,
+        None if key.and_then(ApiVersion::of_key).is_some() => Source::Derived("the API key's form (hg_v2_…)"),
+        None if url.and_then(ApiVersion::of_base_url).is_some() => Source::Derived("the base URL"),
+        None => Source::Default,
+    };
+    Ok(Setting { value, source })
 }
 
 impl Settings {
@@ -180,11 +225,19 @@ impl Settings {
         let api_key = pick(Some(("--api-key", overrides.api_key.clone())), Some("HG_API_KEY"), chosen.api_key.clone())
             .map(|s| Setting { value: ApiKey::new(s.value), source: s.source });
         let base_url =
-            pick(Some(("--base-url", overrides.base_url.clone())), Some("HG_BASE_URL"), chosen.base_url.clone())
-                .unwrap_or(Setting { value: DEFAULT_BASE_URL.to_string(), source: Source::Default });
+            pick(Some(("--base-url", overrides.base_url.clone())), Some("HG_BASE_URL"), chosen.base_url.clone());
+        let asked = pick(
+            Some(("--api-version", overrides.api_version.clone())),
+            Some("HG_API_VERSION"),
+            chosen.api_version.clone(),
+        );
+        let api_version = version(asked, api_key.as_ref(), base_url.as_ref())?;
+        let base_url = base_url
+            .unwrap_or(Setting { value: api_version.value.default_base_url().to_string(), source: Source::Default });
         let settings = Settings {
             api_key,
             base_url,
+            api_version,
             auth_scheme: from_file_or(chosen.auth_scheme, AuthScheme::Bearer, &in_file),
             rate: from_file_or(chosen.rate.map(|r| (r > 0.0).then_some(r)), Some(25.0), &in_file),
             max_in_flight: from_file_or(chosen.max_in_flight, 8, &in_file),
@@ -225,6 +278,7 @@ impl Settings {
             path: self.config_file.clone(),
         })?;
         let mut config = ClientConfig::new(self.base_url.value.clone(), key.value.clone());
+        config.version = self.api_version.value;
         config.auth_scheme = self.auth_scheme.value;
         config.rate = self.rate.value;
         config.max_in_flight = self.max_in_flight.value;
@@ -268,7 +322,8 @@ auth_scheme = "bare"
         let s = resolve(Some(FILE), &[], Overrides::default()).unwrap();
         assert!(matches!(s.api_key.as_ref().unwrap().source, Source::File { .. }));
         assert_eq!(s.rate.value, Some(10.0));
-        assert_eq!(s.base_url, Setting { value: DEFAULT_BASE_URL.into(), source: Source::Default });
+        assert_eq!(s.base_url, Setting { value: crate::api::DEFAULT_BASE_URL.into(), source: Source::Default });
+        assert_eq!(s.api_version, Setting { value: ApiVersion::V1, source: Source::Default });
         let s = resolve(Some(FILE), &[("HG_API_KEY", "env-key"), ("HG_BASE_URL", "http://x/v1")], Overrides::default())
             .unwrap();
         assert_eq!(s.api_key.unwrap().source, Source::Env("HG_API_KEY"));
@@ -276,6 +331,38 @@ auth_scheme = "bare"
         let flags = Overrides { api_key: Some("flag-key".into()), ..Overrides::default() };
         let s = resolve(Some(FILE), &[("HG_API_KEY", "env-key")], flags).unwrap();
         assert_eq!(s.api_key.unwrap().source, Source::Flag("--api-key"));
+    }
+
+    #[test]
+    fn the_version_is_set_else_the_key_or_the_base_url_says() {
+        let v2_key = [("HG_API_KEY", "hg_v2_secret")];
+        let s = resolve(None, &v2_key, Overrides::default()).unwrap();
+        assert_eq!(s.api_version.value, ApiVersion::V2);
+        assert!(matches!(s.api_version.source, Source::Derived(_)));
+        assert_eq!(s.base_url.value, "https://api.hginsights.com/data-api/v2", "v2's own root by default");
+        assert_eq!(s.client_config().unwrap().version, ApiVersion::V2);
+        let s = resolve(
+            Some("[profiles.default]\napi_version = \"v2\"\n"),
+            &[("HG_API_VERSION", "v1")],
+            Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(s.api_version, Setting { value: ApiVersion::V1, source: Source::Env("HG_API_VERSION") });
+        let flag = Overrides { api_version: Some("v2".into()), ..Overrides::default() };
+        let s = resolve(None, &[("HG_API_VERSION", "v1")], flag).unwrap();
+        assert_eq!(s.api_version.source, Source::Flag("--api-version"));
+        let s = resolve(None, &[("HG_BASE_URL", "http://127.0.0.1:9/data-api/v2")], Overrides::default()).unwrap();
+        assert_eq!(s.api_version.value, ApiVersion::V2);
+        let wrong = resolve(
+            None,
+            &[("HG_API_KEY", "hg_v2_secret"), ("HG_BASE_URL", "http://x/data-api/v1")],
+            Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(wrong.contains("v1 API") && wrong.contains("HG_BASE_URL") && !wrong.contains("secret"), "{wrong}");
+        let bad = resolve(None, &[("HG_API_VERSION", "v3")], Overrides::default()).unwrap_err().to_string();
+        assert!(bad.contains("HG_API_VERSION") && bad.contains("v1 or v2"), "{bad}");
     }
 
     #[test]

@@ -108,7 +108,8 @@ impl Session {
         let ctx = SessionContext::new_with_state(state).enable_url_table();
         let catalog = ctx.catalog("datafusion").expect("the default catalog exists");
         catalog.register_schema(HG_SCHEMA, Arc::new(MemorySchemaProvider::new())).expect("schema hg registers");
-        for spec in crate::tables::all() {
+        let version = client.as_ref().map_or(Default::default(), |c| c.config().version);
+        for spec in crate::tables::for_version(version) {
             let table = HgTable::new(spec, client.clone(), options);
             ctx.register_table(format!("{HG_SCHEMA}.{}", spec.name), Arc::new(table)).expect("hg table registers");
         }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::{ConnectionFlags, exit};
 use std::sync::Arc;
 
-use crate::api::{ApiKey, ClientConfig, HgClient, ResponseCache, default_cache_file};
+use crate::api::{ApiKey, ApiVersion, ClientConfig, HgClient, ResponseCache, default_cache_file};
 use crate::config::{ConfigError, Overrides, Settings};
 use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::session::Session;
@@ -26,6 +26,7 @@ pub fn settings(flags: &ConnectionFlags) -> Result<Settings, ConfigError> {
     Settings::from_env(&Overrides {
         api_key: flags.api_key.clone(),
         base_url: flags.base_url.clone(),
+        api_version: flags.api_version.map(|v| v.as_str().to_string()),
         profile: flags.profile.clone(),
         config_file: None,
     })
@@ -44,13 +45,14 @@ pub async fn connect(flags: &ConnectionFlags, dry_run: bool) -> Result<Connectio
         Ok(())
     };
     let connection = if flags.sandbox {
-        let (sandbox, client) = start_sandbox(tune).await?;
-        let describe = format!("the built-in sandbox at {}", sandbox.base_url());
+        let version = sandbox_version(flags)?;
+        let (sandbox, client) = start_sandbox(version, tune).await?;
+        let describe = format!("the built-in sandbox at {} (HG API {version})", client.config().base_url);
         Connection { session: Session::with_client(client), describe, _sandbox: Some(sandbox) }
     } else {
         let settings = settings(flags).map_err(|e| (exit::USAGE, e.to_string()))?;
         let describe = match &settings.api_key {
-            Some(_) => format!("HG at {}", settings.base_url.value),
+            Some(_) => format!("HG at {} (API {})", settings.base_url.value, settings.api_version.value),
             None => "no HG API key (set HG_API_KEY, or run with --sandbox)".to_string(),
         };
         let client = match settings.client_config() {
@@ -73,9 +75,23 @@ pub async fn connect(flags: &ConnectionFlags, dry_run: bool) -> Result<Connectio
     Ok(connection)
 }
 
-/// The in-process sandbox `--sandbox` queries, and a client for it (set up further by `tune`).
-/// Requests get ~30 ms of latency and HG's rate limit, so timings look like the real API's.
+/// The HG API version `--sandbox` speaks: `--api-version`, else `HG_API_VERSION`, else v1 (the
+/// sandbox serves both; it has no key or base URL to say otherwise).
+pub fn sandbox_version(flags: &ConnectionFlags) -> Result<ApiVersion, (u8, String)> {
+    if let Some(version) = flags.api_version {
+        return Ok(version);
+    }
+    match std::env::var("HG_API_VERSION").ok().filter(|v| !v.trim().is_empty()) {
+        Some(text) => ApiVersion::parse(&text).map_err(|e| (exit::USAGE, format!("HG_API_VERSION: {e}"))),
+        None => Ok(ApiVersion::V1),
+    }
+}
+
+/// The in-process sandbox `--sandbox` queries, and a client for it on `version` (set up
+/// further by `tune`). Requests get ~30 ms of latency and HG's rate limit, so timings look like
+/// the real API's.
 pub async fn start_sandbox(
+    version: ApiVersion,
     tune: impl FnOnce(&mut ClientConfig) -> Result<(), (u8, String)>,
 ) -> Result<(Sandbox, HgClient), (u8, String)> {
     let config = SandboxConfig {
@@ -86,7 +102,11 @@ pub async fn start_sandbox(
     let (seed, companies) = (config.seed, config.companies);
     let sandbox =
         Sandbox::start(config).await.map_err(|e| (exit::HG_API, format!("the sandbox did not start: {e}")))?;
-    let mut config = ClientConfig::new(sandbox.base_url(), ApiKey::new(sandbox.key()));
+    let mut config = match version {
+        ApiVersion::V1 => ClientConfig::new(sandbox.base_url(), ApiKey::new(sandbox.key())),
+        ApiVersion::V2 => ClientConfig::new(sandbox.base_url_v2(), ApiKey::new(sandbox.key_v2())),
+    };
+    config.version = version;
     // Its port changes every run, its data does not: cached answers stay valid.
     config.cache_namespace = Some(format!("hgsql-sandbox:seed={seed}:companies={companies}"));
     tune(&mut config)?;

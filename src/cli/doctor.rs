@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::connect;
 use super::{ConnectionFlags, exit};
-use crate::api::{Endpoint, HgClient, Payload};
+use crate::api::{ApiVersion, Endpoint, FieldValue, HgClient, Payload};
 use crate::config::{Setting, Settings};
 
 /// Runs the checks and returns the exit code: 0 when HG answered, 2 for bad settings, 3 when
@@ -13,9 +13,14 @@ use crate::config::{Setting, Settings};
 pub async fn run(flags: &ConnectionFlags) -> u8 {
     let mut _sandbox = None;
     let client = if flags.sandbox {
-        match connect::start_sandbox(|_| Ok(())).await {
+        let version = match connect::sandbox_version(flags) {
+            Ok(version) => version,
+            Err((code, message)) => return failed(code, &message),
+        };
+        match connect::start_sandbox(version, |_| Ok(())).await {
             Ok((sandbox, client)) => {
-                line("api", &format!("the built-in sandbox at {} (flag --sandbox)", sandbox.base_url()));
+                line("api", &format!("the built-in sandbox at {} (flag --sandbox)", client.config().base_url));
+                line("api version", &format!("{version} (the sandbox serves v1 and v2)"));
                 _sandbox = Some(sandbox);
                 client
             }
@@ -38,16 +43,28 @@ pub async fn run(flags: &ConnectionFlags) -> u8 {
             Err(e) => return failed(exit::USAGE, &e.to_string()),
         }
     };
-    let endpoint = Endpoint::PRODUCTS;
+    // A free call: the catalog on v1, the balance on v2 (its documented way to read credits).
+    let (endpoint, payload, asked) = match client.config().version {
+        ApiVersion::V1 => {
+            (Endpoint::PRODUCTS, Payload::Query(vec![("limit".into(), "1".into())]), "GET /catalog/products?limit=1")
+        }
+        ApiVersion::V2 => (Endpoint::V2_CREDITS, Payload::Query(Vec::new()), "GET /credits"),
+    };
     let started = Instant::now();
-    let answer = client.send(endpoint, &Payload::Query(vec![("limit".into(), "1".into())])).await;
+    let answer = client.send(endpoint, &payload).await;
     let elapsed = started.elapsed();
-    match answer {
-        Ok(_) => {
-            line("request", &format!("GET {}?limit=1 (free) answered in {} ms", endpoint.path(), elapsed.as_millis()))
+    let balance = match answer {
+        Ok(page) => {
+            line("request", &format!("{asked} (free) answered in {} ms", elapsed.as_millis()));
+            (endpoint == Endpoint::V2_CREDITS).then(|| page.rows.into_iter().next()).flatten()
+        }
+        // v2 answers 402 at a zero balance, even here: the key works, its credits are spent.
+        Err(e) if endpoint == Endpoint::V2_CREDITS && e.status() == Some(402) => {
+            line("request", &format!("{asked} (free) answered 402: no credits remain on this key"));
+            None
         }
         Err(e) => return failed(exit::HG_API, &e.to_string()),
-    }
+    };
     let rate = client.rate_headers();
     let show = |v: Option<String>| v.unwrap_or_else(|| "not sent".to_string());
     line(
@@ -59,9 +76,15 @@ pub async fn run(flags: &ConnectionFlags) -> u8 {
             show(rate.reset)
         ),
     );
-    match client.metrics().credits_remaining {
-        Some(credits) => line("credits", &format!("{credits} remaining (x-credits-remaining)")),
-        None => line("credits", "not reported by this API (no x-credits-remaining header)"),
+    let number = |row: &crate::api::Row, field: &str| row.get(field).and_then(FieldValue::as_i64);
+    match (balance, client.metrics().credits_remaining) {
+        (Some(row), _) if number(&row, "remaining").is_some() => {
+            let remaining = number(&row, "remaining").unwrap_or_default();
+            let total = number(&row, "total").map_or(String::new(), |t| format!(" of {t}"));
+            line("credits", &format!("{remaining} remaining{total} (GET /credits)"));
+        }
+        (_, Some(credits)) => line("credits", &format!("{credits} remaining (x-credits-remaining)")),
+        (_, None) => line("credits", "not reported by this API (no x-credits-remaining header)"),
     }
     println!("ok: HG answered; queries can run");
     exit::OK
@@ -76,6 +99,7 @@ fn show_settings(settings: &Settings) {
         None => line("api key", "NOT SET: set HG_API_KEY, add api_key to the config file, or use --sandbox"),
     }
     sourced("base url", &settings.base_url, |v| v.clone());
+    sourced("api version", &settings.api_version, |v| v.to_string());
     sourced("auth scheme", &settings.auth_scheme, |v| format!("{v:?}").to_lowercase());
     sourced("rate", &settings.rate, |v| match v {
         Some(rate) => format!("{rate} requests/s"),

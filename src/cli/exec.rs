@@ -224,7 +224,10 @@ pub async fn run_statement(
         progress.finish().await;
     }
     let elapsed = started.elapsed();
-    let calls = client.zip(before).map(|(c, before)| StatementCalls::between(&before, &c.metrics()));
+    let calls = client.zip(before).map(|(c, before)| StatementCalls {
+        version: Some(c.config().version),
+        ..StatementCalls::between(&before, &c.metrics())
+    });
     let result = result.map(|gathered| match gathered {
         Ok(Gathered::Table(table)) => table
             .write(&mut Stdout { out: BufWriter::new(std::io::stdout().lock()), closed: &closed })

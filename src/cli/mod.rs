@@ -74,6 +74,10 @@ pub struct ConnectionFlags {
     /// HG API base URL (default: HG_BASE_URL, the config file, then the real API).
     #[arg(long, global = true, value_name = "URL")]
     pub base_url: Option<String>,
+    /// HG API version to speak: v1 or v2 (default: HG_API_VERSION, the profile's api_version,
+    /// then what the key says: `hg_v2_…` keys are v2; then the base URL; then v1).
+    #[arg(long, global = true, value_name = "VERSION", value_parser = parse_version)]
+    pub api_version: Option<crate::api::ApiVersion>,
     /// Profile of the config file to use (default: HG_PROFILE, then `default`).
     #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
@@ -87,6 +91,10 @@ pub struct ConnectionFlags {
     /// query stops, saying what it still needs (also `SET hg.max_credits = N`).
     #[arg(long, global = true, value_name = "N")]
     pub max_credits: Option<u64>,
+}
+
+fn parse_version(text: &str) -> Result<crate::api::ApiVersion, String> {
+    crate::api::ApiVersion::parse(text)
 }
 
 #[derive(Subcommand, Debug)]

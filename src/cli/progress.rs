@@ -30,6 +30,8 @@ pub struct StatementCalls {
     pub credits: Option<i64>,
     /// Lookups answered from the response cache.
     pub cache_hits: u64,
+    /// The HG API version the calls went to, when known.
+    pub version: Option<crate::api::ApiVersion>,
 }
 
 impl StatementCalls {
@@ -49,6 +51,7 @@ impl StatementCalls {
             rate_wait: n.rate_wait.saturating_sub(b.rate_wait),
             credits,
             cache_hits: n.cache_hits.saturating_sub(b.cache_hits),
+            version: None,
         }
     }
 
@@ -63,6 +66,9 @@ impl StatementCalls {
             Some(credits) => format!("{credits} credits"),
             None => "credits not reported".to_string(),
         });
+        if let Some(version) = self.version {
+            parts.push(format!("HG API {version}"));
+        }
         parts.join(" · ")
     }
 }

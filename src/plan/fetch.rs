@@ -317,7 +317,7 @@ impl Run {
         let batches = lookup.fetch().ready_chunks(LOOKUPS_PER_BATCH).map(move |chunk| {
             let chunk = chunk
                 .into_iter()
-                .map(|(id, result)| Ok((id, kept(result, on_error)?)))
+                .map(|(id, result)| Ok((id, kept(spec, result, on_error)?)))
                 .collect::<Result<Vec<(CompanyId, Result<Rows, String>)>>>()?;
             company_batch(spec, projection.as_deref(), key, &chunk, &spellings)
         });
@@ -390,7 +390,7 @@ impl Run {
         let batches = lookup.fetch().ready_chunks(LOOKUPS_PER_BATCH).map(move |chunk| {
             let chunk = chunk
                 .into_iter()
-                .map(|(query, result)| Ok((query, kept(result, on_error)?)))
+                .map(|(query, result)| Ok((query, kept(spec, result, on_error)?)))
                 .collect::<Result<Vec<(MatchQuery, Result<Vec<Row>, String>)>>>()?;
             match_batch(spec, projection.as_deref(), columns, &chunk, &echoes)
         });
@@ -463,11 +463,11 @@ fn options(
 /// A lookup's outcome as a batch builder takes it: its rows, or (under `hg.on_error = 'null'`
 /// and for an error about this lookup alone) the message its row carries. Anything else fails
 /// the query.
-fn kept<T>(result: Result<T, HgError>, on_error: OnError) -> Result<Result<T, String>> {
+fn kept<T>(spec: &TableSpec, result: Result<T, HgError>, on_error: OnError) -> Result<Result<T, String>> {
     match result {
         Ok(rows) => Ok(Ok(rows)),
         Err(error) if on_error == OnError::Null && error.is_per_lookup() => Ok(Err(error.to_string())),
-        Err(error) => Err(external(error)),
+        Err(error) => Err(external(error.for_table(spec.name))),
     }
 }
 

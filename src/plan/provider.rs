@@ -61,6 +61,14 @@ impl TableProvider for HgTable {
             // An HG error, not a SQL one: the query is fine, HG cannot be reached without a key.
             DataFusionError::External(Box::new(HgError::Config(format!("hg.{}: {message}", self.spec.name))))
         })?;
+        let version = client.config().version;
+        if !self.spec.served_by(version) {
+            return Err(DataFusionError::External(Box::new(HgError::Config(format!(
+                "hg.{}: this build of hgsql reads it from HG's v1 API only, and the key in use is for {version}; \
+                 give a v1 key (HG_API_VERSION=v1) for this table",
+                self.spec.name
+            )))));
+        }
         // The session's `hg.*` settings as they are when the statement is planned.
         let settings = state.config_options().extensions.get::<HgOptions>().cloned().unwrap_or_default();
         let client = client.with_options(settings.lookup());

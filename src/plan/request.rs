@@ -83,6 +83,9 @@ fn criteria(spec: &TableSpec, pushed: &Pushed) -> (Filters, bool) {
             FilterForm::Inclusion(kind) => ids(values, kind)
                 .map(|ids| serde_json::to_value(Inclusion { ids, inclusion_method: method }).expect("serialises")),
             FilterForm::List(kind) if !values.negated => ids(values, kind).map(Value::Array),
+            FilterForm::AnyOf { key, kind } if !values.negated => {
+                ids(values, kind).map(|ids| serde_json::json!({ key: ids }))
+            }
             _ => None,
         };
         if let Some(value) = value {
@@ -119,8 +122,8 @@ fn criteria(spec: &TableSpec, pushed: &Pushed) -> (Filters, bool) {
     }
     let mut filters = Filters::default();
     for wire in spec.endpoint.spec().filters {
-        if let Some((name, value)) = chosen.iter().find(|(name, _)| *name == wire.name) {
-            filters = filters.with(name, value);
+        if let Some((_, value)) = chosen.iter().find(|(name, _)| *name == wire.name) {
+            filters = filters.with(wire.path, value);
         }
     }
     (filters, never)

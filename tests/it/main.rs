@@ -17,4 +17,5 @@ mod secrets;
 mod sql_explain;
 mod sql_search;
 mod sql_slt;
+mod sql_v2;
 mod support;

@@ -1,0 +1,205 @@
+//! The same SQL on HG's v2: one data set behind both versions, so every query a v1 client
+//! answers (tested against the data set elsewhere) must give the same rows on v2, whatever the
+//! sandbox's v2 switches do to order, stubs, spellings and batch size, in the fewest requests
+//! v2 allows: ⌈inputs / 10⌉ matches and ⌈companies / 25⌉ enrich requests per field group.
+
+use std::collections::BTreeSet;
+
+use hgsql::api::{ApiKey, ApiVersion, ClientConfig, HgClient};
+use hgsql::sandbox::v2::Quirks;
+use hgsql::sandbox::{Endpoint, Sandbox};
+use hgsql::session::Session;
+use serde_json::Value;
+
+use crate::support::sandbox;
+
+/// A session on `version` of `sandbox`, with no cache and no rate limit.
+fn session(sandbox: &Sandbox, version: ApiVersion, tune: impl FnOnce(&mut ClientConfig)) -> Session {
+    let mut config = match version {
+        ApiVersion::V1 => ClientConfig::new(sandbox.base_url(), ApiKey::new(sandbox.key())),
+        ApiVersion::V2 => ClientConfig::new(sandbox.base_url_v2(), ApiKey::new(sandbox.key_v2())),
+    };
+    assert_eq!(config.version, version, "the key and the base URL say the version");
+    config.rate = None;
+    tune(&mut config);
+    Session::with_client(HgClient::new(config).unwrap())
+}
+
+/// The rows of the last statement of `sql`, printed.
+async fn text(session: &Session, sql: &str) -> String {
+    let results = session.run(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    arrow::util::pretty::pretty_format_batches(&results.last().unwrap().batches).unwrap().to_string()
+}
+
+fn calls(stats: &Value, endpoint: &str) -> u64 {
+    stats["endpoints"][endpoint]["calls"].as_u64().unwrap_or(0)
+}
+
+/// The message of the error `sql` fails with.
+async fn failure(session: &Session, sql: &str) -> String {
+    match session.run(sql).await {
+        Ok(_) => panic!("{sql} did not fail"),
+        Err(error) => error.to_string(),
+    }
+}
+
+/// `n` distinct domains of the data set, some spelled as a user would paste them.
+fn domains(sandbox: &Sandbox, n: usize) -> Vec<String> {
+    let data = sandbox.data();
+    let mut seen = BTreeSet::new();
+    (0..data.companies.len() as u32)
+        .map(|c| data.company(c).domain.clone())
+        .filter(|d| seen.insert(hgsql::api::normalize_domain(d).unwrap_or_default()))
+        .take(n)
+        .enumerate()
+        .map(|(i, d)| if i % 3 == 0 { format!("https://www.{d}/about") } else { d })
+        .collect()
+}
+
+fn values(items: &[String]) -> String {
+    items.iter().map(|d| format!("('{d}')")).collect::<Vec<_>>().join(", ")
+}
+
+/// Queries on every table v2 serves, over accounts `(domain)`: match with a rank limit,
+/// profiles, installs filtered and unfiltered, spend.
+fn queries(accounts: &str) -> Vec<(&'static str, String)> {
+    let matched = format!(
+        "WITH a(domain) AS (VALUES {accounts}) SELECT DISTINCT c.company_id FROM a JOIN hg.companies c ON c.match_domain = a.domain"
+    );
+    vec![
+        (
+            "companies",
+            format!(
+                "WITH a(domain) AS (VALUES {accounts}) SELECT a.domain, c.match_rank, c.company_id, c.company_name, c.domain_name
+                 FROM a LEFT JOIN hg.companies c ON c.match_domain = a.domain AND c.match_rank <= 2 ORDER BY 1, 2"
+            ),
+        ),
+        (
+            "firmographics",
+            format!(
+                "WITH m AS ({matched}) SELECT f.* EXCLUDE (_hg_fetched_at) FROM m JOIN hg.firmographics f ON f.company_id = m.company_id ORDER BY f.company_id"
+            ),
+        ),
+        (
+            "installs of two products",
+            format!(
+                "WITH m AS ({matched}) SELECT i.* EXCLUDE (_hg_fetched_at) FROM m JOIN hg.installs i ON i.company_id = m.company_id
+                 WHERE i.product_id IN (814, 1023) ORDER BY i.company_id, i.product_id, i.country_code"
+            ),
+        ),
+        (
+            "all installs but two vendors",
+            format!(
+                "WITH m AS ({matched}) SELECT i.company_id, i.product_id, i.vendor_id, i.country_code, i.product_intensity
+                 FROM m JOIN hg.installs i ON i.company_id = m.company_id WHERE i.vendor_id NOT IN (1, 2)
+                 ORDER BY 1, 2, 4"
+            ),
+        ),
+        (
+            "spend",
+            format!(
+                "WITH m AS ({matched}) SELECT s.* EXCLUDE (_hg_fetched_at) FROM m JOIN hg.spend s ON s.company_id = m.company_id
+                 ORDER BY s.company_id, s.category_id, s.country_code"
+            ),
+        ),
+    ]
+}
+
+/// Every query gives the same rows on v2 as on v1: under the default v2, and with every switch
+/// on at once (another order, stubs, the older spellings, batches of at most 7). Pages of 3
+/// rows make installs and spend span several pages per company.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_table_gives_the_same_rows_on_v2_as_on_v1() {
+    let bent = Quirks { max_batch: 7, shuffled: true, stubs: true, old_spellings: true };
+    for quirks in [Quirks::default(), bent] {
+        let sandbox = sandbox(|c| c.v2 = quirks).await;
+        let accounts = values(&domains(&sandbox, 40));
+        let small_pages = |c: &mut ClientConfig| c.page_size = 3;
+        let (v1, v2) = (session(&sandbox, ApiVersion::V1, small_pages), session(&sandbox, ApiVersion::V2, small_pages));
+        for (name, sql) in queries(&accounts) {
+            // The older spelling `sic_code` is one code, not the list: the first only.
+            let sql = if quirks.old_spellings {
+                sql.replace("f.* EXCLUDE (_hg_fetched_at)", "f.* EXCLUDE (_hg_fetched_at, sic_codes)")
+            } else {
+                sql
+            };
+            let (on_v1, on_v2) = (text(&v1, &sql).await, text(&v2, &sql).await);
+            assert!(on_v1.lines().count() > 4 + 10, "{name}: v1 returned almost nothing:\n{on_v1}");
+            let differs = on_v1.lines().zip(on_v2.lines()).find(|(a, b)| a != b);
+            assert!(differs.is_none(), "{name} differs on v2 under {quirks:?}: {differs:?}");
+            assert_eq!(on_v1.lines().count(), on_v2.lines().count(), "{name}: rows on v2 under {quirks:?}");
+        }
+        let stats = sandbox.stats();
+        assert!(calls(&stats, "v2/companies/enrich") > 0 && calls(&stats, "v2/companies/match") > 0, "{stats}");
+        if quirks.max_batch < 25 {
+            let refused = stats["endpoints"]["v2/companies/enrich"]["status"]["422"].as_u64().unwrap_or(0);
+            assert!((1..=2).contains(&refused), "25 refused, 12 refused, then 6 a request: {stats}");
+        }
+    }
+}
+
+/// The lookup join on v2 costs exactly ⌈distinct hosts / 10⌉ match requests, then
+/// ⌈matched companies / 25⌉ enrich requests for each table read (the filter on two products
+/// keeps every company's installs within one page).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lookup_join_on_v2_makes_the_fewest_requests() {
+    let sandbox = sandbox(|_| {}).await;
+    let asked = domains(&sandbox, 137);
+    let v2 = session(&sandbox, ApiVersion::V2, |_| {});
+    let accounts = values(&asked);
+    let sql = format!(
+        "WITH a(domain) AS (VALUES {accounts})
+         SELECT a.domain, f.company_name, i.product_id
+         FROM a JOIN hg.companies c ON c.match_domain = a.domain
+         JOIN hg.firmographics f ON f.company_id = c.company_id
+         LEFT JOIN hg.installs i ON i.company_id = c.company_id AND i.product_id IN (814, 1023)"
+    );
+    let matched = text(&v2, &format!("WITH a(domain) AS (VALUES {accounts}) SELECT count(DISTINCT c.company_id) AS n FROM a JOIN hg.companies c ON c.match_domain = a.domain")).await;
+    let matched: u64 = matched.lines().nth(3).unwrap().trim_matches(|c: char| c == '|' || c == ' ').parse().unwrap();
+    assert!(matched > 100, "most hosts match: {matched}");
+    sandbox.reset_stats();
+    let v2 = session(&sandbox, ApiVersion::V2, |_| {});
+    text(&v2, &sql).await;
+    let stats = sandbox.stats();
+    assert_eq!(calls(&stats, "v2/companies/match"), 137u64.div_ceil(10), "{stats}");
+    assert_eq!(calls(&stats, "v2/companies/enrich"), 2 * matched.div_ceil(25), "{stats}");
+    assert_eq!(stats["endpoints"]["v2/companies/enrich"]["companies"].as_u64(), Some(2 * matched), "{stats}");
+    assert_eq!(stats["companies_repeated"].as_u64(), Some(0), "{stats}");
+    assert_eq!(calls(&stats, "company/match") + calls(&stats, "company/firmographic"), 0, "nothing went to v1");
+}
+
+/// A key without technographics: the query fails naming the group and the table, and the
+/// groups the key has keep working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_field_group_names_the_table_and_the_rest_works() {
+    let sandbox = sandbox(|c| c.deny = vec![Endpoint::Installs]).await;
+    let v2 = session(&sandbox, ApiVersion::V2, |_| {});
+    let accounts = values(&domains(&sandbox, 5));
+    let matched = format!(
+        "WITH a(domain) AS (VALUES {accounts}) SELECT DISTINCT c.company_id FROM a JOIN hg.companies c ON c.match_domain = a.domain"
+    );
+    let error = failure(
+        &v2,
+        &format!("WITH m AS ({matched}) SELECT i.product_id FROM m JOIN hg.installs i ON i.company_id = m.company_id"),
+    )
+    .await;
+    assert!(error.contains("'technographics'") && error.contains("hg.installs"), "{error}");
+    let profiles = text(
+        &v2,
+        &format!(
+            "WITH m AS ({matched}) SELECT f.company_name FROM m JOIN hg.firmographics f ON f.company_id = m.company_id"
+        ),
+    )
+    .await;
+    assert!(profiles.lines().count() > 4 + 3, "{profiles}");
+}
+
+/// Tables v2 does not serve yet fail before any call, saying what to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_v2_does_not_serve_yet_fails_before_any_call() {
+    let sandbox = sandbox(|_| {}).await;
+    let v2 = session(&sandbox, ApiVersion::V2, |_| {});
+    let error = failure(&v2, "SELECT * FROM hg.products LIMIT 1").await;
+    assert!(error.contains("hg.products") && error.contains("v1"), "{error}");
+    assert_eq!(sandbox.stats()["requests"].as_u64().unwrap_or(0), 0, "{}", sandbox.stats());
+}
