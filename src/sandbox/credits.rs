@@ -1,5 +1,7 @@
 //! The credit ledger: an enrich endpoint charges one credit per company the first time it
-//! returns that company; asking again is free (docs/hg-api.md §4).
+//! returns that company; asking again is free (docs/hg-api.md §4). What is charged is kept per
+//! account: a v1 endpoint's name, or on v2 a field group (or functional areas per company and
+//! product).
 
 use std::collections::{HashMap, HashSet};
 
@@ -9,12 +11,12 @@ use super::error::ApiError;
 pub struct Ledger {
     /// Credits left; `None` for an unlimited balance.
     balance: Option<u64>,
-    charged: HashSet<(Endpoint, u128)>,
-    /// Per charged endpoint and company, the request (without its page offset) whose intact
+    charged: HashSet<(&'static str, u128)>,
+    /// Per charged account and company, the request (without its page offset) whose intact
     /// answer first carried the company: later pages of that request may carry it again.
-    delivered: HashMap<(Endpoint, u128), String>,
+    delivered: HashMap<(&'static str, u128), String>,
     /// Pages (request with offset) answered intact.
-    pages: HashSet<(Endpoint, String)>,
+    pages: HashSet<(&'static str, String)>,
 }
 
 impl Ledger {
@@ -33,13 +35,13 @@ impl Ledger {
         if !endpoint.charged() {
             return Ok(0);
         }
-        self.charge_all(&[(endpoint, companies)])
+        self.charge_all(&[(endpoint.name(), companies)])
     }
 
     /// Charges for several parts of one request at once (v2: a company per field group), all
     /// or nothing. Returns how many were charged.
-    pub fn charge_all(&mut self, parts: &[(Endpoint, &[u128])]) -> Result<u64, ApiError> {
-        let mut new: Vec<(Endpoint, u128)> = Vec::new();
+    pub fn charge_all(&mut self, parts: &[(&'static str, &[u128])]) -> Result<u64, ApiError> {
+        let mut new: Vec<(&'static str, u128)> = Vec::new();
         for (endpoint, companies) in parts {
             for company in *companies {
                 if !self.charged.contains(&(*endpoint, *company)) && !new.contains(&(*endpoint, *company)) {
@@ -64,9 +66,9 @@ impl Ledger {
         Ok(count)
     }
 
-    /// Whether `company` has been charged on `endpoint` (v2: in that field group).
-    pub fn is_charged(&self, endpoint: Endpoint, company: u128) -> bool {
-        self.charged.contains(&(endpoint, company))
+    /// Whether `company` has been charged on `account` (v2: in that field group).
+    pub fn is_charged(&self, account: &'static str, company: u128) -> bool {
+        self.charged.contains(&(account, company))
     }
 
     /// Records that a page of a charged endpoint reached the client intact, and returns how
@@ -78,6 +80,11 @@ impl Ledger {
         if !endpoint.charged() {
             return 0;
         }
+        self.deliver_to(endpoint.name(), request, page, companies)
+    }
+
+    /// [`deliver`](Self::deliver) on a charged account named directly (v2's field groups).
+    pub fn deliver_to(&mut self, endpoint: &'static str, request: &str, page: &str, companies: &[u128]) -> u64 {
         if !self.pages.insert((endpoint, page.to_string())) {
             return companies.len() as u64;
         }

@@ -121,7 +121,7 @@ async fn api(
                 Ok(body) => {
                     let damaged = fault == Some(Fault::TruncatedJson);
                     match route {
-                        Some(Route::V2(endpoint)) => serve_v2(&app, endpoint, &method, &headers, &body, damaged),
+                        Some(Route::V2(endpoint)) => serve_v2(&app, endpoint, &method, &uri, &headers, &body, damaged),
                         Some(Route::V1(endpoint)) => {
                             serve(&app, Some(endpoint), &method, &uri, &headers, &body, damaged)
                         }
@@ -194,12 +194,14 @@ impl Route {
     }
 }
 
-/// The ledger key of a v2 field group: the v1 endpoint that sells the same data.
-fn charged_as(group: v2::Group) -> Endpoint {
+/// The v1 endpoint whose `--deny` also denies a v2 field group.
+fn entitlement(group: v2::Group) -> Option<Endpoint> {
     match group {
-        v2::Group::Firmographics => Endpoint::Firmographic,
-        v2::Group::Technographics => Endpoint::Installs,
-        v2::Group::Spend => Endpoint::Spend,
+        v2::Group::Firmographics => Some(Endpoint::Firmographic),
+        v2::Group::Technographics => Some(Endpoint::Installs),
+        v2::Group::Spend => Some(Endpoint::Spend),
+        v2::Group::Intent => Some(Endpoint::Intent),
+        v2::Group::FunctionalAreas => None,
     }
 }
 
@@ -209,6 +211,7 @@ fn serve_v2(
     app: &App,
     endpoint: v2::Endpoint,
     method: &Method,
+    uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
     damaged: bool,
@@ -232,22 +235,26 @@ fn serve_v2(
         let used = total.zip(remaining).map(|(t, r)| t.saturating_sub(r)).unwrap_or(0);
         return Ok(serde_json::json!({"credits": {"total": total, "used": used, "remaining": remaining}}));
     }
-    if endpoint == v2::Endpoint::Match && app.config.deny.contains(&Endpoint::Match) {
-        return Err(ApiError::unauthorized("Access denied to field group: company_match"));
+    if let Some(v1) = endpoint.v1().filter(|e| app.config.deny.contains(e)) {
+        return Err(ApiError::unauthorized(format!("Access denied to field group: {}", v1.field_group())));
     }
-    let not_charged = |group: v2::Group, company: u128| !ledger.is_charged(charged_as(group), company);
-    let answer = v2::handle(&app.data, endpoint, body, app.config.v2, &not_charged)?;
-    if let Some((group, _)) = answer.returned.iter().find(|(g, _)| app.config.deny.contains(&charged_as(*g))) {
+    let denied = |group: v2::Group| entitlement(group).is_some_and(|e| app.config.deny.contains(&e));
+    let not_charged = |group: v2::Group, company: u128| !ledger.is_charged(group.name(), company);
+    let query: Vec<(String, String)> =
+        form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect();
+    let input = if endpoint.is_get() { Input::Query(&query) } else { Input::Body(body) };
+    let answer = v2::handle(&app.data, endpoint, input, app.config.v2, &not_charged)?;
+    if let Some(group) = answer.asked.iter().find(|g| denied(**g)) {
         return Err(ApiError::unauthorized(format!("Access denied to field group: {}", group.name())));
     }
-    let parts: Vec<(Endpoint, &[u128])> = answer.returned.iter().map(|(g, c)| (charged_as(*g), c.as_slice())).collect();
+    let parts: Vec<(&'static str, &[u128])> = answer.returned.iter().map(|(g, c)| (g.name(), c.as_slice())).collect();
     let charged = ledger.charge_all(&parts)?;
     let mut repeated = 0;
     if !damaged {
         let page = String::from_utf8_lossy(body).into_owned();
         let request = without_offsets(body).unwrap_or_else(|| page.clone());
-        for (endpoint, companies) in &parts {
-            repeated += ledger.deliver(*endpoint, &request, &page, companies);
+        for (account, companies) in &parts {
+            repeated += ledger.deliver_to(account, &request, &page, companies);
         }
     }
     drop(ledger);
@@ -258,9 +265,13 @@ fn serve_v2(
     Ok(answer.body)
 }
 
-/// A v2 enrich body without the offsets of its `pagination`: a later page of one request.
+/// A v2 body without its offsets (at the top, or per group in `pagination`): a later page of
+/// one request.
 fn without_offsets(body: &[u8]) -> Option<String> {
     let mut value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if let Some(object) = value.as_object_mut() {
+        object.remove("offset");
+    }
     if let Some(pagination) = value.get_mut("pagination").and_then(|p| p.as_object_mut()) {
         for group in pagination.values_mut() {
             if let Some(group) = group.as_object_mut() {

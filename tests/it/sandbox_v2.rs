@@ -237,3 +237,98 @@ async fn keys_and_versions_do_not_cross() {
     let reply = Api::v2(&only_v1).post("/companies/match", json!({"companies": [{"domain": "a.com"}]})).await;
     assert_eq!(reply.status, 404, "v2 is not served");
 }
+
+#[tokio::test]
+async fn search_intent_and_the_catalog_serve_v1s_data_under_v2s_shapes() {
+    let sb = sandbox(|_| {}).await;
+    let (v1, v2) = (Api::new(&sb), Api::v2(&sb));
+    let filters = json!({"firmographics": {"country_codes": [{"ids": ["DE"], "inclusion_method": "ANY_PRESENT"}]}});
+    let old = v1
+        .post("/company/search", json!({"fields": ["company_id", "company_name"], "filters": filters, "limit": 40}))
+        .await;
+    let new = v2.post("/companies/search", json!({"filters": filters, "limit": 40})).await;
+    assert_eq!(new.status, 200, "{}", new.body);
+    assert_eq!(new.body["count"], old.body["count"], "the same companies fit");
+    let ids = |rows: &Vec<Value>, key: &str| -> Vec<String> {
+        rows.iter().map(|r| padded(r[key].as_str().unwrap())).collect()
+    };
+    assert_eq!(ids(new.body["companies"].as_array().unwrap(), "id"), ids(old.data(), "company_id"), "in v1's order");
+    assert_eq!(new.body["companies"][0]["name"], old.data()[0]["company_name"]);
+    let default = v2.post("/companies/search", json!({"filters": filters})).await;
+    assert_eq!(default.body["companies"].as_array().unwrap().len(), 25, "25 a page by default");
+    assert_eq!(v2.post("/companies/search", json!({"limit": 101})).await.pointer(), "/limit");
+
+    // Intent: v1's topics of the company, in v1's order, under v2's names.
+    let data = sb.data();
+    let company =
+        (0..data.companies.len() as u32).find(|&c| data.intent_of(c).len() > 3).expect("a company with intent");
+    let id = format!("{:X}", data.company(company).id);
+    let topics_v1 = v1
+        .post(
+            "/company/intent",
+            json!({"filters": {"company_id": id}, "fields": ["topic_id", "topic_name", "signal_strength"]}),
+        )
+        .await;
+    let by_domain = data.company(company).domain.clone();
+    let topics_v2 = v2.post("/intent/enrich", json!({"company": {"domain": by_domain}, "limit": 2, "offset": 1})).await;
+    assert_eq!(topics_v2.status, 200, "{}", topics_v2.body);
+    let page = &topics_v2.body["topics"];
+    assert_eq!(page["count"], topics_v1.body["count"]);
+    for (new, old) in page["data"].as_array().unwrap().iter().zip(&topics_v1.data()[1..3]) {
+        assert_eq!((&new["name"], &new["score"]), (&old["topic_name"], &old["signal_strength"]));
+        let level = match old["signal_strength"].as_i64().unwrap() {
+            85.. => "HIGH",
+            60..=84 => "MEDIUM",
+            _ => "LOW",
+        };
+        assert_eq!(new["signal_level"], level);
+    }
+    assert_eq!(padded(topics_v2.body["company"]["id"].as_str().unwrap()), padded(&id));
+
+    // The catalog: v1's paths and shapes under the v2 base.
+    for path in ["/catalog/products", "/catalog/vendors", "/catalog/product-categories"] {
+        let (a, b) = (v1.get(path, &[("limit", "7")]).await, v2.get(path, &[("limit", "7")]).await);
+        assert_eq!((b.status.as_u16(), &b.body), (200, &a.body), "{path}");
+    }
+    let stats = v2.stats().await;
+    assert_eq!(stats["endpoints"]["v2/intent/enrich"]["groups"]["intent"], 1, "{stats}");
+}
+
+#[tokio::test]
+async fn functional_areas_are_charged_once_per_company_and_product() {
+    let sb = sandbox(|c| c.credits = Some(1_000)).await;
+    let v2 = Api::v2(&sb);
+    let data = sb.data();
+    let company = (0..data.companies.len() as u32)
+        .find(|&c| {
+            let products: BTreeSet<u32> = data.installs_of(c).iter().map(|i| i.product).collect();
+            products.len() >= 3
+        })
+        .expect("a company using three products");
+    let id = format!("{:X}", data.company(company).id);
+    let used: BTreeSet<i64> =
+        data.installs_of(company).iter().map(|i| data.catalog.products[i.product as usize].id).collect();
+    let two: Vec<i64> = used.iter().take(2).copied().collect();
+    let body = json!({"company": {"id": id}, "filters": {"products": {"ids": two}}});
+    let estimate = v2.post("/companies/functional-areas/estimate", body.clone()).await;
+    assert_eq!(estimate.body, json!({"credits_estimate": 2}), "one per product with areas");
+    let reply = v2.post("/companies/functional-areas", body.clone()).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let rows = reply.body["data"].as_array().unwrap();
+    assert_eq!(reply.body["count"], rows.len());
+    assert!(!rows.is_empty() && rows.iter().all(|r| two.contains(&r["product_id"].as_i64().unwrap())));
+    for row in rows {
+        for key in ["department", "role", "country_code", "product_name"] {
+            assert!(row[key].is_string(), "{key}: {row}");
+        }
+        assert!(row["decision_maker_titles"].as_array().is_some_and(|t| !t.is_empty()));
+        assert!(row["influencer_titles"].as_array().is_some_and(|t| !t.is_empty()));
+        assert!((1..=100).contains(&row["signal_strength"].as_i64().unwrap()));
+    }
+    assert_eq!(v2.get("/credits", &[]).await.body["credits"]["used"], 2);
+    assert_eq!(v2.post("/companies/functional-areas", body.clone()).await.body, reply.body, "the same every time");
+    assert_eq!(v2.get("/credits", &[]).await.body["credits"]["used"], 2, "asking again is free");
+    let paged = v2.post("/companies/functional-areas", json!({"company": {"id": id}, "limit": 1, "offset": 1})).await;
+    assert_eq!(paged.body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(v2.post("/companies/functional-areas", json!({"company": {}})).await.pointer(), "/company");
+}

@@ -59,6 +59,13 @@ pub fn handle(data: &DataSet, body: &Value) -> Result<Listing, ApiError> {
     Ok(Listing { count: rows.len(), data: data_rows, companies })
 }
 
+/// A company's topics in v1's default order: strongest first, then topic id.
+pub(crate) fn ordered(data: &DataSet, company: u32) -> Vec<&Intent> {
+    let mut rows: Vec<&Intent> = data.intent_of(company).iter().collect();
+    order(&mut rows, &[], DEFAULT_ORDER, |i, f| sort_value(data, i, f), |a, b| a.topic.cmp(&b.topic));
+    rows
+}
+
 fn sort_value(data: &DataSet, intent: &Intent, field: &str) -> SortValue {
     match field {
         "topic_id" => SortValue::Text(format!("{:032X}", data.catalog.topics[intent.topic as usize].id)),
@@ -68,7 +75,7 @@ fn sort_value(data: &DataSet, intent: &Intent, field: &str) -> SortValue {
     }
 }
 
-fn value(data: &DataSet, intent: &Intent, field: &str) -> Value {
+pub(crate) fn value(data: &DataSet, intent: &Intent, field: &str) -> Value {
     let topic = &data.catalog.topics[intent.topic as usize];
     let company = data.company(intent.company);
     match field {

@@ -5,8 +5,8 @@ mod catalog;
 pub(crate) mod company_match;
 pub(crate) mod firmographic;
 pub(crate) mod installs;
-mod intent;
-mod search;
+pub(crate) mod intent;
+pub(crate) mod search;
 pub(crate) mod spend;
 
 use serde_json::{Map, Value};

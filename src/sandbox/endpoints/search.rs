@@ -43,17 +43,22 @@ pub fn handle(data: &DataSet, body: &Value) -> Result<Listing, ApiError> {
     }
     let fields = fields(&root, FIELDS, FIELDS)?;
     let (limit, offset) = paging(&root, MAX_LIMIT)?;
-    let conditions = match root.object("filters")? {
-        Some(filters) => conditions(&filters)?,
-        None => Conditions::default(),
-    };
-    let matching: Vec<u32> =
-        data.by_revenue.iter().copied().filter(|&c| holds(data, &conditions, c)).take(MAX_RESULTS).collect();
+    let matching = matching(data, &root)?;
     let rows = page(&matching, limit, offset)
         .iter()
         .map(|&c| row(&fields, |f| firmographic::value(data.company(c), f)))
         .collect();
     Ok(Listing { count: matching.len(), data: rows, companies: Vec::new() })
+}
+
+/// The companies that fit the `filters` of `root`, largest first, at most [`MAX_RESULTS`]
+/// (v2's search takes the same filter tree).
+pub(crate) fn matching(data: &DataSet, root: &Obj) -> Result<Vec<u32>, ApiError> {
+    let conditions = match root.object("filters")? {
+        Some(filters) => conditions(&filters)?,
+        None => Conditions::default(),
+    };
+    Ok(data.by_revenue.iter().copied().filter(|&c| holds(data, &conditions, c)).take(MAX_RESULTS).collect())
 }
 
 fn conditions(filters: &Obj) -> Result<Conditions, ApiError> {

@@ -18,8 +18,13 @@ pub enum Group {
     Firmographics,
     Technographics,
     Spend,
+    /// `POST /intent/enrich`: charged per company.
+    Intent,
+    /// `POST /companies/functional-areas`: charged per company and product.
+    FunctionalAreas,
 }
 
+/// The groups an enrich request may name.
 pub const GROUPS: [Group; 3] = [Group::Firmographics, Group::Technographics, Group::Spend];
 
 impl Group {
@@ -28,6 +33,8 @@ impl Group {
             Group::Firmographics => "firmographics",
             Group::Technographics => "technographics",
             Group::Spend => "spend",
+            Group::Intent => "intent",
+            Group::FunctionalAreas => "functional_areas",
         }
     }
 
@@ -85,7 +92,7 @@ pub fn handle(data: &DataSet, body: &Value, quirks: Quirks) -> Result<Answer, Ap
             let (value, has_data) = match group {
                 Group::Firmographics => (firmographics(data, index, quirks), true),
                 Group::Technographics => technographics(data, index, &request, quirks),
-                Group::Spend => spend_group(data, index, &request),
+                Group::Spend | Group::Intent | Group::FunctionalAreas => spend_group(data, index, &request),
             };
             if has_data {
                 companies.push(id);
@@ -100,7 +107,7 @@ pub fn handle(data: &DataSet, body: &Value, quirks: Quirks) -> Result<Answer, Ap
     }
     let companies = request.companies.len();
     let body = json!({"companies": entries.into_iter().map(|(_, e)| e).collect::<Vec<_>>()});
-    Ok(Answer { body, returned, companies })
+    Ok(Answer { body, returned, companies, asked: request.groups })
 }
 
 /// The ceiling HG would charge for the request: found companies × requested groups not yet
@@ -117,7 +124,8 @@ pub fn estimate(
         let id = data.company(*index).id;
         estimate += request.groups.iter().filter(|g| not_charged(**g, id)).count() as u64;
     }
-    Ok(Answer { body: json!({"credits_estimate": estimate}), returned: Vec::new(), companies: request.companies.len() })
+    let companies = request.companies.len();
+    Ok(Answer { body: json!({"credits_estimate": estimate}), returned: Vec::new(), companies, asked: request.groups })
 }
 
 fn parse(data: &DataSet, body: &Value, quirks: Quirks) -> Result<Request, ApiError> {

@@ -54,5 +54,5 @@ pub fn handle(data: &DataSet, body: &Value) -> Result<Answer, ApiError> {
         let echo: Map<String, Value> = input.as_object().cloned().unwrap_or_default();
         entries.push(json!({"input": echo, "matches": matches}));
     }
-    Ok(Answer { body: json!({"companies": entries}), returned: Vec::new(), companies: inputs.len() })
+    Ok(Answer { body: json!({"companies": entries}), companies: inputs.len(), ..Answer::default() })
 }
