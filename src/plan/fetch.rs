@@ -21,7 +21,7 @@ use super::options::{OnError, ScanOptions};
 use super::pushdown::Pushed;
 use super::request::{api_fields, api_filters, contradicts, missing_keys_message, pinned};
 use crate::api::{
-    CompanyId, EnrichRequest, HgClient, HgError, ListQuery, MatchQuery, Row, Rows, Tally, normalize_domain,
+    CompanyId, EnrichRequest, HgClient, HgError, ListQuery, MatchQuery, Method, Row, Rows, Tally, normalize_domain,
 };
 use crate::tables::arrow::{Record, to_batch};
 use crate::tables::{Lookup, TableSpec};
@@ -406,10 +406,11 @@ impl Run {
             return Ok(stream::empty().boxed());
         }
         let max_rows = spec.max_rows();
-        let query = if endpoint.spec().takes_fields {
+        let query = if endpoint.spec().method == Method::Post {
             let filters = api_filters(spec, &self.pushed);
             let filters = (!filters.is_empty()).then(|| serde_json::to_value(&filters).expect("serialises"));
-            ListQuery::Search { fields: self.fields.clone(), filters }
+            let fields = endpoint.spec().takes_fields.then(|| self.fields.clone());
+            ListQuery::Search { fields, filters }
         } else {
             ListQuery::Catalog { name: self.pushed.name.clone() }
         };

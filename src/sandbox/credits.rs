@@ -101,6 +101,28 @@ impl Ledger {
         repeated
     }
 
+    /// [`deliver_to`](Self::deliver_to) for v2, where a request's companies are paged each on
+    /// its own: `request` and `page` leave the companies out, and a page is told apart per
+    /// company. A later page that asks again only for the companies with more is a later page
+    /// of theirs; the same company at the same page again, or under another request, counts.
+    pub fn deliver_each(&mut self, account: &'static str, request: &str, page: &str, companies: &[u128]) -> u64 {
+        let mut repeated = 0;
+        for company in companies {
+            if !self.pages.insert((account, format!("{page}#{company:X}"))) {
+                repeated += 1;
+                continue;
+            }
+            match self.delivered.get(&(account, *company)) {
+                None => {
+                    self.delivered.insert((account, *company), request.to_string());
+                }
+                Some(first) if first == request => {}
+                Some(_) => repeated += 1,
+            }
+        }
+        repeated
+    }
+
     /// Forgets every charge and sets a new balance.
     pub fn reset(&mut self, balance: Option<u64>) {
         *self = Ledger::new(balance);

@@ -250,11 +250,9 @@ fn serve_v2(
     let parts: Vec<(&'static str, &[u128])> = answer.returned.iter().map(|(g, c)| (g.name(), c.as_slice())).collect();
     let charged = ledger.charge_all(&parts)?;
     let mut repeated = 0;
-    if !damaged {
-        let page = String::from_utf8_lossy(body).into_owned();
-        let request = without_offsets(body).unwrap_or_else(|| page.clone());
+    if !damaged && let Some((request, page)) = request_and_page(body) {
         for (account, companies) in &parts {
-            repeated += ledger.deliver_to(account, &request, &page, companies);
+            repeated += ledger.deliver_each(account, &request, &page, companies);
         }
     }
     drop(ledger);
@@ -265,21 +263,25 @@ fn serve_v2(
     Ok(answer.body)
 }
 
-/// A v2 body without its offsets (at the top, or per group in `pagination`): a later page of
-/// one request.
-fn without_offsets(body: &[u8]) -> Option<String> {
+/// A v2 body without the companies it names, without and with its offsets (at the top, or per
+/// group in `pagination`): what tells a later page of one request from the same request asked
+/// again, per company.
+fn request_and_page(body: &[u8]) -> Option<(String, String)> {
     let mut value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    if let Some(object) = value.as_object_mut() {
-        object.remove("offset");
-    }
-    if let Some(pagination) = value.get_mut("pagination").and_then(|p| p.as_object_mut()) {
+    let object = value.as_object_mut()?;
+    object.remove("companies");
+    object.remove("company");
+    let page = value.to_string();
+    let object = value.as_object_mut()?;
+    object.remove("offset");
+    if let Some(pagination) = object.get_mut("pagination").and_then(|p| p.as_object_mut()) {
         for group in pagination.values_mut() {
             if let Some(group) = group.as_object_mut() {
                 group.remove("offset");
             }
         }
     }
-    Some(value.to_string())
+    Some((value.to_string(), page))
 }
 
 fn serve(

@@ -48,3 +48,8 @@ pub static CATEGORIES: TableSpec = TableSpec {
     lookup: Lookup::Listing,
     pushdown: NAME,
 };
+
+/// The catalog under the v2 base: the same lists.
+pub static PRODUCTS_V2: TableSpec = TableSpec { endpoint: Endpoint::V2_PRODUCTS, ..PRODUCTS };
+pub static VENDORS_V2: TableSpec = TableSpec { endpoint: Endpoint::V2_VENDORS, ..VENDORS };
+pub static CATEGORIES_V2: TableSpec = TableSpec { endpoint: Endpoint::V2_CATEGORIES, ..CATEGORIES };

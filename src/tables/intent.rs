@@ -25,3 +25,12 @@ pub static SPEC: TableSpec = TableSpec {
     lookup: Lookup::ByCompany { key: "company_id" },
     pushdown: &[Pushdown { column: "topic_id", filter: ApiFilter::Wire("topic_ids"), exact: false }],
 };
+
+/// On v2 (`POST /intent/enrich`): v2 sends no page URL and no state, country or region of a
+/// signal (those columns are NULL), and takes no topic filter (DataFusion applies it).
+pub static SPEC_V2: TableSpec = TableSpec {
+    endpoint: Endpoint::V2_INTENT,
+    description: "Topics a company is researching, with signal strength and trend (1 credit per company, once; one company per call). On v2, url, state_name, country_name and region_name are not sent.",
+    pushdown: &[],
+    ..SPEC
+};

@@ -217,18 +217,17 @@ impl TableSpec {
     }
 }
 
-/// The tables on v2: those HG's v2 serves, and the v1 declaration of those it does not serve
-/// yet (a query of one fails before any call, saying so).
+/// The tables on v2, the same names in the same order.
 static ALL_V2: [&TableSpec; 9] = [
     &companies::SPEC_V2,
     &firmographics::SPEC_V2,
     &installs::SPEC_V2,
     &spend::SPEC_V2,
-    &intent::SPEC,
-    &search::SPEC,
-    &catalog::PRODUCTS,
-    &catalog::VENDORS,
-    &catalog::CATEGORIES,
+    &intent::SPEC_V2,
+    &search::SPEC_V2,
+    &catalog::PRODUCTS_V2,
+    &catalog::VENDORS_V2,
+    &catalog::CATEGORIES_V2,
 ];
 
 static ALL: [&TableSpec; 9] = [

@@ -81,3 +81,7 @@ pub static SPEC: TableSpec = TableSpec {
         exact("is_global_headquarters", "corporate_hierarchy.is_global_headquarters"),
     ],
 };
+
+/// On v2 (`POST /companies/search`): the same criteria; v2 returns the id, the name and the
+/// domain, so `domain_name_normalized` is NULL there.
+pub static SPEC_V2: TableSpec = TableSpec { endpoint: Endpoint::V2_SEARCH, ..SPEC };

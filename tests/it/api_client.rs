@@ -109,7 +109,7 @@ async fn a_row_limit_stops_paging_early() {
     let rows = client
         .list_query(
             hgsql::api::Endpoint::SEARCH,
-            &hgsql::api::ListQuery::Search { fields: vec!["company_id".into()], filters: None },
+            &hgsql::api::ListQuery::Search { fields: Some(vec!["company_id".into()]), filters: None },
             Some(25),
         )
         .await
@@ -381,7 +381,7 @@ async fn a_short_page_ends_the_list_even_when_count_says_more() {
     let mut config = ClientConfig::new(url, ApiKey::new("k"));
     config.rate = None;
     let client = HgClient::new(config).unwrap();
-    let query = hgsql::api::ListQuery::Search { fields: vec!["company_id".into()], filters: None };
+    let query = hgsql::api::ListQuery::Search { fields: Some(vec!["company_id".into()]), filters: None };
     let rows = client.list_query(hgsql::api::Endpoint::SEARCH, &query, None).await.unwrap();
     assert_eq!(rows.len(), 3);
     assert_eq!(client.metrics().total().calls, 1);

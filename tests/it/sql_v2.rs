@@ -96,6 +96,29 @@ fn queries(accounts: &str) -> Vec<(&'static str, String)> {
             ),
         ),
         (
+            "intent, the columns v2 sends",
+            format!(
+                "WITH m AS ({matched}) SELECT t.company_id, t.topic_id, t.topic_name, t.signal_strength, t.signal_trend,
+                        t.location_strength, t.buyers_journey_name, t.context_name_array, t.datestamp
+                 FROM m JOIN hg.intent t ON t.company_id = m.company_id ORDER BY 1, 2"
+            ),
+        ),
+        (
+            "search",
+            "SELECT company_id, company_name, domain_name, search_rank, country_code FROM hg.search
+             WHERE country_code IN ('DE', 'FR') AND employees_total >= 50 AND NOT is_global_headquarters
+             ORDER BY search_rank"
+                .to_string(),
+        ),
+        (
+            "search for a product, first rows",
+            "SELECT company_id, company_name FROM hg.search WHERE product_id = 814 ORDER BY search_rank LIMIT 30"
+                .to_string(),
+        ),
+        ("products", "SELECT id, name, description, vendor_id, product_category_id FROM hg.products WHERE name ILIKE '%cloud%' ORDER BY id".to_string()),
+        ("vendors", "SELECT id, name, domain_name FROM hg.vendors ORDER BY id".to_string()),
+        ("categories", "SELECT id, name, level, parent_id FROM hg.categories ORDER BY id".to_string()),
+        (
             "spend",
             format!(
                 "WITH m AS ({matched}) SELECT s.* EXCLUDE (_hg_fetched_at) FROM m JOIN hg.spend s ON s.company_id = m.company_id
@@ -133,7 +156,9 @@ async fn every_table_gives_the_same_rows_on_v2_as_on_v1() {
         assert!(calls(&stats, "v2/companies/enrich") > 0 && calls(&stats, "v2/companies/match") > 0, "{stats}");
         if quirks.max_batch < 25 {
             let refused = stats["endpoints"]["v2/companies/enrich"]["status"]["422"].as_u64().unwrap_or(0);
-            assert!((1..=2).contains(&refused), "25 refused, 12 refused, then 6 a request: {stats}");
+            // 25 refused, 12 refused, then 6 a request; batches already in flight may be
+            // refused too before the smaller size is learnt.
+            assert!((1..=2 * 8).contains(&refused), "{stats}");
         }
     }
 }
@@ -168,6 +193,31 @@ async fn the_lookup_join_on_v2_makes_the_fewest_requests() {
     assert_eq!(calls(&stats, "company/match") + calls(&stats, "company/firmographic"), 0, "nothing went to v1");
 }
 
+/// Installs page per company: a company is asked again, at the next offset, only while its
+/// rows go on, so it rides in exactly ⌈its rows / page⌉ requests; no page is asked twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_companies_with_more_rows_are_asked_again() {
+    let sandbox = sandbox(|_| {}).await;
+    let data = sandbox.data();
+    let companies: Vec<u32> =
+        (0..data.companies.len() as u32).filter(|&c| !data.installs_of(c).is_empty()).take(60).collect();
+    let ids: Vec<String> = companies.iter().map(|&c| format!("'{:032X}'", data.company(c).id)).collect();
+    let v2 = session(&sandbox, ApiVersion::V2, |c| c.page_size = 4);
+    let sql = format!(
+        "SELECT company_id, product_id, country_code FROM hg.installs WHERE company_id IN ({}) ORDER BY 1, 2, 3",
+        ids.join(", ")
+    );
+    let rows = text(&v2, &sql).await;
+    let expected_rows: usize = companies.iter().map(|&c| data.installs_of(c).len()).sum();
+    assert_eq!(rows.lines().count(), expected_rows + 4, "every install of every company");
+    let carried: u64 = companies.iter().map(|&c| data.installs_of(c).len().div_ceil(4) as u64).sum();
+    let stats = sandbox.stats();
+    let enrich = &stats["endpoints"]["v2/companies/enrich"];
+    assert_eq!(enrich["companies"].as_u64(), Some(carried), "{stats}");
+    assert_eq!(enrich["companies_repeated"].as_u64(), Some(0), "{stats}");
+    assert!(calls(&stats, "v2/companies/enrich") < carried.div_ceil(2), "batched: {stats}");
+}
+
 /// A key without technographics: the query fails naming the group and the table, and the
 /// groups the key has keep working.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -192,14 +242,4 @@ async fn a_missing_field_group_names_the_table_and_the_rest_works() {
     )
     .await;
     assert!(profiles.lines().count() > 4 + 3, "{profiles}");
-}
-
-/// Tables v2 does not serve yet fail before any call, saying what to do.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_table_v2_does_not_serve_yet_fails_before_any_call() {
-    let sandbox = sandbox(|_| {}).await;
-    let v2 = session(&sandbox, ApiVersion::V2, |_| {});
-    let error = failure(&v2, "SELECT * FROM hg.products LIMIT 1").await;
-    assert!(error.contains("hg.products") && error.contains("v1"), "{error}");
-    assert_eq!(sandbox.stats()["requests"].as_u64().unwrap_or(0), 0, "{}", sandbox.stats());
 }

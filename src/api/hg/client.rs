@@ -456,7 +456,7 @@ impl HgClient {
         query: &ListQuery,
         row_limit: Option<usize>,
     ) -> BoxStream<'static, Result<Vec<Row>, HgError>> {
-        let payload = query.payload(endpoint.spec().method);
+        let payload = query.payload();
         let client = self.clone();
         if endpoint.spec().paging == Paging::None {
             let item = serde_json::to_string(&payload).expect("serialises");

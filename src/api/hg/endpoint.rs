@@ -63,6 +63,9 @@ pub enum Keys {
     /// Up to `max` match inputs a request, as objects in the body's `companies` list, with one
     /// `limit` for them all (v2). The answer is tied back to the inputs by what it echoes.
     MatchBatch { params: MatchParams, max: usize },
+    /// One company id per request, as `{"<field>": {"<id>": "…"}}` at the top of the body,
+    /// beside the filters (v2 intent and functional areas).
+    OneAsObject { field: &'static str, id: &'static str },
     /// Up to `max` company ids a request as `companies.ids`, with the field `group` named in
     /// `fields` and the filters and paging under that group's name (v2 enrich).
     Enrich { group: &'static str, max: usize },

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::endpoint::{Keys, Method};
+use super::endpoint::Keys;
 use super::ids::CompanyId;
 
 /// ANY_PRESENT keeps rows with a listed id; NONE_PRESENT drops them.
@@ -155,6 +155,20 @@ impl EnrichRequest {
                 object.insert("companies".into(), serde_json::json!({ "ids": ids }));
                 object.insert("fields".into(), serde_json::json!([group]));
             }
+            (Keys::OneAsObject { field, id: key }, companies) => {
+                object.remove("sorts");
+                if self.filters.is_empty() {
+                    object.remove("filters");
+                }
+                let one = match companies {
+                    Companies::One(one) => Some(one),
+                    Companies::Batch([one]) => Some(one),
+                    Companies::Batch(_) => None,
+                };
+                if let Some(one) = one {
+                    object.insert(field.into(), serde_json::json!({ key: id(one) }));
+                }
+            }
             (Keys::None | Keys::Match(_) | Keys::MatchBatch { .. }, _) => {}
         }
         body
@@ -215,27 +229,30 @@ impl Payload {
 /// A request with no company part: search (a body) or a catalog list (query parameters).
 #[derive(Clone, Debug, PartialEq)]
 pub enum ListQuery {
-    /// `POST /company/search` with these `fields` and `filters`.
-    Search { fields: Vec<String>, filters: Option<Value> },
+    /// `POST /company/search` with these `filters`, and these `fields` where the endpoint
+    /// takes them (v2's search returns its identity fields unasked).
+    Search { fields: Option<Vec<String>>, filters: Option<Value> },
     /// `GET /catalog/...` with an optional `name` substring.
     Catalog { name: Option<String> },
 }
 
 impl ListQuery {
-    /// What the request sends: a GET carries the name search in its query, a POST its body.
-    pub fn payload(&self, method: Method) -> Payload {
-        match (self, method) {
-            (ListQuery::Search { fields, filters }, _) => {
-                let mut body = serde_json::json!({ "fields": fields });
+    /// What the request sends: the catalog's name search in the query, a search its body.
+    pub fn payload(&self) -> Payload {
+        match self {
+            ListQuery::Search { fields, filters } => {
+                let mut body = serde_json::json!({});
+                if let Some(fields) = fields {
+                    body["fields"] = serde_json::json!(fields);
+                }
                 if let Some(filters) = filters {
                     body["filters"] = filters.clone();
                 }
                 Payload::Body(body)
             }
-            (ListQuery::Catalog { name }, Method::Get) => {
+            ListQuery::Catalog { name } => {
                 Payload::Query(name.iter().map(|n| ("name".to_string(), n.clone())).collect())
             }
-            (ListQuery::Catalog { name }, Method::Post) => Payload::Body(serde_json::json!({ "name": name })),
         }
     }
 }

@@ -37,7 +37,7 @@ const BATCH_MAX: usize = 25;
 const COMPANY_BATCH: Keys = Keys::Batch { one: "company_id", many: "company_ids", max: BATCH_MAX };
 
 /// What search filters on (§3.6): each group nests under its name in `filters`.
-const SEARCH_FILTERS: &[WireFilter] = &[
+pub(super) const SEARCH_FILTERS: &[WireFilter] = &[
     WireFilter::new("firmographics.country_codes", FilterForm::InclusionList(IdKind::Text)),
     WireFilter::new("firmographics.industries", FilterForm::InclusionList(IdKind::Int)),
     WireFilter::new("firmographics.employees", FilterForm::Range),

@@ -9,11 +9,16 @@ use super::endpoint::{FieldType, WireFilter};
 use super::v1;
 
 /// Every v2 endpoint.
-pub static ALL: [Endpoint; 5] = [
+pub static ALL: [Endpoint; 10] = [
     Endpoint::V2_MATCH,
     Endpoint::V2_FIRMOGRAPHICS,
     Endpoint::V2_TECHNOGRAPHICS,
     Endpoint::V2_SPEND,
+    Endpoint::V2_INTENT,
+    Endpoint::V2_SEARCH,
+    Endpoint::V2_PRODUCTS,
+    Endpoint::V2_VENDORS,
+    Endpoint::V2_CATEGORIES,
     Endpoint::V2_CREDITS,
 ];
 
@@ -90,7 +95,79 @@ const fn enrich(
     }
 }
 
+/// Search's identity fields under v1's names (§2.5).
+const SEARCH_ALIASES: &[(&str, &str)] = &[("id", "company_id"), ("name", "company_name"), ("domain", "domain_name")];
+
+/// Intent topics: v2's documented names for v1's fields (§2.7).
+const INTENT_ALIASES: &[(&str, &str)] = &[
+    ("name", "topic_name"),
+    ("score", "signal_strength"),
+    ("trend", "signal_trend"),
+    ("context_type_names", "context_name_array"),
+    ("last_seen_at", "datestamp"),
+];
+
+const NAME_SEARCH: &[WireFilter] = &[WireFilter::new("name", FilterForm::Substring)];
+
+/// A catalog list: v1's path and shape under the v2 base (§2.7).
+const fn catalog(name: &'static str, path: &'static str, fields: &'static [(&'static str, FieldType)]) -> EndpointSpec {
+    EndpointSpec {
+        name,
+        path,
+        method: Method::Get,
+        keys: Keys::None,
+        paging: Paging::LimitOffset,
+        takes_fields: false,
+        fields,
+        filters: NAME_SEARCH,
+        charged: false,
+        max_rows: Some(v1::CATALOG_ROWS),
+        answer: AnswerShape::Data { at: None },
+        aliases: &[],
+    }
+}
+
 impl Endpoint {
+    /// `POST /companies/search` (§2.5): v1's filter tree, identity only; free, 25,000 at most.
+    pub const V2_SEARCH: Endpoint = Endpoint::of(&EndpointSpec {
+        name: "v2 search",
+        path: "/companies/search",
+        method: Method::Post,
+        keys: Keys::None,
+        paging: Paging::LimitOffset,
+        takes_fields: false,
+        fields: v1::SEARCH_FIELDS,
+        filters: v1::SEARCH_FILTERS,
+        charged: false,
+        max_rows: Some(25_000),
+        answer: AnswerShape::List { list: "companies", count: "count" },
+        aliases: SEARCH_ALIASES,
+    });
+
+    /// `POST /intent/enrich` (§2.7): one company's research topics; charged once per company.
+    pub const V2_INTENT: Endpoint = Endpoint::of(&EndpointSpec {
+        name: "v2 intent",
+        path: "/intent/enrich",
+        method: Method::Post,
+        keys: Keys::OneAsObject { field: "company", id: "id" },
+        paging: Paging::LimitOffset,
+        takes_fields: false,
+        fields: v1::INTENT_FIELDS,
+        filters: &[],
+        charged: true,
+        max_rows: None,
+        answer: AnswerShape::Data { at: Some("topics") },
+        aliases: INTENT_ALIASES,
+    });
+
+    /// `GET /catalog/products` under the v2 base; free.
+    pub const V2_PRODUCTS: Endpoint = Endpoint::of(&catalog("v2 products", "/catalog/products", v1::PRODUCTS_FIELDS));
+    /// `GET /catalog/vendors` under the v2 base; free.
+    pub const V2_VENDORS: Endpoint = Endpoint::of(&catalog("v2 vendors", "/catalog/vendors", v1::VENDORS_FIELDS));
+    /// `GET /catalog/product-categories` under the v2 base; free.
+    pub const V2_CATEGORIES: Endpoint =
+        Endpoint::of(&catalog("v2 categories", "/catalog/product-categories", v1::CATEGORIES_FIELDS));
+
     /// `POST /companies/match` (§2.1): HG ids for up to 10 inputs a request; free.
     pub const V2_MATCH: Endpoint = Endpoint::of(&EndpointSpec {
         name: "v2 match",
