@@ -48,7 +48,7 @@ pub struct Execution {
 
 use crate::api::HgClient;
 use crate::atomic::PendingOutput;
-use crate::plan::{ApiOnProbeSide, ApiScanGuard, HgOptions, HgTable, ScanOptions};
+use crate::plan::{ApiOnProbeSide, ApiScanGuard, HgOptions, HgTable, ScanOptions, ShareEnrichRequests};
 use crate::script;
 
 /// The schema HG tables live in.
@@ -236,5 +236,6 @@ fn physical_rules() -> Vec<Arc<dyn datafusion::physical_optimizer::PhysicalOptim
     rules.insert(after_selection, Arc::new(ApiOnProbeSide));
     let before_sanity = rules.iter().position(|r| r.name() == "SanityCheckPlan").unwrap_or(rules.len());
     rules.insert(before_sanity, Arc::new(ApiScanGuard));
+    rules.insert(before_sanity + 1, Arc::new(ShareEnrichRequests));
     rules
 }

@@ -19,9 +19,9 @@ use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use super::keys::{self, KeySet, references};
 use super::options::{OnError, ScanOptions};
 use super::pushdown::Pushed;
-use super::request::{api_fields, api_filters, contradicts, missing_keys_message, pinned};
+use super::request::{api_fields, api_filters, company_request, contradicts, missing_keys_message, pinned};
 use crate::api::{
-    CompanyId, EnrichRequest, HgClient, HgError, ListQuery, MatchQuery, Method, Row, Rows, Tally, normalize_domain,
+    CompanyId, HgClient, HgError, ListQuery, MatchQuery, Method, Row, Rows, Sharing, Tally, normalize_domain,
 };
 use crate::tables::arrow::{Record, to_batch};
 use crate::tables::{Lookup, TableSpec};
@@ -114,6 +114,7 @@ pub(super) struct ScanInputs {
     pub limit: Option<usize>,
     pub join_filters: Vec<Arc<dyn PhysicalExpr>>,
     pub options: ScanOptions,
+    pub sharing: Sharing,
 }
 
 /// Everything one execution of a scan needs, owned, so the stream is `'static`.
@@ -126,6 +127,7 @@ struct Run {
     limit: Option<usize>,
     join_filters: Vec<Arc<dyn PhysicalExpr>>,
     options: ScanOptions,
+    sharing: Sharing,
     fields: Vec<String>,
     report: Arc<Report>,
 }
@@ -149,6 +151,7 @@ pub(super) fn stream(
         limit,
         join_filters: scan.join_filters,
         options: scan.options,
+        sharing: scan.sharing,
         report: report.clone(),
     };
     let batches = stream::once(run.start()).try_flatten();
@@ -303,14 +306,10 @@ impl Run {
             );
         }
         self.report.keys_requested.add(spellings.len());
-        let request = EnrichRequest {
-            fields: Some(self.fields.clone()),
-            filters: api_filters(self.spec, &self.pushed),
-            sorts: Vec::new(),
-        };
+        let request = company_request(self.spec, &self.pushed, Some(self.fields.clone()));
         let ids: Vec<CompanyId> = spellings.keys().cloned().collect();
         // What the cache holds goes out at once; only the rest is fetched.
-        let lookup = self.client.plan_companies(self.spec.endpoint, request, ids);
+        let lookup = self.client.plan_companies_sharing(self.spec.endpoint, request, ids, self.sharing.clone());
         let spellings = Arc::new(spellings);
         let (spec, projection) = (self.spec, self.projection.clone());
         let on_error = self.options.on_error;

@@ -17,5 +17,5 @@ pub use fetch::ScanError;
 pub use options::{CacheTtl, HgOptions, OnError, ScanOptions};
 pub use provider::HgTable;
 pub use request::missing_keys_message;
-pub use rules::{ApiOnProbeSide, ApiScanGuard};
+pub use rules::{ApiOnProbeSide, ApiScanGuard, ShareEnrichRequests};
 pub use scan::ApiScanExec;

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use datafusion::common::ScalarValue;
 
 use super::pushdown::{self, Bounds, ColumnValues, Pushed};
-use crate::api::{FilterForm, Filters, HexId, IdKind, Inclusion, InclusionMethod};
+use crate::api::{EnrichRequest, FilterForm, Filters, HexId, IdKind, Inclusion, InclusionMethod};
 use crate::tables::{ApiFilter, ColumnSource, Lookup, TableSpec};
 
 /// Fields to ask HG for: those of the projected columns (all when `None`), or one cheap field
@@ -36,6 +36,12 @@ pub fn api_fields(spec: &TableSpec, projection: Option<&[usize]>) -> Vec<String>
         fields.push(first.name.to_string());
     }
     fields
+}
+
+/// What a company lookup of `spec` asks for each company: `fields` (where the endpoint takes
+/// them) and the endpoint's filters for the pushed predicates.
+pub fn company_request(spec: &TableSpec, pushed: &Pushed, fields: Option<Vec<String>>) -> EnrichRequest {
+    EnrichRequest { fields, filters: api_filters(spec, pushed), sorts: Vec::new() }.fitted(spec.endpoint)
 }
 
 /// The endpoint's filters for the pushed predicates, in the order the endpoint declares them

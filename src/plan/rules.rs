@@ -1,20 +1,25 @@
 //! The physical rules that make lookup joins safe (docs/architecture.md, "Guardrails"): HG scans go
 //! on the probe side of hash joins, where the join's keys reach them; and a plan in which an HG
-//! scan has no way to find its rows fails before any call, saying how to give it keys.
+//! scan has no way to find its rows fails before any call, saying how to give it keys. On v2,
+//! a last rule lets two scans of the same companies share their enrich requests.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use datafusion::common::JoinType;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode, TreeNodeRecursion};
 use datafusion::config::ConfigOptions;
 use datafusion::error::{DataFusionError, Result};
+use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::joins::HashJoinExec;
+use datafusion::physical_plan::repartition::RepartitionExec;
 
 use super::request::{criterion_join_message, missing_keys_message};
 use super::scan::ApiScanExec;
+use crate::api::{Companion, Handoff, Keys};
 
 /// Swaps every hash join whose build side (left) holds an HG scan still waiting for keys, when
 /// its probe side (right) does not: `FROM hg.installs JOIN 'a.csv'`, `IN (SELECT …)` and
@@ -109,5 +114,140 @@ impl PhysicalOptimizerRule for ApiScanGuard {
 
     fn schema_check(&self) -> bool {
         true
+    }
+}
+
+/// On v2, one enrich request can carry several field groups. Pairs two HG scans whose lookups
+/// would ask for exactly the same companies, so the first one's requests fetch the second's
+/// group too and the second takes its rows from them (docs/architecture.md, "Shared enrich
+/// requests"): a hash join J whose build side is, through nodes that keep every row, a LEFT
+/// hash join I on the same key column, where I feeds scan A and J feeds scan B. A LEFT join
+/// keeps every key of its build side, so J's keys are I's keys are A's keys; where anything
+/// could drop keys in between (a filter, an inner join, a limit, literal keys), the scans ask
+/// separately, and no credit is spent that separate requests would not spend. Runs last, when
+/// the joins and their dynamic filters are in place.
+#[derive(Debug, Default)]
+pub struct ShareEnrichRequests;
+
+impl PhysicalOptimizerRule for ShareEnrichRequests {
+    fn optimize(&self, plan: Arc<dyn ExecutionPlan>, _config: &ConfigOptions) -> Result<Arc<dyn ExecutionPlan>> {
+        let mut pairs: Vec<(*const (), *const ())> = Vec::new();
+        plan.apply(|node| {
+            if let Some(join) = node.downcast_ref::<HashJoinExec>()
+                && let Some((a, b)) = shared_pair(join)
+            {
+                let taken = |p: *const ()| pairs.iter().any(|(x, y)| *x == p || *y == p);
+                if !taken(a) && !taken(b) {
+                    pairs.push((a, b));
+                }
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })?;
+        if pairs.is_empty() {
+            return Ok(plan);
+        }
+        // The scans of each pair, found again to make their shared copies.
+        let mut scans: HashMap<*const (), Arc<dyn ExecutionPlan>> = HashMap::new();
+        plan.apply(|node| {
+            if node.is::<ApiScanExec>() {
+                scans.insert(Arc::as_ptr(node) as *const (), node.clone());
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })?;
+        let mut replaced: HashMap<*const (), Arc<dyn ExecutionPlan>> = HashMap::new();
+        for (a, b) in pairs {
+            let (Some(first), Some(second)) = (scans.get(&a), scans.get(&b)) else { continue };
+            let (Some(first), Some(second)) =
+                (first.downcast_ref::<ApiScanExec>(), second.downcast_ref::<ApiScanExec>())
+            else {
+                continue;
+            };
+            let handoff = Arc::new(Handoff::default());
+            let companion = Companion {
+                endpoint: second.spec().endpoint,
+                request: second.company_request(),
+                handoff: handoff.clone(),
+            };
+            replaced.insert(a, Arc::new(first.serving(Arc::new(companion), second.spec().name)));
+            replaced.insert(b, Arc::new(second.served_by(handoff, first.spec().name)));
+        }
+        plan.transform_up(|node| match replaced.get(&(Arc::as_ptr(&node) as *const ())) {
+            Some(copy) => Ok(Transformed::yes(copy.clone())),
+            None => Ok(Transformed::no(node)),
+        })
+        .data()
+    }
+
+    fn name(&self) -> &str {
+        "hg_share_enrich_requests"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
+    }
+}
+
+/// The scans (A, B) `join` (J) pairs, by address, when sharing cannot change what they ask.
+fn shared_pair(join: &HashJoinExec) -> Option<(*const (), *const ())> {
+    let [(build_key, _)] = join.on() else { return None };
+    let (second, b) = scan_holding(join.right(), join)?;
+    let inner = through_kept_rows(join.left()).downcast_ref::<HashJoinExec>()?;
+    if *inner.join_type() != JoinType::Left {
+        return None;
+    }
+    let [(inner_key, _)] = inner.on() else { return None };
+    let (first, a) = scan_holding(inner.right(), inner)?;
+    // J's key column is I's output column of I's own build key.
+    let outer_index = build_key.downcast_ref::<Column>()?.index();
+    let joined_index = match &inner.projection {
+        Some(projection) => *projection.get(outer_index)?,
+        None => outer_index,
+    };
+    let inner_index = inner_key.downcast_ref::<Column>()?.index();
+    let same_key = joined_index == inner_index && joined_index < inner.left().schema().fields().len();
+    let enrich = |scan: &ApiScanExec| matches!(scan.spec().endpoint.spec().keys, Keys::Enrich { .. });
+    let pairable = same_key
+        && enrich(first)
+        && enrich(second)
+        && first.spec().endpoint != second.spec().endpoint
+        && first.fetches_all_join_keys()
+        && second.fetches_all_join_keys()
+        && !first.shares()
+        && !second.shares();
+    pairable.then_some((a, b))
+}
+
+/// The HG scan under `side` that holds `join`'s dynamic filter (its keys come from `join`).
+fn scan_holding<'a>(side: &'a Arc<dyn ExecutionPlan>, join: &HashJoinExec) -> Option<(&'a ApiScanExec, *const ())> {
+    let ids: HashSet<u64> = join.dynamic_expressions_produced().iter().filter_map(|f| f.expression_id()).collect();
+    let mut found = None;
+    let _ = side.apply(|node| {
+        if let Some(scan) = node.downcast_ref::<ApiScanExec>()
+            && scan.holds_any_filter(&ids)
+        {
+            found = Some(Arc::as_ptr(node) as *const ());
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    let found = found?;
+    let mut scan = None;
+    let _ = side.apply(|node| {
+        if Arc::as_ptr(node) as *const () == found {
+            scan = node.downcast_ref::<ApiScanExec>();
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    scan.map(|s| (s, found))
+}
+
+/// `plan` below the nodes that pass every row on unchanged (repartitioning, coalescing
+/// partitions).
+fn through_kept_rows(plan: &Arc<dyn ExecutionPlan>) -> &Arc<dyn ExecutionPlan> {
+    let passes_rows = plan.is::<RepartitionExec>() || plan.is::<CoalescePartitionsExec>();
+    match plan.children().as_slice() {
+        [child] if passes_rows => through_kept_rows(child),
+        _ => plan,
     }
 }

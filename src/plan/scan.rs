@@ -35,8 +35,8 @@ use super::fetch::{self, ScanInputs};
 use super::keys::references;
 use super::options::ScanOptions;
 use super::pushdown::{self, Pushed};
-use super::request::{api_fields, api_filters, describe_filters};
-use crate::api::{CompanyId, EnrichRequest, HgClient, Paging, normalize_domain};
+use super::request::{api_fields, api_filters, company_request, describe_filters};
+use crate::api::{Companion, CompanyId, EnrichRequest, Handoff, HgClient, Paging, Sharing, normalize_domain};
 use crate::tables::{ColumnSource, Lookup, TableSpec};
 
 /// A scan of one HG table.
@@ -53,6 +53,10 @@ pub struct ApiScanExec {
     /// Dynamic filters from hash joins this scan is the probe side of.
     pub(super) join_filters: Vec<Arc<dyn PhysicalExpr>>,
     pub(super) options: ScanOptions,
+    /// Whether its requests serve another scan, or another's serve it (v2 enrich).
+    pub(super) sharing: Sharing,
+    /// EXPLAIN's words for the sharing.
+    shared_text: Option<String>,
     /// EXPLAIN's text, worked out at planning: per finding column with literal values, what
     /// they take (requests, credits, cache hits); the API filters; the fields asked for.
     explain: Arc<Explain>,
@@ -100,6 +104,8 @@ impl ApiScanExec {
             limit,
             join_filters: Vec::new(),
             options,
+            sharing: Sharing::None,
+            shared_text: None,
             explain,
             schema,
             properties: Arc::new(properties),
@@ -168,11 +174,50 @@ impl ApiScanExec {
             limit: self.limit,
             join_filters,
             options: self.options,
+            sharing: self.sharing.clone(),
+            shared_text: self.shared_text.clone(),
             explain: self.explain.clone(),
             schema: self.schema.clone(),
             properties: self.properties.clone(),
             metrics: ExecutionPlanMetricsSet::new(),
         }
+    }
+
+    /// The lookup request this scan sends for each company (fields aside).
+    pub(super) fn company_request(&self) -> EnrichRequest {
+        company_request(self.spec, &self.pushed, None)
+    }
+
+    /// Whether the scan fetches every company its join gives it, as one table's lookup: what
+    /// sharing its requests needs (no literal keys to narrow them, no row limit to stop early).
+    pub(super) fn fetches_all_join_keys(&self) -> bool {
+        matches!(self.spec.lookup, Lookup::ByCompany { .. }) && self.pushed.keys.is_empty() && self.limit.is_none()
+    }
+
+    /// A copy whose requests also fetch `companion`'s field group, for the scan of `table`.
+    pub(super) fn serving(&self, companion: Arc<Companion>, table: &str) -> ApiScanExec {
+        let mut scan = self.with_join_filters(self.join_filters.clone());
+        scan.sharing = Sharing::Serves(companion);
+        scan.shared_text = Some(format!("requests shared with hg.{table}"));
+        scan
+    }
+
+    /// A copy that takes its rows from what `table`'s requests fetch for it.
+    pub(super) fn served_by(&self, handoff: Arc<Handoff>, table: &str) -> ApiScanExec {
+        let mut scan = self.with_join_filters(self.join_filters.clone());
+        scan.sharing = Sharing::ServedBy(handoff);
+        scan.shared_text = Some(format!("rows from the requests of hg.{table}"));
+        scan
+    }
+
+    /// Whether the scan holds one of the dynamic filters `ids` (its keys come from that join).
+    pub(super) fn holds_any_filter(&self, ids: &HashSet<u64>) -> bool {
+        self.join_filters.iter().any(|f| f.expression_id().is_some_and(|id| ids.contains(&id)))
+    }
+
+    /// Whether this scan's requests are shared either way already.
+    pub(super) fn shares(&self) -> bool {
+        !matches!(self.sharing, Sharing::None)
     }
 
     /// Where the keys come from, and for literal keys what they take.
@@ -276,6 +321,9 @@ impl DisplayAs for ApiScanExec {
             DisplayFormatType::Default | DisplayFormatType::Verbose => {
                 write!(f, "ApiScanExec: table=hg.{}, endpoint={method} {}", self.spec.name, endpoint.path())?;
                 write!(f, ", keys={}", self.describe_keys())?;
+                if let Some(shared) = &self.shared_text {
+                    write!(f, ", {shared}")?;
+                }
                 if !fields.is_empty() {
                     write!(f, ", fields=[{fields}]")?;
                 }
@@ -291,6 +339,9 @@ impl DisplayAs for ApiScanExec {
                 writeln!(f, "table=hg.{}", self.spec.name)?;
                 writeln!(f, "endpoint={method} {}", endpoint.path())?;
                 writeln!(f, "keys={}", self.describe_keys())?;
+                if let Some(shared) = &self.shared_text {
+                    writeln!(f, "{shared}")?;
+                }
                 if !fields.is_empty() {
                     writeln!(f, "fields={fields}")?;
                 }
@@ -391,6 +442,7 @@ impl ExecutionPlan for ApiScanExec {
             limit: self.limit,
             join_filters: self.join_filters.clone(),
             options: self.options,
+            sharing: self.sharing.clone(),
         };
         Ok(fetch::stream(inputs, self.schema.clone(), partition, &self.metrics))
     }

@@ -193,6 +193,51 @@ async fn the_lookup_join_on_v2_makes_the_fewest_requests() {
     assert_eq!(calls(&stats, "company/match") + calls(&stats, "company/firmographic"), 0, "nothing went to v1");
 }
 
+/// The main job's shape (LEFT JOINs from the accounts to companies, firmographics and
+/// installs): on v2 firmographics and installs ride on the same enrich requests, so it makes
+/// exactly ⌈distinct hosts / 10⌉ match requests and ⌈matched companies / 25⌉ enrich requests,
+/// gives v1's rows and spends v1's credits. A filter between the joins (here, an inner join
+/// that may drop companies) makes the scans ask separately.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_main_job_on_v2_shares_enrich_requests_and_spends_what_v1_spends() {
+    let sandbox = sandbox(|_| {}).await;
+    let mut asked = domains(&sandbox, 133);
+    asked.extend(["nomatch.example".to_string(), asked[4].clone()]);
+    let accounts = values(&asked);
+    let job = format!(
+        "WITH a(website) AS (VALUES {accounts})
+         SELECT a.website, c.company_id, f.revenue_band, f.employees_total,
+                coalesce(array_to_string(array_agg(DISTINCT i.product_name ORDER BY i.product_name), ', '), '') AS products,
+                coalesce(bool_or(i.product_id = 814), false) AS has_salesforce
+         FROM a LEFT JOIN hg.companies c ON c.match_domain = a.website
+         LEFT JOIN hg.firmographics f ON f.company_id = c.company_id
+         LEFT JOIN hg.installs i ON i.company_id = c.company_id AND i.product_id IN (814, 1023)
+         GROUP BY a.website, c.company_id, f.revenue_band, f.employees_total ORDER BY 1"
+    );
+    let v2 = session(&sandbox, ApiVersion::V2, |_| {});
+    let plan = text(&v2, &format!("EXPLAIN {job}")).await;
+    assert!(plan.contains("table=hg.firmographics") && plan.contains("requests shared with hg.installs"), "{plan}");
+    assert!(plan.contains("rows from the requests of hg.firmographics"), "{plan}");
+    let on_v2 = text(&v2, &job).await;
+    let stats = sandbox.stats();
+    let on_v1 = text(&session(&sandbox, ApiVersion::V1, |_| {}), &job).await;
+    assert_eq!(on_v2, on_v1, "the same rows");
+    let matched = sandbox.stats()["endpoints"]["company/firmographic"]["calls"].as_u64().unwrap();
+    assert!(matched > 100, "v1 made one firmographic request per matched company: {matched}");
+    assert_eq!(calls(&stats, "v2/companies/match"), 134u64.div_ceil(10), "{stats}");
+    assert_eq!(calls(&stats, "v2/companies/enrich"), matched.div_ceil(25), "one request for both groups: {stats}");
+    let groups = &stats["endpoints"]["v2/companies/enrich"]["groups"];
+    let all = sandbox.stats();
+    assert_eq!(groups["firmographics"], all["endpoints"]["company/firmographic"]["companies_charged"], "{all}");
+    assert_eq!(groups["technographics"], all["endpoints"]["company/installs"]["companies_charged"], "{all}");
+    assert_eq!(stats["companies_repeated"].as_u64(), Some(0), "{stats}");
+
+    // An inner join between them may drop companies: the scans ask separately.
+    let narrowed = job.replace("LEFT JOIN hg.firmographics", "JOIN hg.firmographics");
+    let plan = text(&v2, &format!("EXPLAIN {narrowed}")).await;
+    assert!(!plan.contains("shared") && !plan.contains("rows from the requests"), "{plan}");
+}
+
 /// Installs page per company: a company is asked again, at the next offset, only while its
 /// rows go on, so it rides in exactly ⌈its rows / page⌉ requests; no page is asked twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,10 +4,11 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
-use super::answer::MatchEntry;
+use super::answer::{MatchEntry, Page};
 use super::cache::CacheRead;
 use super::client::HgClient;
 use super::domain::normalize_domain;
@@ -15,7 +16,7 @@ use super::endpoint::{Endpoint, Keys, MatchParams, Paging};
 use super::error::HgError;
 use super::ids::CompanyId;
 use super::request::{Companies, EnrichRequest, MatchQuery, Payload};
-use super::row::Row;
+use super::row::{Row, Rows};
 
 /// What a fetch of several companies came to.
 #[derive(Default)]
@@ -63,35 +64,169 @@ fn batch_too_large(error: &HgError) -> bool {
     matches!(error, HgError::InvalidRequest { pointer, .. } if pointer.starts_with("/companies"))
 }
 
+/// One table's lookup that rides on the enrich requests of another's (v2: one request asks
+/// for several field groups). The planner pairs two scans only where the second would ask
+/// for exactly the companies the first asks for, so no credit is spent that separate requests
+/// would not spend (docs/architecture.md, "Shared enrich requests").
+#[derive(Debug)]
+pub struct Companion {
+    pub endpoint: Endpoint,
+    pub request: EnrichRequest,
+    /// Where the rows fetched for the companion wait for its scan.
+    pub handoff: Arc<Handoff>,
+}
+
+/// Rows fetched for one scan by another's requests, until the scan takes them. Owned by the
+/// plan that paired the two, so whatever is never taken goes with it.
+#[derive(Debug, Default)]
+pub struct Handoff {
+    rows: Mutex<HashMap<CompanyId, Rows>>,
+}
+
+impl Handoff {
+    pub(super) fn put(&self, id: CompanyId, rows: Rows) {
+        self.rows.lock().expect("handoff").insert(id, rows);
+    }
+
+    /// The rows waiting for `ids`, taken (each is handed over once).
+    pub fn take(&self, ids: &[CompanyId]) -> Vec<(CompanyId, Rows)> {
+        let mut rows = self.rows.lock().expect("handoff");
+        ids.iter().filter_map(|id| rows.remove(id).map(|r| (id.clone(), r))).collect()
+    }
+}
+
+/// One field group of a v2 enrich request.
+#[derive(Clone, Copy)]
+pub(super) struct Part<'a> {
+    pub endpoint: Endpoint,
+    pub request: &'a EnrichRequest,
+}
+
+impl Part<'_> {
+    fn group(&self) -> &'static str {
+        match self.endpoint.spec().keys {
+            Keys::Enrich { group, .. } => group,
+            _ => "",
+        }
+    }
+
+    fn paged(&self) -> bool {
+        self.endpoint.spec().paging == Paging::PerCompany
+    }
+}
+
+/// The body asking for every part's group for `ids`: the first part's, with the others'
+/// groups added to `fields`, their filters beside its own (each nests under its group) and
+/// each paged group's page at `offset`.
+fn body(parts: &[Part], ids: &[CompanyId], limit: usize, offset: usize) -> Value {
+    let mut body = parts[0].request.body(parts[0].endpoint.spec().keys, Companies::Batch(ids));
+    for part in &parts[1..] {
+        if let Some(fields) = body["fields"].as_array_mut() {
+            fields.push(json!(part.group()));
+        }
+        if let Ok(Value::Object(filters)) = serde_json::to_value(&part.request.filters)
+            && !filters.is_empty()
+        {
+            let into = body.as_object_mut().expect("a body").entry("filters").or_insert_with(|| json!({}));
+            if let Some(into) = into.as_object_mut() {
+                into.extend(filters);
+            }
+        }
+    }
+    for part in parts.iter().filter(|p| p.paged()) {
+        body["pagination"][part.group()] = json!({"limit": limit, "offset": offset});
+    }
+    body
+}
+
+/// One part's rows so far, per company asked.
+struct Gathered<'a> {
+    asked: HashSet<&'a CompanyId>,
+    rows: HashMap<CompanyId, Vec<Row>>,
+    fetched: Fetched,
+}
+
+impl<'a> Gathered<'a> {
+    fn new(ids: &'a [CompanyId]) -> Gathered<'a> {
+        Gathered { asked: ids.iter().collect(), rows: HashMap::new(), fetched: Fetched::default() }
+    }
+
+    /// Takes in one page of `pending` companies at `offset`; returns those that have more
+    /// (their page came back full, and their total, when given, says so). The others are
+    /// complete; at the first page, an asked company left out (or a stub) has no rows.
+    fn absorb(&mut self, page: Page, pending: &[CompanyId], limit: usize, paged: bool, first: bool) -> Vec<CompanyId> {
+        let mut got_now: HashMap<CompanyId, usize> = HashMap::new();
+        for row in page.rows {
+            let Some(id) = row.company_id().and_then(|i| CompanyId::parse(i).ok()) else { continue };
+            if self.asked.contains(&id) {
+                *got_now.entry(id.clone()).or_default() += 1;
+                self.rows.entry(id).or_default().push(row);
+            }
+        }
+        let mut more = Vec::new();
+        for (id, total) in &page.companies {
+            if !self.asked.contains(id) {
+                continue;
+            }
+            let held = self.rows.entry(id.clone()).or_default().len() as u64;
+            let full_page = got_now.get(id).copied().unwrap_or(0) >= limit;
+            if paged && full_page && total.is_none_or(|t| held < t) {
+                more.push(id.clone());
+            }
+        }
+        if first {
+            for id in pending {
+                self.rows.entry(id.clone()).or_default();
+            }
+        }
+        let more_set: HashSet<&CompanyId> = more.iter().collect();
+        for id in pending {
+            if !more_set.contains(id)
+                && let Some(done) = self.rows.remove(id)
+            {
+                self.fetched.complete.insert(id.clone(), done);
+            }
+        }
+        more
+    }
+
+    /// The request for `pending` failed: what they received so far was paid for, but may not
+    /// be all their rows.
+    fn failed(mut self, error: HgError) -> Fetched {
+        for (id, _) in self.rows.drain() {
+            self.fetched.cut_short.insert(id);
+        }
+        self.fetched.error = Some(error);
+        self.fetched
+    }
+}
+
 impl HgClient {
-    /// A v2 enrich of `ids`: at most the batch HG has shown it takes per request; a 422 on the
-    /// batch size halves it, for this request and every later one.
-    pub(super) async fn enrich_batch(&self, endpoint: Endpoint, request: &EnrichRequest, ids: &[CompanyId]) -> Fetched {
-        let mut fetched = Fetched::default();
+    /// A v2 enrich of `ids` for every part (one field group each) at once: at most the batch HG
+    /// has shown it takes per request; a 422 on the batch size halves it, for this request and
+    /// every later one. One outcome per part.
+    pub(super) async fn enrich_batch(&self, parts: &[Part<'_>], ids: &[CompanyId]) -> Vec<Fetched> {
+        let mut fetched: Vec<Fetched> = parts.iter().map(|_| Fetched::default()).collect();
         let mut rest = ids;
         while !rest.is_empty() {
             let cap = self.inner.enrich_cap.load(Ordering::Relaxed).max(1);
             let (chunk, after) = rest.split_at(cap.min(rest.len()));
             rest = after;
-            match self.enrich_pages(endpoint, request, chunk).await {
-                Ok(part) => fetched.merge(part),
+            match self.enrich_pages(parts, chunk).await {
+                Ok(outcomes) => fetched.iter_mut().zip(outcomes).for_each(|(f, o)| f.merge(o)),
                 Err(refused) => {
                     let half = chunk.len() / 2;
-                    if half == 0 {
-                        fetched.error.get_or_insert(refused);
-                        continue;
-                    }
                     if self.inner.enrich_cap.fetch_min(half, Ordering::Relaxed) > half {
                         tracing::warn!(
-                            endpoint = endpoint.name(),
+                            endpoint = parts[0].endpoint.name(),
                             "HG refused {} companies in one request ({refused}); sending {half} from now on",
                             chunk.len()
                         );
                     }
                     // Asked again in the smaller batches, with whatever is left.
                     let again: Vec<CompanyId> = chunk.iter().chain(rest).cloned().collect();
-                    let rest_fetched = Box::pin(self.enrich_batch(endpoint, request, &again)).await;
-                    fetched.merge(rest_fetched);
+                    let outcomes = Box::pin(self.enrich_batch(parts, &again)).await;
+                    fetched.iter_mut().zip(outcomes).for_each(|(f, o)| f.merge(o));
                     return fetched;
                 }
             }
@@ -99,89 +234,45 @@ impl HgClient {
         fetched
     }
 
-    /// One batch: every company's first page in one request, then again only for those that
-    /// have more (their total says so, or their page came back full), at the next offset. An
-    /// error that refuses the batch for its size is returned as `Err`, for the caller to split.
-    async fn enrich_pages(
-        &self,
-        endpoint: Endpoint,
-        request: &EnrichRequest,
-        ids: &[CompanyId],
-    ) -> Result<Fetched, HgError> {
-        let Keys::Enrich { group, .. } = endpoint.spec().keys else {
-            return Ok(Fetched {
-                error: Some(HgError::Config(format!("HG {}: not an enrich", endpoint.name()))),
-                ..Fetched::default()
-            });
-        };
-        let paged = endpoint.spec().paging == Paging::PerCompany;
+    /// One batch: every company's first page of every part in one request, then, part by
+    /// part, again only for the companies that have more, at the next offset. An error that
+    /// refuses the batch for its size is returned as `Err`, for the caller to split.
+    async fn enrich_pages(&self, parts: &[Part<'_>], ids: &[CompanyId]) -> Result<Vec<Fetched>, HgError> {
         let limit = self.config().page_size.max(1);
-        let asked: HashSet<&CompanyId> = ids.iter().collect();
-        let mut rows: HashMap<CompanyId, Vec<Row>> = HashMap::new();
-        let mut pending: Vec<CompanyId> = ids.to_vec();
-        let mut offset = 0;
-        let mut fetched = Fetched::default();
-        loop {
-            let mut body = request.body(endpoint.spec().keys, Companies::Batch(&pending));
-            if paged {
-                body["pagination"] = json!({ group: {"limit": limit, "offset": offset} });
+        let endpoints: Vec<Endpoint> = parts.iter().map(|p| p.endpoint).collect();
+        let pages = match self.send_parts(&endpoints, &Payload::Body(body(parts, ids, limit, 0))).await {
+            Ok(pages) => pages,
+            Err(error) if batch_too_large(&error) && ids.len() > 1 => return Err(error),
+            Err(error) => {
+                return Ok(parts
+                    .iter()
+                    .map(|_| Fetched { error: Some(error.clone()), ..Fetched::default() })
+                    .collect());
             }
-            let page = match self.send(endpoint, &Payload::Body(body)).await {
-                Ok(page) => page,
-                Err(error) if offset == 0 && batch_too_large(&error) && ids.len() > 1 => return Err(error),
-                Err(error) => {
-                    // Those still pending may have rows on the page that failed.
-                    let pending: HashSet<&CompanyId> = pending.iter().collect();
-                    for (id, got) in rows {
-                        if pending.contains(&id) {
-                            fetched.cut_short.insert(id);
-                        } else {
-                            fetched.complete.insert(id, got);
-                        }
+        };
+        let mut out = Vec::with_capacity(parts.len());
+        for (part, page) in parts.iter().zip(pages) {
+            let mut gathered = Gathered::new(ids);
+            let mut pending = gathered.absorb(page, ids, limit, part.paged(), true);
+            let mut offset = 0;
+            let mut failure = None;
+            while !pending.is_empty() {
+                offset += limit;
+                let body = body(std::slice::from_ref(part), &pending, limit, offset);
+                match self.send(part.endpoint, &Payload::Body(body)).await {
+                    Ok(page) => pending = gathered.absorb(page, &pending, limit, true, false),
+                    Err(error) => {
+                        failure = Some(error);
+                        break;
                     }
-                    fetched.error = Some(error);
-                    return Ok(fetched);
-                }
-            };
-            let mut got_now: HashMap<CompanyId, usize> = HashMap::new();
-            for row in page.rows {
-                let Some(id) = row.company_id().and_then(|i| CompanyId::parse(i).ok()) else { continue };
-                if asked.contains(&id) {
-                    *got_now.entry(id.clone()).or_default() += 1;
-                    rows.entry(id).or_default().push(row);
                 }
             }
-            let mut more = Vec::new();
-            for (id, total) in &page.companies {
-                if !asked.contains(id) {
-                    continue;
-                }
-                let held = rows.entry(id.clone()).or_default().len() as u64;
-                let full_page = got_now.get(id).copied().unwrap_or(0) >= limit;
-                if paged && full_page && total.is_none_or(|t| held < t) {
-                    more.push(id.clone());
-                }
-            }
-            if offset == 0 {
-                // Asked and left out (or a stub): HG has nothing for it.
-                for id in ids {
-                    rows.entry(id.clone()).or_default();
-                }
-            }
-            let more_set: HashSet<&CompanyId> = more.iter().collect();
-            for id in &pending {
-                if !more_set.contains(id)
-                    && let Some(done) = rows.remove(id)
-                {
-                    fetched.complete.insert(id.clone(), done);
-                }
-            }
-            if more.is_empty() {
-                return Ok(fetched);
-            }
-            pending = more;
-            offset += limit;
+            out.push(match failure {
+                Some(error) => gathered.failed(error),
+                None => gathered.fetched,
+            });
         }
+        Ok(out)
     }
 
     /// The matches of each of `queries` (up to the endpoint's batch, one `limit`) in one v2

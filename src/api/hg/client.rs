@@ -222,12 +222,21 @@ impl HgClient {
 
     /// One request, retried as the policy allows.
     pub async fn send(&self, endpoint: Endpoint, payload: &Payload) -> Result<Page, HgError> {
+        let mut pages = self.send_parts(&[endpoint], payload).await?;
+        Ok(pages.swap_remove(0))
+    }
+
+    /// One request whose answer holds several endpoints' rows (a v2 enrich of several field
+    /// groups): each is read as its endpoint declares, the first is the one the call counts
+    /// for.
+    pub(super) async fn send_parts(&self, parts: &[Endpoint], payload: &Payload) -> Result<Vec<Page>, HgError> {
         let inner = &self.inner;
+        let endpoint = parts[0];
         let url = format!("{}{}", inner.config.base_url, endpoint.path());
         let meter = EndpointMeter { metrics: &inner.metrics, endpoint, tally: self.tally.as_deref() };
         let sent = inner
             .transport
-            .send(|http| http_request(http, &url, payload), &meter, |answer| self.read(endpoint, answer))
+            .send(|http| http_request(http, &url, payload), &meter, |answer| self.read(parts, answer))
             .await;
         sent.map_err(|error| match error {
             SendError::Failed(error) => error,
@@ -239,9 +248,9 @@ impl HgClient {
 
     /// What one answer of `endpoint` means (docs/hg-api.md §1): a page, something worth asking
     /// again (no answer, a cut-off body, 429, 5xx), or an error to report.
-    fn read(&self, endpoint: Endpoint, answer: Result<Response, NoAnswer>) -> Verdict<Page, HgError> {
+    fn read(&self, parts: &[Endpoint], answer: Result<Response, NoAnswer>) -> Verdict<Vec<Page>, HgError> {
         let inner = &self.inner;
-        let name = endpoint.name();
+        let name = parts[0].name();
         let response = match answer {
             Ok(response) => response,
             Err(no) => {
@@ -258,20 +267,25 @@ impl HgClient {
         let (status, body) = (response.status, &response.body);
         let json: Result<Value, _> = serde_json::from_slice(body);
         if status == 200 {
-            return match json.map_err(|e| e.to_string()).and_then(|v| super::answer::page(endpoint, v)) {
-                Ok(mut page) => {
+            let pages = json.map_err(|e| e.to_string()).and_then(|value| {
+                parts.iter().map(|e| super::answer::page(*e, value.clone())).collect::<Result<Vec<Page>, String>>()
+            });
+            return match pages {
+                Ok(mut pages) => {
                     let now = std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)
                         .map_or(0, |d| d.as_secs() as i64);
-                    let candidates = page.matches.iter_mut().flat_map(|m| m.rows.iter_mut());
-                    for row in page.rows.iter_mut().chain(candidates) {
-                        row.fields.insert(super::endpoint::FETCHED_AT.to_string(), FieldValue::Int(now));
+                    for (i, (page, endpoint)) in pages.iter_mut().zip(parts).enumerate() {
+                        let candidates = page.matches.iter_mut().flat_map(|m| m.rows.iter_mut());
+                        for row in page.rows.iter_mut().chain(candidates) {
+                            row.fields.insert(super::endpoint::FETCHED_AT.to_string(), FieldValue::Int(now));
+                        }
+                        inner.metrics.received(*endpoint, page.rows.len(), if i == 0 { body.len() } else { 0 });
+                        if let Some(tally) = &self.tally {
+                            tally.received(page.rows.len());
+                        }
                     }
-                    inner.metrics.received(endpoint, page.rows.len(), body.len());
-                    if let Some(tally) = &self.tally {
-                        tally.received(page.rows.len());
-                    }
-                    Verdict::Done(page)
+                    Verdict::Done(pages)
                 }
                 // A 200 that is not the JSON promised: cut short on the way, most likely.
                 Err(message) => Verdict::Retry(HgError::Decode { endpoint: name, message }),

@@ -31,6 +31,9 @@ fn lock(book: &Mutex<Book>) -> MutexGuard<'_, Book> {
 #[derive(Default)]
 pub struct Credits {
     book: Arc<Mutex<Book>>,
+    /// Told whenever a reservation settles: a request waiting for the budget to clear looks
+    /// again.
+    settled: Arc<tokio::sync::Notify>,
 }
 
 /// Credits set aside for one request (one per company it may be charged for) until its answer
@@ -47,6 +50,7 @@ pub struct Reservation {
     /// The companies reserved for; emptied once settled.
     items: Vec<String>,
     book: Arc<Mutex<Book>>,
+    settled: Arc<tokio::sync::Notify>,
 }
 
 impl Drop for Reservation {
@@ -64,6 +68,8 @@ impl Drop for Reservation {
             }
         }
         book.spent += cost;
+        drop(book);
+        self.settled.notify_waiters();
         tracing::debug!(
             endpoint = self.endpoint.name(),
             credits = cost,
@@ -117,7 +123,34 @@ impl Credits {
             });
         }
         book.reserved += amount;
-        Ok(Reservation { endpoint, items, book: self.book.clone() })
+        Ok(Reservation { endpoint, items, book: self.book.clone(), settled: self.settled.clone() })
+    }
+
+    /// [`reserve`](Self::reserve), waiting while requests under way hold part of the budget
+    /// that this one would fit in once they settle (they reserve their worst case, and usually
+    /// cost less): concurrent requests then stop at the budget, not at the sum of their worst
+    /// cases.
+    pub async fn reserve_when_settled(
+        &self,
+        endpoint: Endpoint,
+        items: Vec<String>,
+        max: Option<u64>,
+    ) -> Result<Reservation, HgError> {
+        let amount = items.len() as u64;
+        loop {
+            let settled = self.settled.notified();
+            tokio::pin!(settled);
+            settled.as_mut().enable();
+            let could_fit = {
+                let book = self.book();
+                max.is_some_and(|max| book.reserved > 0 && book.spent + amount <= max)
+            };
+            match self.reserve(endpoint, items.clone(), max) {
+                Ok(reservation) => return Ok(reservation),
+                Err(_) if could_fit => settled.await,
+                Err(error) => return Err(error),
+            }
+        }
     }
 
     /// Settles a reservation: `returned` are the companies the answer held (charged unless
@@ -137,6 +170,8 @@ impl Credits {
         }
         // Never more than was reserved: companies the cache knew as returned before are free.
         book.spent += cost.min(amount);
+        drop(book);
+        self.settled.notify_waiters();
     }
 
     /// Records companies a lookup's plan found `endpoint` never returned (see
@@ -184,6 +219,25 @@ mod tests {
 
     fn ids(range: std::ops::Range<u32>) -> Vec<String> {
         range.map(|i| i.to_string()).collect()
+    }
+
+    /// A request that would fit once the requests under way settle waits for them, and one
+    /// that could not fit even then fails at once.
+    #[tokio::test]
+    async fn a_request_waits_for_the_worst_cases_under_way_to_settle() {
+        let credits = Arc::new(Credits::default());
+        let ids = |r: std::ops::Range<u32>| r.map(|i| i.to_string()).collect::<Vec<String>>();
+        let first = credits.reserve(Endpoint::INSTALLS, ids(0..25), Some(30)).unwrap();
+        let waiting = {
+            let credits = credits.clone();
+            tokio::spawn(async move { credits.reserve_when_settled(Endpoint::INSTALLS, ids(25..50), Some(30)).await })
+        };
+        let never = credits.reserve_when_settled(Endpoint::INSTALLS, ids(50..81), Some(30)).await;
+        assert!(never.is_err(), "31 credits can never fit in 30");
+        credits.settle(first, ids(0..2));
+        let second = waiting.await.unwrap().expect("2 spent + 25 fits once the first settled");
+        assert_eq!((credits.spent(), credits.reserved()), (2, 25));
+        credits.settle(second, Vec::new());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use futures::future::join_all;
 use futures::stream::{self, BoxStream, Stream, StreamExt};
 
-use super::batched::Fetched;
+use super::batched::{Companion, Fetched, Handoff, Part};
 use super::cache::{CacheRead, Cached};
 use super::client::HgClient;
 use super::endpoint::{Endpoint, Keys};
@@ -32,6 +32,17 @@ pub struct LookupPlan {
     pub cached: u64,
 }
 
+/// How a company lookup shares its requests with another table's (v2 enrich).
+#[derive(Clone, Debug, Default)]
+pub enum Sharing {
+    #[default]
+    None,
+    /// Its requests also fetch the companion's field group, for the companion's scan.
+    Serves(Arc<Companion>),
+    /// It takes what another scan's requests fetched for it, and fetches only the rest.
+    ServedBy(Arc<Handoff>),
+}
+
 /// A planned lookup of companies on one endpoint: the cache's answers, the companies left to
 /// fetch, and what fetching them may take. Made by [`HgClient::plan_companies`], which counts
 /// the cache hits and records the plan (for progress and the credit budget); run by
@@ -41,9 +52,12 @@ pub struct CompanyLookup {
     client: HgClient,
     endpoint: Endpoint,
     request: EnrichRequest,
+    /// What another scan's requests fetched for this one.
+    shared: Vec<(CompanyId, Rows)>,
     /// The cache's answers, decoded as the fetch stream reaches them.
     hits: Vec<(CompanyId, Cached)>,
     misses: Vec<CompanyId>,
+    companion: Option<Arc<Companion>>,
     estimate: LookupPlan,
 }
 
@@ -51,6 +65,11 @@ impl CompanyLookup {
     /// What the lookup will take.
     pub fn estimate(&self) -> LookupPlan {
         self.estimate
+    }
+
+    /// Companies another scan's requests fetched for this one.
+    pub fn shared(&self) -> usize {
+        self.shared.len()
     }
 
     /// Every company's rows (an empty list when HG has nothing), or the error of its own
@@ -66,9 +85,11 @@ impl CompanyLookup {
             });
             (id, rows)
         });
+        let shared = stream::iter(self.shared).map(|(id, rows)| (id, Ok(rows)));
+        let misses = stream::iter(self.misses);
         let fetched =
-            self.client.enrich_stream(self.endpoint, self.request, stream::iter(self.misses), CacheRead::StoredHere);
-        hits.chain(fetched).boxed()
+            self.client.enrich_stream(self.endpoint, self.request, misses, CacheRead::StoredHere, self.companion);
+        shared.chain(hits).chain(fetched).boxed()
     }
 }
 
@@ -113,7 +134,31 @@ impl HgClient {
     /// Plans the lookup of `ids`: what the cache answers (counted as cache hits now) and what
     /// must be fetched, recorded as planned for progress and the credit budget's message.
     pub fn plan_companies(&self, endpoint: Endpoint, request: EnrichRequest, ids: Vec<CompanyId>) -> CompanyLookup {
+        self.plan_companies_sharing(endpoint, request, ids, Sharing::None)
+    }
+
+    /// [`plan_companies`](Self::plan_companies), sharing requests as `sharing` says: what
+    /// another scan fetched for this one is taken first (neither fetched nor paid again), and
+    /// a lookup that serves a companion fetches its field group too.
+    pub fn plan_companies_sharing(
+        &self,
+        endpoint: Endpoint,
+        request: EnrichRequest,
+        ids: Vec<CompanyId>,
+        sharing: Sharing,
+    ) -> CompanyLookup {
         let request = request.fitted(endpoint);
+        let (shared, companion) = match sharing {
+            Sharing::None => (Vec::new(), None),
+            Sharing::Serves(companion) => (Vec::new(), Some(companion)),
+            Sharing::ServedBy(handoff) => (handoff.take(&ids), None),
+        };
+        let ids: Vec<CompanyId> = if shared.is_empty() {
+            ids
+        } else {
+            let taken: HashSet<&CompanyId> = shared.iter().map(|(id, _)| id).collect();
+            ids.into_iter().filter(|id| !taken.contains(id)).collect()
+        };
         let mut cached = self.cached_companies(endpoint, &request, &ids, CacheRead::Full);
         if !cached.is_empty() {
             self.cache_hits(endpoint, cached.len());
@@ -130,7 +175,7 @@ impl HgClient {
         let estimate = self.plan_misses(endpoint, &misses, hits_count, true);
         self.inner.metrics.plan(estimate.requests);
         self.inner.credits.plan(estimate.credits);
-        CompanyLookup { client: self.clone(), endpoint, request, hits, misses, estimate }
+        CompanyLookup { client: self.clone(), endpoint, request, shared, hits, misses, companion, estimate }
     }
 
     /// The plan of fetching `misses`. With `record`, the companies found never returned are
@@ -192,7 +237,7 @@ impl HgClient {
         request: EnrichRequest,
         ids: impl Stream<Item = CompanyId> + Send + 'static,
     ) -> BoxStream<'static, Result<(CompanyId, Rows), HgError>> {
-        self.enrich_stream(endpoint, request.fitted(endpoint), ids, CacheRead::Full)
+        self.enrich_stream(endpoint, request.fitted(endpoint), ids, CacheRead::Full, None)
             .map(|(id, result)| result.map(|rows| (id, rows)))
             .boxed()
     }
@@ -214,6 +259,7 @@ impl HgClient {
         request: EnrichRequest,
         ids: impl Stream<Item = CompanyId> + Send + 'static,
         read: CacheRead,
+        companion: Option<Arc<Companion>>,
     ) -> BoxStream<'static, (CompanyId, Result<Rows, HgError>)> {
         let client = self.clone();
         let request = Arc::new(request);
@@ -225,7 +271,8 @@ impl HgClient {
             .ready_chunks(batch)
             .map(move |chunk| {
                 let (client, request, prefix) = (client.clone(), request.clone(), flight_prefix.clone());
-                async move { client.fetch_keys(endpoint, &request, &prefix, chunk, read).await }
+                let companion = companion.clone();
+                async move { client.fetch_keys(endpoint, &request, &prefix, chunk, read, companion.as_deref()).await }
             })
             .buffer_unordered(concurrency)
             .flat_map(stream::iter)
@@ -245,6 +292,7 @@ impl HgClient {
         prefix: &str,
         ids: Vec<CompanyId>,
         read: CacheRead,
+        companion: Option<&Companion>,
     ) -> Vec<(CompanyId, Result<Rows, HgError>)> {
         let mut out = Vec::with_capacity(ids.len());
         let mut pending = ids;
@@ -253,7 +301,7 @@ impl HgClient {
             let (others, claims) = self.inner.flights.claim(endpoint, &keys);
             let mine: Vec<CompanyId> =
                 pending.iter().zip(&others).filter(|(_, other)| other.is_none()).map(|(id, _)| id.clone()).collect();
-            let mut fetched = self.fetch_claimed(endpoint, request, mine, claims, read).await;
+            let mut fetched = self.fetch_claimed(endpoint, request, mine, claims, read, companion).await;
             let mut orphaned = Vec::new();
             for (id, other) in pending.into_iter().zip(others) {
                 let outcome = match other {
@@ -284,6 +332,7 @@ impl HgClient {
         ids: Vec<CompanyId>,
         claims: Vec<Claim>,
         read: CacheRead,
+        companion: Option<&Companion>,
     ) -> HashMap<CompanyId, Result<Rows, HgError>> {
         if claims.is_empty() {
             return HashMap::new();
@@ -311,7 +360,7 @@ impl HgClient {
         if missing.is_empty() {
             return out;
         }
-        let mut fetched = self.fetch_companies(endpoint, request, &missing).await;
+        let mut fetched = self.fetch_companies(endpoint, request, &missing, companion).await;
         for (claim, id) in unlanded.into_iter().zip(missing) {
             let outcome = fetched.outcome(&id).map(Arc::new);
             flights.land(claim, outcome.clone());
@@ -358,10 +407,76 @@ impl HgClient {
     /// arrive goes back: a request that failed cost nothing (the API's balance header still shows
     /// if it did). Dropped under way (the query cancelled), the reservation counts all its
     /// companies as spent (see [`Reservation`](super::credits::Reservation)).
-    async fn fetch_companies(&self, endpoint: Endpoint, request: &EnrichRequest, ids: &[CompanyId]) -> Fetched {
+    async fn fetch_companies(
+        &self,
+        endpoint: Endpoint,
+        request: &EnrichRequest,
+        ids: &[CompanyId],
+        companion: Option<&Companion>,
+    ) -> Fetched {
         if !endpoint.charged() {
             return self.fetch_companies_uncounted(endpoint, request, ids).await;
         }
+        let mut parts = vec![Part { endpoint, request }];
+        if let Some(companion) = companion {
+            parts.push(Part { endpoint: companion.endpoint, request: &companion.request });
+        }
+        let fresh: Vec<Vec<String>> = parts.iter().map(|part| self.fresh(part.endpoint, ids)).collect();
+        if self.config().dry_run {
+            let requests = if self.batch_size(endpoint) > 1 && !self.inner.batch_unsupported.load(Ordering::Relaxed) {
+                1
+            } else {
+                ids.len() as u64
+            };
+            self.inner.metrics.dry_run(requests, fresh.iter().map(|f| f.len() as u64).sum());
+            // A stand-in row per company (its id, nothing else), so lookups joined on these
+            // companies further on are counted too.
+            let stand_in = || -> HashMap<CompanyId, Vec<Row>> {
+                ids.iter()
+                    .map(|id| {
+                        let row = Row { fields: [("company_id".to_string(), FieldValue::Text(id.to_string()))].into() };
+                        (id.clone(), vec![row])
+                    })
+                    .collect()
+            };
+            if let Some(companion) = companion {
+                stand_in().into_iter().for_each(|(id, rows)| companion.handoff.put(id, Arc::new(rows)));
+            }
+            return Fetched { complete: stand_in(), ..Fetched::default() };
+        }
+        // Each part's worst case is reserved under the budget before the request leaves.
+        let credits = &self.inner.credits;
+        let mut reservations = Vec::with_capacity(parts.len());
+        for (part, fresh) in parts.iter().zip(fresh) {
+            match credits.reserve_when_settled(part.endpoint, fresh, self.options.max_credits).await {
+                Ok(reservation) => reservations.push(reservation),
+                Err(error) => {
+                    reservations.into_iter().for_each(|r| credits.settle(r, std::iter::empty()));
+                    return Fetched { error: Some(error), ..Fetched::default() };
+                }
+            }
+        }
+        let mut outcomes = if companion.is_some() {
+            self.enrich_batch(&parts, ids).await
+        } else {
+            vec![self.fetch_companies_uncounted(endpoint, request, ids).await]
+        };
+        for ((part, reservation), fetched) in parts.iter().zip(reservations).zip(&outcomes) {
+            let returned = fetched.complete.iter().filter(|(_, rows)| !rows.is_empty()).map(|(id, _)| id.to_string());
+            credits.settle(reservation, returned.chain(fetched.cut_short.iter().map(|id| id.to_string())));
+            self.keep_companies(part.endpoint, part.request, ids, fetched);
+        }
+        if let (Some(companion), Some(served)) = (companion, outcomes.get_mut(1)) {
+            for (id, rows) in served.complete.drain() {
+                companion.handoff.put(id, Arc::new(rows));
+            }
+        }
+        outcomes.swap_remove(0)
+    }
+
+    /// Of `ids`, the companies `endpoint` has not returned before, by this run's count and the
+    /// cache's (what a request for them may charge).
+    fn fresh(&self, endpoint: Endpoint, ids: &[CompanyId]) -> Vec<String> {
         let items: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
         let credits = &self.inner.credits;
         let (mut fresh, unchecked) = credits.uncharged(endpoint, &items);
@@ -373,44 +488,21 @@ impl HgClient {
             }
             None => fresh.extend(unchecked),
         }
-        if self.config().dry_run {
-            let requests = if self.batch_size(endpoint) > 1 && !self.inner.batch_unsupported.load(Ordering::Relaxed) {
-                1
-            } else {
-                ids.len() as u64
-            };
-            self.inner.metrics.dry_run(requests, fresh.len() as u64);
-            // A stand-in row per company (its id, nothing else), so lookups joined on these
-            // companies further on are counted too.
-            let complete = ids
-                .iter()
-                .map(|id| {
-                    let row = Row { fields: [("company_id".to_string(), FieldValue::Text(id.to_string()))].into() };
-                    (id.clone(), vec![row])
-                })
-                .collect();
-            return Fetched { complete, ..Fetched::default() };
-        }
-        let reservation = match credits.reserve(endpoint, fresh, self.options.max_credits) {
-            Ok(reservation) => reservation,
-            Err(error) => return Fetched { error: Some(error), ..Fetched::default() },
+        fresh
+    }
+
+    /// Puts what a fetch of `ids` came to into the cache: every company asked when all was
+    /// answered (those without rows have none), else the complete answers only.
+    fn keep_companies(&self, endpoint: Endpoint, request: &EnrichRequest, ids: &[CompanyId], fetched: &Fetched) {
+        let Some(cache) = &self.config().cache else { return };
+        let empty = Vec::new();
+        let entries: Vec<(String, &[Row])> = match fetched.error {
+            None => {
+                ids.iter().map(|id| (id.to_string(), fetched.complete.get(id).unwrap_or(&empty).as_slice())).collect()
+            }
+            Some(_) => fetched.complete.iter().map(|(id, rows)| (id.to_string(), rows.as_slice())).collect(),
         };
-        let fetched = self.fetch_companies_uncounted(endpoint, request, ids).await;
-        let returned = fetched.complete.iter().filter(|(_, rows)| !rows.is_empty()).map(|(id, _)| id.to_string());
-        credits.settle(reservation, returned.chain(fetched.cut_short.iter().map(|id| id.to_string())));
-        if let Some(cache) = &self.config().cache {
-            let empty = Vec::new();
-            let entries: Vec<(String, &[Row])> = match fetched.error {
-                // Every company asked was answered: those without rows have none.
-                None => ids
-                    .iter()
-                    .map(|id| (id.to_string(), fetched.complete.get(id).unwrap_or(&empty).as_slice()))
-                    .collect(),
-                Some(_) => fetched.complete.iter().map(|(id, rows)| (id.to_string(), rows.as_slice())).collect(),
-            };
-            cache.put(&self.cache_scope(endpoint, request), endpoint, request.fields.as_deref(), &entries);
-        }
-        fetched
+        cache.put(&self.cache_scope(endpoint, request), endpoint, request.fields.as_deref(), &entries);
     }
 
     async fn fetch_companies_uncounted(
@@ -421,7 +513,8 @@ impl HgClient {
     ) -> Fetched {
         let keys = endpoint.spec().keys;
         if let Keys::Enrich { .. } = keys {
-            return self.enrich_batch(endpoint, request, ids).await;
+            let mut outcomes = self.enrich_batch(&[Part { endpoint, request }], ids).await;
+            return outcomes.swap_remove(0);
         }
         let one_by_one =
             ids.len() == 1 || self.batch_size(endpoint) <= 1 || self.inner.batch_unsupported.load(Ordering::Relaxed);
@@ -599,7 +692,14 @@ mod tests {
         // Another lookup stored A and landed its flight after this one read the cache.
         put(&client, Endpoint::FIRMOGRAPHIC, &a, "stored meanwhile");
         let out = client
-            .fetch_keys(Endpoint::FIRMOGRAPHIC, &EnrichRequest::default(), "p|", vec![a.clone()], CacheRead::StoredHere)
+            .fetch_keys(
+                Endpoint::FIRMOGRAPHIC,
+                &EnrichRequest::default(),
+                "p|",
+                vec![a.clone()],
+                CacheRead::StoredHere,
+                None,
+            )
             .await;
         assert_eq!(out.len(), 1);
         assert_eq!(name(out[0].1.as_ref().unwrap()), Some("stored meanwhile"));
@@ -620,6 +720,7 @@ mod tests {
             "p|",
             vec![a.clone(), b.clone()],
             CacheRead::StoredHere,
+            None,
         ));
         assert!(futures::poll!(waiter.as_mut()).is_pending(), "waits for the other lookup");
         // That lookup stores A, then its query is cancelled before it lands anything.
@@ -668,7 +769,7 @@ mod tests {
         let (client, _) = client(dir.path(), firmographic(Some(b.clone()))).await;
         let ids = [a.clone(), b.clone(), c.clone()];
         let error = client
-            .fetch_companies(Endpoint::FIRMOGRAPHIC, &EnrichRequest::default(), &ids)
+            .fetch_companies(Endpoint::FIRMOGRAPHIC, &EnrichRequest::default(), &ids, None)
             .await
             .into_result()
             .unwrap_err();
@@ -689,7 +790,7 @@ mod tests {
         let request = EnrichRequest::default();
         let asked = vec![a.clone(), b.clone(), c.clone()];
         let out: HashMap<CompanyId, Result<Rows, HgError>> = client
-            .fetch_keys(Endpoint::FIRMOGRAPHIC, &request, "p|", asked, CacheRead::StoredHere)
+            .fetch_keys(Endpoint::FIRMOGRAPHIC, &request, "p|", asked, CacheRead::StoredHere, None)
             .await
             .into_iter()
             .collect();
@@ -723,7 +824,7 @@ mod tests {
         let (client, requests) = client(dir.path(), answer).await;
         let ids = [a.clone(), b.clone(), c.clone()];
         let error = client
-            .fetch_companies(Endpoint::INSTALLS, &EnrichRequest::default(), &ids)
+            .fetch_companies(Endpoint::INSTALLS, &EnrichRequest::default(), &ids, None)
             .await
             .into_result()
             .unwrap_err();

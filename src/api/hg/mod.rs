@@ -25,6 +25,7 @@ pub mod v2;
 mod version;
 
 pub use answer::{MatchEntry, Page};
+pub use batched::{Companion, Handoff};
 pub use cache::{CacheError, CacheStats, ResponseCache, default_cache_file};
 pub use client::{ClientConfig, DEFAULT_BASE_URL, HgClient, LookupOptions};
 pub use domain::normalize_domain;
@@ -34,7 +35,7 @@ pub use endpoint::{
 };
 pub use error::HgError;
 pub use ids::{CompanyId, HexId, InvalidId};
-pub use lookup::{CompanyLookup, LookupPlan, MatchLookup};
+pub use lookup::{CompanyLookup, LookupPlan, MatchLookup, Sharing};
 pub use metrics::{EndpointMetrics, MetricsSnapshot, Tally, TallySnapshot};
 pub use request::{
     Companies, EnrichRequest, Filters, Inclusion, InclusionMethod, ListQuery, MatchQuery, Payload, Sort, SortDirection,
