@@ -5,6 +5,7 @@
 //! cargo bench --bench enrich            # the grid in the README
 //! cargo bench --bench enrich -- quick   # 1k accounts only, no 100k, no baselines
 //! cargo bench --bench enrich -- scaling # 10k and 100k, unlimited, 0 ms (add no-cache: without the cache)
+//! cargo bench --bench enrich -- v2      # HG's v2 beside v1: 2k accounts on both, 10k on v2, 25/s, 30 ms
 //! ```
 //!
 //! Each scenario generates an accounts CSV of N rows (90% known companies under assorted
@@ -13,8 +14,9 @@
 //! binary on `queries/enrich.sql` (match → firmographics → installs of two products → Parquet)
 //! as a user would: a separate process, its own response cache. It reports wall time, the
 //! rate-limit floor ((minimum calls − burst) / rate), efficiency = floor / wall, calls made
-//! against the minimum (one match per distinct host, one firmographic per matched company,
-//! ceil(companies / 25) install batches), the client's CPU seconds per 1,000 calls (from
+//! against the minimum (v1: one match per distinct host, one firmographic per matched company,
+//! ceil(companies / 25) install batches; v2: ceil(hosts / 10) matches and ceil(companies / 25)
+//! enrich requests, firmographics and installs in one), the client's CPU seconds per 1,000 calls (from
 //! `wait4`) and peak RSS (its VmHWM), then the warm rerun on the same cache, which must make no
 //! call.
 //!
@@ -30,6 +32,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use hgsql::api::ApiVersion;
 use hgsql::sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
 
@@ -44,17 +47,32 @@ struct Scenario {
     rate: Option<f64>,
     latency_ms: u64,
     baselines: bool,
+    version: ApiVersion,
 }
 
 impl Scenario {
     fn label(&self) -> String {
         let rate = self.rate.map_or("unlimited".to_string(), |r| format!("{r:.0}/s"));
-        format!("{} accounts, {rate}, {} ms", self.accounts, self.latency_ms)
+        format!("{} accounts, {rate}, {} ms, {}", self.accounts, self.latency_ms, self.version)
     }
 }
 
-fn grid(quick: bool, scaling: bool) -> Vec<Scenario> {
-    let s = |accounts, rate, latency_ms, baselines| Scenario { accounts, rate, latency_ms, baselines };
+fn grid(quick: bool, scaling: bool, v2: bool) -> Vec<Scenario> {
+    let s = |accounts, rate, latency_ms, baselines| Scenario {
+        accounts,
+        rate,
+        latency_ms,
+        baselines,
+        version: ApiVersion::V1,
+    };
+    let on_v2 = |scenario: Scenario| Scenario { version: ApiVersion::V2, ..scenario };
+    if v2 {
+        return vec![
+            s(2_000, Some(25.0), 30, false),
+            on_v2(s(2_000, Some(25.0), 30, false)),
+            on_v2(s(10_000, Some(25.0), 30, false)),
+        ];
+    }
     if scaling {
         return vec![s(10_000, None, 0, false), s(100_000, None, 0, false)];
     }
@@ -75,6 +93,7 @@ fn grid(quick: bool, scaling: bool) -> Vec<Scenario> {
 fn main() {
     let quick = std::env::args().any(|a| a == "quick");
     let scaling = std::env::args().any(|a| a == "scaling");
+    let v2 = std::env::args().any(|a| a == "v2");
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     println!("{}", machine());
     let started = Instant::now();
@@ -86,7 +105,7 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
     let mut rows = Vec::new();
-    for scenario in grid(quick, scaling) {
+    for scenario in grid(quick, scaling, v2) {
         rows.extend(runtime.block_on(run(scenario, &hosts)));
     }
     println!(
@@ -140,8 +159,17 @@ fn accounts(dir: &Path, n: usize, hosts: &[String]) -> (Vec<String>, [u64; 3]) {
         writeln!(csv, "A{i},Account {i},{website}").unwrap();
     }
     csv.flush().unwrap();
-    let minimum = [(known + unknown) as u64, known as u64, known.div_ceil(25) as u64];
-    (websites, minimum)
+    (websites, minimum(known, unknown, ApiVersion::V1))
+}
+
+/// The fewest requests the main job can take: (match, firmographic, installs) on v1; (match,
+/// enrich, 0) on v2, where one enrich request carries both field groups.
+fn minimum(known: usize, unknown: usize, version: ApiVersion) -> [u64; 3] {
+    let hosts = (known + unknown) as u64;
+    match version {
+        ApiVersion::V1 => [hosts, known as u64, known.div_ceil(25) as u64],
+        ApiVersion::V2 => [hosts.div_ceil(10), known.div_ceil(25) as u64, 0],
+    }
 }
 
 /// What one `hgsql` process cost.
@@ -155,7 +183,7 @@ struct Measured {
 
 /// Runs the binary on `queries/enrich.sql` in `dir` and waits for it with `wait4`, for its
 /// CPU time and peak RSS.
-fn hgsql(dir: &Path, sandbox: &Sandbox, rate: Option<f64>) -> Measured {
+fn hgsql(dir: &Path, sandbox: &Sandbox, rate: Option<f64>, version: ApiVersion) -> Measured {
     let config = dir.join("config/hgsql");
     std::fs::create_dir_all(&config).expect("config dir");
     let profile = format!("[profiles.default]\nrate = {}\n", rate.unwrap_or(0.0));
@@ -168,11 +196,11 @@ fn hgsql(dir: &Path, sandbox: &Sandbox, rate: Option<f64>) -> Measured {
         .current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HG_API_KEY", sandbox.key())
+        .env("HG_API_KEY", if version == ApiVersion::V2 { sandbox.key_v2() } else { sandbox.key().to_string() })
         .env("XDG_CONFIG_HOME", dir.join("config"))
         .env("XDG_CACHE_HOME", dir.join("cache"))
         .env("XDG_STATE_HOME", dir.join("state"))
-        .args(["--base-url", &sandbox.base_url()])
+        .args(["--base-url", &if version == ApiVersion::V2 { sandbox.base_url_v2() } else { sandbox.base_url() }])
         .args(std::env::args().any(|a| a == "no-cache").then_some("--no-cache"))
         .arg("-f")
         .arg(&sql)
@@ -219,10 +247,14 @@ fn hgsql(dir: &Path, sandbox: &Sandbox, rate: Option<f64>) -> Measured {
     }
 }
 
-/// Requests answered 200 per endpoint (a 429 is a call too, counted in the table apart).
-fn endpoint_calls(stats: &Value) -> [u64; 3] {
+/// Requests answered 200 per endpoint (a 429 is a call too, counted in the table apart), in
+/// the order of [`minimum`].
+fn endpoint_calls(stats: &Value, version: ApiVersion) -> [u64; 3] {
     let calls = |e: &str| stats["endpoints"][e]["status"]["200"].as_u64().unwrap_or(0);
-    [calls("company/match"), calls("company/firmographic"), calls("company/installs")]
+    match version {
+        ApiVersion::V1 => [calls("company/match"), calls("company/firmographic"), calls("company/installs")],
+        ApiVersion::V2 => [calls("v2/companies/match"), calls("v2/companies/enrich"), 0],
+    }
 }
 
 fn sandbox_config(scenario: Scenario) -> SandboxConfig {
@@ -239,17 +271,20 @@ fn sandbox_config(scenario: Scenario) -> SandboxConfig {
 async fn run(scenario: Scenario, hosts: &[String]) -> Vec<String> {
     let label = scenario.label();
     let dir = tempfile::tempdir().expect("temp dir");
-    let (websites, minimum) = accounts(dir.path(), scenario.accounts, hosts);
+    let (websites, v1_minimum) = accounts(dir.path(), scenario.accounts, hosts);
+    let (known, unknown) = (v1_minimum[1] as usize, (v1_minimum[0] - v1_minimum[1]) as usize);
+    let minimum = minimum(known, unknown, scenario.version);
     let min_calls: u64 = minimum.iter().sum();
+    let version = scenario.version;
     let sandbox = Sandbox::start(sandbox_config(scenario)).await.expect("sandbox");
     let path = dir.path().to_path_buf();
     let rate = scenario.rate;
     let (first, stats) = {
         let sandbox = &sandbox;
-        tokio::task::block_in_place(|| (hgsql(&path, sandbox, rate), sandbox.stats()))
+        tokio::task::block_in_place(|| (hgsql(&path, sandbox, rate, version), sandbox.stats()))
     };
-    let calls = endpoint_calls(&stats);
-    assert_eq!(calls, minimum, "{label}: calls (match, firmographic, installs) must be the minimum");
+    let calls = endpoint_calls(&stats, version);
+    assert_eq!(calls, minimum, "{label}: calls (match, firmographic, installs; v2: match, enrich) must be the minimum");
     let written = parquet_rows(&dir.path().join("enriched.parquet")).await;
     assert_eq!(written, scenario.accounts, "{label}: every account is written");
     let floor = rate.map(|r| (min_calls.saturating_sub(BURST as u64)) as f64 / r);
@@ -262,7 +297,7 @@ async fn run(scenario: Scenario, hosts: &[String]) -> Vec<String> {
     if std::env::args().any(|a| a == "no-cache") {
         return rows;
     }
-    let warm = tokio::task::block_in_place(|| hgsql(&path, &sandbox, rate));
+    let warm = tokio::task::block_in_place(|| hgsql(&path, &sandbox, rate, version));
     assert_eq!(warm.calls, 0, "{label}: the warm rerun makes no call");
     rows.push(row(&label, "hgsql, warm rerun", &warm, None, 0, Some(warm.wall / first.wall)));
     println!("{label}: warm rerun {:.2} s, {} calls", warm.wall, warm.calls);
@@ -277,7 +312,7 @@ async fn run(scenario: Scenario, hosts: &[String]) -> Vec<String> {
             let matched = per_row(&sandbox, &websites, pause).await;
             let wall = started.elapsed().as_secs_f64();
             let stats = sandbox.stats();
-            let calls: u64 = endpoint_calls(&stats).iter().sum();
+            let calls: u64 = endpoint_calls(&stats, ApiVersion::V1).iter().sum();
             let expected = minimum[1] as usize + scenario.accounts * 5 / 100;
             if matched != expected {
                 println!("{label}: {name} matched {matched} accounts, hgsql {expected}");

@@ -1,11 +1,14 @@
 //! The bad-input table: what users feed hgsql by mistake, run through the binary. Each case
 //! gets the right answer or a clear error (naming what is at fault) with its exit code, and
-//! never a panic or a hang: every run has a deadline (`cli::run`'s).
+//! never a panic or a hang: every run has a deadline (`cli::run`'s). The cases that reach HG
+//! run on v1 and on v2 (`…_on_v2`).
 
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
+
+use hgsql::api::ApiVersion::{self, V1, V2};
 
 use crate::cli::{SandboxProcess, hgsql, run};
 
@@ -75,10 +78,12 @@ fn bad_local_input_gets_a_clear_error_naming_what_is_wrong() {
             &["employees", "employees_total"],
         ),
     ];
-    for case in &cases {
-        let mut command = hgsql();
-        command.current_dir(d).args(["-c", &case.sql]);
-        case.check(&run(&mut command));
+    for version in ["v1", "v2"] {
+        for case in &cases {
+            let mut command = hgsql();
+            command.current_dir(d).env("HG_API_VERSION", version).args(["-c", &case.sql]);
+            case.check(&run(&mut command));
+        }
     }
     assert_eq!(std::fs::read_dir(d).unwrap().count(), 5, "no file written or removed");
 }
@@ -99,6 +104,15 @@ fn domains(sandbox: &SandboxProcess, n: usize) -> Vec<String> {
 
 #[test]
 fn odd_domains_are_sent_encoded_and_change_no_other_parameter() {
+    odd_domains(V1);
+}
+
+#[test]
+fn odd_domains_are_sent_encoded_and_change_no_other_parameter_on_v2() {
+    odd_domains(V2);
+}
+
+fn odd_domains(version: ApiVersion) {
     let sandbox = SandboxProcess::start(&["--companies", "300", "--rate", "0"]);
     let known = domains(&sandbox, 2);
     let (a, b) = (&known[0], &known[1]);
@@ -110,7 +124,7 @@ fn odd_domains_are_sent_encoded_and_change_no_other_parameter() {
          5,{a}&limit=100\n6,ac me.com\n7,bücher.de\n8,{a}%26limit%3D100\n"
     );
     write(dir.path(), "odd.csv", csv.as_bytes());
-    let mut command = sandbox.hgsql();
+    let mut command = sandbox.hgsql_on(version);
     command.current_dir(dir.path()).args([
         "--format",
         "csv",
@@ -137,8 +151,17 @@ fn odd_domains_are_sent_encoded_and_change_no_other_parameter() {
 
 #[test]
 fn bad_ids_match_nothing_and_say_so() {
+    bad_ids(V1);
+}
+
+#[test]
+fn bad_ids_match_nothing_and_say_so_on_v2() {
+    bad_ids(V2);
+}
+
+fn bad_ids(version: ApiVersion) {
     let sandbox = SandboxProcess::start(&["--companies", "300", "--rate", "0"]);
-    let mut command = sandbox.hgsql();
+    let mut command = sandbox.hgsql_on(version);
     command.args([
         "--format",
         "csv",
@@ -159,17 +182,28 @@ fn bad_ids_match_nothing_and_say_so() {
 
 #[test]
 fn unreachable_silent_and_refusing_apis_exit_3_in_bounded_time() {
+    unreachable_silent_refusing(V1);
+}
+
+#[test]
+fn unreachable_silent_and_refusing_apis_exit_3_in_bounded_time_on_v2() {
+    unreachable_silent_refusing(V2);
+}
+
+fn unreachable_silent_refusing(version: ApiVersion) {
     let sql = "SELECT company_id FROM hg.firmographics WHERE company_id = '0A'";
+    let root = format!("/data-api/{version}");
+    let key = if version == V2 { "hg_v2_k" } else { "k" };
     // Nothing listens on port 1.
     let mut command = hgsql();
-    command.env("HG_API_KEY", "k").args(["--base-url", "http://127.0.0.1:1/data-api/v1", "-c", sql]);
+    command.env("HG_API_KEY", key).args(["--base-url", &format!("http://127.0.0.1:1{root}"), "-c", sql]);
     Case::new("unreachable", sql, 3, &["127.0.0.1:1", "connection failed"]).check(&run(&mut command));
 
     // A server that accepts and never answers: the request times out (1 s here, by config).
     // Nobody calls accept(): the kernel completes the connections queued for it, so the client
     // connects, sends its request and waits for an answer that never comes.
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/data-api/v1", silent.local_addr().unwrap());
+    let url = format!("http://{}{root}", silent.local_addr().unwrap());
     let config = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(config.path().join("hgsql")).unwrap();
     std::fs::write(
@@ -179,15 +213,16 @@ fn unreachable_silent_and_refusing_apis_exit_3_in_bounded_time() {
     .unwrap();
     let started = Instant::now();
     let mut command = hgsql();
-    command.env("XDG_CONFIG_HOME", config.path()).env("HG_API_KEY", "k").args(["--base-url", &url, "-c", sql]);
+    command.env("XDG_CONFIG_HOME", config.path()).env("HG_API_KEY", key).args(["--base-url", &url, "-c", sql]);
     Case::new("never answers", sql, 3, &["timed out"]).check(&run(&mut command));
     assert!(started.elapsed() < Duration::from_secs(15), "two 1 s attempts took {:?}", started.elapsed());
     drop(silent);
 
     // A key the API refuses.
     let sandbox = SandboxProcess::start(&["--companies", "300", "--rate", "0"]);
-    let mut command = sandbox.hgsql();
-    command.env("HG_API_KEY", "wrong-key-5e1").args(["-c", sql]);
+    let mut command = sandbox.hgsql_on(version);
+    let wrong = if version == V2 { "hg_v2_wrong-key-5e1" } else { "wrong-key-5e1" };
+    command.env("HG_API_KEY", wrong).args(["-c", sql]);
     let out = run(&mut command);
     Case::new("wrong key", sql, 3, &["refused"]).check(&out);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("wrong-key-5e1"), "the key is never echoed");

@@ -1,5 +1,6 @@
 //! The `hgsql` binary as a user runs it: `-c`, `-f`, stdin, formats, `-o`, exit codes, doctor.
 
+use hgsql::api::ApiVersion;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -148,9 +149,40 @@ impl SandboxProcess {
 
     /// The binary pointed at this sandbox through the environment, as a user would.
     pub fn hgsql(&self) -> Command {
+        self.hgsql_on(ApiVersion::V1)
+    }
+
+    /// The base URL of `version` (the sandbox serves both).
+    pub fn url_of(&self, version: ApiVersion) -> String {
+        match version {
+            ApiVersion::V1 => self.url.clone(),
+            ApiVersion::V2 => self.url.replace("/data-api/v1", "/data-api/v2"),
+        }
+    }
+
+    /// The key of `version`: v2's is `hg_v2_` and v1's.
+    pub fn key_of(&self, version: ApiVersion) -> String {
+        match version {
+            ApiVersion::V1 => self.key.to_string(),
+            ApiVersion::V2 => format!("hg_v2_{}", self.key),
+        }
+    }
+
+    /// The binary pointed at this sandbox's `version` through the environment, with that
+    /// version's key, as a user would.
+    pub fn hgsql_on(&self, version: ApiVersion) -> Command {
         let mut command = hgsql();
-        command.env("HG_API_KEY", self.key).env("HG_BASE_URL", &self.url);
+        command.env("HG_API_KEY", self.key_of(version)).env("HG_BASE_URL", self.url_of(version));
         command
+    }
+}
+
+/// What the sandbox's counters say about `version`'s firmographic lookups: v1's requests (one
+/// a company), v2's companies returned in that field group.
+pub fn firmographic_lookups(stats: &serde_json::Value, version: ApiVersion) -> u64 {
+    match version {
+        ApiVersion::V1 => stats["endpoints"]["company/firmographic"]["status"]["200"].as_u64().unwrap_or(0),
+        ApiVersion::V2 => stats["endpoints"]["v2/companies/enrich"]["groups"]["firmographics"].as_u64().unwrap_or(0),
     }
 }
 

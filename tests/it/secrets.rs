@@ -1,9 +1,11 @@
 //! The API key never leaves the process: not on stdout or stderr (logs at the most verbose
 //! level included), not in EXPLAIN text, output files, the cache file or the history, along
-//! every command path.
+//! every command path, on HG's v1 and v2 (whose key holds v1's: `hg_v2_` and the same text).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
+
+use hgsql::api::ApiVersion::{self, V1, V2};
 
 use super::cli::{SandboxProcess, run};
 
@@ -26,6 +28,15 @@ fn all_text(dir: &Path) -> String {
 
 #[test]
 fn the_key_appears_in_no_output_log_file_or_plan() {
+    key_nowhere(V1);
+}
+
+#[test]
+fn the_key_appears_in_no_output_log_file_or_plan_on_v2() {
+    key_nowhere(V2);
+}
+
+fn key_nowhere(version: ApiVersion) {
     let sandbox = SandboxProcess::start(&["--companies", "300", "--rate", "0"]);
     assert_eq!(sandbox.key, KEY, "the sandbox process accepts the recognisable key");
     let dir = tempfile::tempdir().unwrap();
@@ -61,7 +72,7 @@ fn the_key_appears_in_no_output_log_file_or_plan() {
     let mut seen = String::new();
     for (i, args) in runs.iter().enumerate() {
         for via_flag in [false, true] {
-            let mut command = sandbox.hgsql();
+            let mut command = sandbox.hgsql_on(version);
             command
                 .env("HGSQL_LOG", "trace")
                 .env("XDG_CACHE_HOME", &cache)
@@ -69,7 +80,7 @@ fn the_key_appears_in_no_output_log_file_or_plan() {
                 .stdin(Stdio::null());
             if via_flag {
                 // The flag form, as a user who ignores the advice to use the environment would.
-                command.env_remove("HG_API_KEY").args(["--api-key", KEY]);
+                command.env_remove("HG_API_KEY").args(["--api-key", &sandbox.key_of(version)]);
             }
             let output = run(command.args(args));
             let text =
@@ -82,8 +93,8 @@ fn the_key_appears_in_no_output_log_file_or_plan() {
     assert!(seen.contains("ApiScanExec") && seen.contains("api_calls"), "EXPLAIN and EXPLAIN ANALYZE ran");
     // A base URL that does not answer: the transport error names the URL, never the key.
     let unreachable = run(Command::new(env!("CARGO_BIN_EXE_hgsql"))
-        .env("HG_API_KEY", KEY)
-        .env("HG_BASE_URL", "http://127.0.0.1:9/data-api/v1")
+        .env("HG_API_KEY", sandbox.key_of(version))
+        .env("HG_BASE_URL", format!("http://127.0.0.1:9/data-api/{version}"))
         .env("XDG_CACHE_HOME", &cache)
         .env("HGSQL_LOG", "trace")
         .args(["-c", &format!("SELECT * FROM hg.firmographics WHERE company_id = '{}'", "0".repeat(31) + "1")]));
