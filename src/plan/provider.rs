@@ -13,7 +13,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use super::options::{HgOptions, ScanOptions};
 use super::pushdown;
 use super::scan::ApiScanExec;
-use crate::api::{HgClient, HgError};
+use crate::api::{ApiVersion, HgClient, HgError};
 use crate::tables::TableSpec;
 
 /// One `hg.*` table. Without a client (no key configured) it still plans `\d` and
@@ -63,9 +63,13 @@ impl TableProvider for HgTable {
         })?;
         let version = client.config().version;
         if !self.spec.served_by(version) {
+            let (other, key) = match version {
+                ApiVersion::V1 => (ApiVersion::V2, "a v2 key (hg_v2_…)"),
+                ApiVersion::V2 => (ApiVersion::V1, "a v1 key"),
+            };
             return Err(DataFusionError::External(Box::new(HgError::Config(format!(
-                "hg.{}: this build of hgsql reads it from HG's v1 API only, and the key in use is for {version}; \
-                 give a v1 key (HG_API_VERSION=v1) for this table",
+                "hg.{}: HG serves it on its {other} API only, and hgsql speaks {version} here; \
+                 it needs {key}: set HG_API_KEY to one (or --api-version {other} with its base URL)",
                 self.spec.name
             )))));
         }
@@ -74,6 +78,9 @@ impl TableProvider for HgTable {
         let client = client.with_options(settings.lookup());
         let options = ScanOptions { on_error: settings.on_error, ..self.options };
         let scan = ApiScanExec::new(self.spec, client, projection.cloned(), filters, limit, options)?;
+        if let Some(message) = scan.unbounded_cost() {
+            return Err(DataFusionError::Plan(message));
+        }
         Ok(Arc::new(scan))
     }
 }

@@ -36,8 +36,8 @@ use super::keys::references;
 use super::options::ScanOptions;
 use super::pushdown::{self, Pushed};
 use super::request::{api_fields, api_filters, company_request, describe_filters};
-use crate::api::{Companion, CompanyId, EnrichRequest, Handoff, HgClient, Paging, Sharing, normalize_domain};
-use crate::tables::{ColumnSource, Lookup, TableSpec};
+use crate::api::{Charge, Companion, CompanyId, EnrichRequest, Handoff, HgClient, Paging, Sharing, normalize_domain};
+use crate::tables::{ApiFilter, ColumnSource, Lookup, TableSpec};
 
 /// A scan of one HG table.
 #[derive(Debug)]
@@ -208,6 +208,24 @@ impl ApiScanExec {
         scan.sharing = Sharing::ServedBy(handoff);
         scan.shared_text = Some(format!("rows from the requests of hg.{table}"));
         scan
+    }
+
+    /// Why the scan may not run, when what it would cost has no bound: an endpoint charged per
+    /// company and value of a filter (functional areas: per product) needs that filter's
+    /// values given by `=` or `IN`.
+    pub fn unbounded_cost(&self) -> Option<String> {
+        let Charge::PerCompanyAnd { filter, .. } = self.spec.endpoint.charge() else { return None };
+        let given = self.pushed.filters.iter().any(|(f, values)| *f == ApiFilter::Wire(filter) && !values.negated);
+        if given {
+            return None;
+        }
+        let column =
+            self.spec.pushdown.iter().find(|p| p.filter == ApiFilter::Wire(filter)).map_or(filter, |p| p.column);
+        Some(format!(
+            "hg.{table}: give {column} by = or IN (e.g. WHERE {column} IN (814, 1023)): HG charges a credit \
+             per company and {column}, so without them the query's cost has no bound",
+            table = self.spec.name
+        ))
     }
 
     /// Whether the scan holds one of the dynamic filters `ids` (its keys come from that join).

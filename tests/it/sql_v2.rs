@@ -288,3 +288,85 @@ async fn a_missing_field_group_names_the_table_and_the_rest_works() {
     .await;
     assert!(profiles.lines().count() > 4 + 3, "{profiles}");
 }
+
+/// The first column of `sql`'s rows, as text.
+async fn strings(session: &Session, sql: &str) -> Vec<String> {
+    use datafusion::arrow::array::{Array, AsArray};
+    let results = session.run(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let mut out = Vec::new();
+    for batch in &results.last().unwrap().batches {
+        let column =
+            datafusion::arrow::compute::cast(batch.column(0), &datafusion::arrow::datatypes::DataType::Utf8).unwrap();
+        let column = column.as_string::<i32>();
+        out.extend((0..column.len()).map(|i| column.value(i).to_string()));
+    }
+    out
+}
+
+/// hg.functional_areas, v2's buying centre: its rows are what the endpoint answers for each
+/// company and the products asked (asked here over plain HTTP, the oracle), and the client
+/// counts the credits the sandbox charges, one per company and product. Without products, or
+/// on a v1 key, it fails before any call, saying what to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn functional_areas_come_per_company_and_product_on_v2_only() {
+    let sandbox = sandbox(|_| {}).await;
+    let data = sandbox.data();
+    let product_of = |c: u32| -> BTreeSet<i64> {
+        data.installs_of(c).iter().map(|i| data.catalog.products[i.product as usize].id).collect()
+    };
+    let first = (0..data.companies.len() as u32).find(|&c| product_of(c).len() >= 2).unwrap();
+    let products: Vec<i64> = product_of(first).into_iter().take(2).collect();
+    let companies: Vec<u32> = (0..data.companies.len() as u32)
+        .filter(|&c| product_of(c).iter().any(|p| products.contains(p)))
+        .take(6)
+        .collect();
+    let ids: Vec<String> = companies.iter().map(|&c| format!("{:032X}", data.company(c).id)).collect();
+    let list = |items: &[String]| items.iter().map(|i| format!("('{i}')")).collect::<Vec<_>>().join(", ");
+    let wanted = products.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+    let sql = format!(
+        "SELECT concat_ws('|', fa.company_id, fa.product_id, fa.department, fa.role, coalesce(fa.country_code, ''),
+                          fa.signal_strength, array_to_string(fa.decision_maker_titles, ';')) AS k
+         FROM (VALUES {}) a(id) JOIN hg.functional_areas fa ON fa.company_id = a.id
+         WHERE fa.product_id IN ({wanted}) ORDER BY k",
+        list(&ids)
+    );
+    let v2 = session(&sandbox, ApiVersion::V2, |_| {});
+    let got = strings(&v2, &sql).await;
+    let charged = sandbox.stats()["endpoints"]["v2/companies/functional-areas"]["companies_charged"].as_u64().unwrap();
+    let spent = v2.client().unwrap().metrics().credits_spent;
+
+    let http = crate::support::Api::v2(&sandbox);
+    let mut expected = Vec::new();
+    let mut pairs = BTreeSet::new();
+    for id in &ids {
+        let body = serde_json::json!({"company": {"id": id}, "filters": {"products": {"ids": products}}});
+        let reply = http.post("/companies/functional-areas", body).await;
+        for row in reply.body["data"].as_array().unwrap() {
+            let titles: Vec<&str> =
+                row["decision_maker_titles"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+            expected.push(format!(
+                "{id}|{}|{}|{}|{}|{}|{}",
+                row["product_id"],
+                row["department"].as_str().unwrap(),
+                row["role"].as_str().unwrap(),
+                row["country_code"].as_str().unwrap_or(""),
+                row["signal_strength"],
+                titles.join(";")
+            ));
+            pairs.insert((id.clone(), row["product_id"].as_i64().unwrap()));
+        }
+    }
+    expected.sort();
+    assert!(expected.len() > 6, "the companies use the products: {expected:?}");
+    assert_eq!(got, expected, "the endpoint's rows, each with its company");
+    assert_eq!(charged, pairs.len() as u64, "one credit per company and product with areas");
+    assert_eq!(spent, charged, "the client counts what the sandbox charged");
+
+    let before = sandbox.stats()["requests"].as_u64().unwrap();
+    let unbounded = failure(&v2, &format!("SELECT * FROM hg.functional_areas WHERE company_id = '{}'", ids[0])).await;
+    assert!(unbounded.contains("product_id") && unbounded.contains("= or IN"), "{unbounded}");
+    let v1 = session(&sandbox, ApiVersion::V1, |_| {});
+    let on_v1 = failure(&v1, &sql).await;
+    assert!(on_v1.contains("hg.functional_areas") && on_v1.contains("v2 key"), "{on_v1}");
+    assert_eq!(sandbox.stats()["requests"].as_u64().unwrap(), before, "neither made a call");
+}

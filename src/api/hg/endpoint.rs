@@ -189,6 +189,21 @@ impl WireFilter {
     }
 }
 
+/// What an endpoint charges a credit for, once a contract year.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Charge {
+    Free,
+    /// Each company it returns.
+    PerCompany,
+    /// Each company and value of the row field `field` it returns (v2 functional areas: per
+    /// company and product). The values a request may be charged for are those of its filter
+    /// `filter`, which it must send.
+    PerCompanyAnd {
+        field: &'static str,
+        filter: &'static str,
+    },
+}
+
 /// One HG endpoint, declared.
 #[derive(Debug, PartialEq)]
 pub struct EndpointSpec {
@@ -204,8 +219,8 @@ pub struct EndpointSpec {
     /// Every field the endpoint can return, with its type.
     pub fields: &'static [(&'static str, FieldType)],
     pub filters: &'static [WireFilter],
-    /// Whether HG charges credits for the companies this endpoint returns.
-    pub charged: bool,
+    /// What HG charges credits for.
+    pub charged: Charge,
     /// Rows a listing returns at most, whatever the paging.
     pub max_rows: Option<usize>,
     /// Where the rows are in an answer.
@@ -239,6 +254,11 @@ impl Endpoint {
     }
 
     pub fn charged(self) -> bool {
+        self.0.charged != Charge::Free
+    }
+
+    /// What it charges for.
+    pub fn charge(self) -> Charge {
         self.0.charged
     }
 

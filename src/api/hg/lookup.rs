@@ -15,7 +15,7 @@ use futures::stream::{self, BoxStream, Stream, StreamExt};
 use super::batched::{Companion, Fetched, Handoff, Part};
 use super::cache::{CacheRead, Cached};
 use super::client::HgClient;
-use super::endpoint::{Endpoint, Keys};
+use super::endpoint::{Charge, Endpoint, Keys};
 use super::error::HgError;
 use super::flights::Claim;
 use super::ids::CompanyId;
@@ -120,6 +120,46 @@ fn decoded(cached: HashMap<CompanyId, Cached>) -> HashMap<CompanyId, Rows> {
     cached.into_iter().filter_map(|(id, answer)| answer.rows().map(|rows| (id, Arc::new(rows)))).collect()
 }
 
+/// What a request for `ids` on `endpoint` may be charged for: each company, or each company
+/// and value of the charged filter (`1698…|814`).
+fn credit_items(endpoint: Endpoint, request: &EnrichRequest, ids: &[CompanyId]) -> Vec<String> {
+    match endpoint.charge() {
+        Charge::PerCompanyAnd { filter, .. } => {
+            let values: Vec<String> = request
+                .filters
+                .get(filter)
+                .and_then(|f| f.as_object().and_then(|o| o.values().next()).or(Some(f)))
+                .and_then(|list| list.as_array())
+                .map(|list| list.iter().map(|v| v.to_string().trim_matches('"').to_string()).collect())
+                .unwrap_or_default();
+            ids.iter().flat_map(|id| values.iter().map(move |v| format!("{id}|{v}"))).collect()
+        }
+        _ => ids.iter().map(|id| id.to_string()).collect(),
+    }
+}
+
+/// What `rows` of company `id` were charged for: the company, or each company and value of
+/// the charged field the rows hold.
+fn returned_items(endpoint: Endpoint, id: &CompanyId, rows: &[Row]) -> Vec<String> {
+    match endpoint.charge() {
+        Charge::PerCompanyAnd { field, .. } => {
+            let mut values: Vec<String> = rows
+                .iter()
+                .filter_map(|r| match r.get(field) {
+                    Some(FieldValue::Int(v)) => Some(v.to_string()),
+                    Some(FieldValue::Text(v)) => Some(v.clone()),
+                    _ => None,
+                })
+                .collect();
+            values.sort();
+            values.dedup();
+            values.into_iter().map(|v| format!("{id}|{v}")).collect()
+        }
+        _ if rows.is_empty() => Vec::new(),
+        _ => vec![id.to_string()],
+    }
+}
+
 impl HgClient {
     /// What looking up `ids` on `endpoint` with `request` will take, given the cache: the
     /// requests, the credits they may cost at most, and the lookups the cache answers. For
@@ -128,7 +168,7 @@ impl HgClient {
         let request = request.clone().fitted(endpoint);
         let cached = self.cached_companies(endpoint, &request, ids, CacheRead::Full);
         let misses: Vec<CompanyId> = ids.iter().filter(|id| !cached.contains_key(*id)).cloned().collect();
-        self.plan_misses(endpoint, &misses, cached.len() as u64, false)
+        self.plan_misses(endpoint, &request, &misses, cached.len() as u64, false)
     }
 
     /// Plans the lookup of `ids`: what the cache answers (counted as cache hits now) and what
@@ -172,7 +212,7 @@ impl HgClient {
                 (id, answer)
             })
             .collect();
-        let estimate = self.plan_misses(endpoint, &misses, hits_count, true);
+        let estimate = self.plan_misses(endpoint, &request, &misses, hits_count, true);
         self.inner.metrics.plan(estimate.requests);
         self.inner.credits.plan(estimate.credits);
         CompanyLookup { client: self.clone(), endpoint, request, shared, hits, misses, companion, estimate }
@@ -181,22 +221,26 @@ impl HgClient {
     /// The plan of fetching `misses`. With `record`, the companies found never returned are
     /// remembered, so fetching them does not ask the cache again
     /// ([`Credits::uncharged`](super::credits::Credits::uncharged)).
-    fn plan_misses(&self, endpoint: Endpoint, misses: &[CompanyId], cached: u64, record: bool) -> LookupPlan {
-        let misses: Vec<String> = misses.iter().map(|id| id.to_string()).collect();
+    fn plan_misses(
+        &self,
+        endpoint: Endpoint,
+        request: &EnrichRequest,
+        misses: &[CompanyId],
+        cached: u64,
+        record: bool,
+    ) -> LookupPlan {
         let batch = self.batch_size(endpoint);
+        let requests = misses.len().div_ceil(batch) as u64;
+        let misses = credit_items(endpoint, request, misses);
         let mut fresh = self.inner.credits.not_charged(endpoint, &misses);
-        if let Some(cache) = &self.config().cache {
+        if let Some(cache) = self.config().cache.as_ref().filter(|_| endpoint.charge() == Charge::PerCompany) {
             let before = cache.returned_before(self.cache_base(), endpoint, &fresh);
             fresh.retain(|item| !before.contains(item));
         }
         if record && endpoint.charged() {
             self.inner.credits.unreturned(endpoint, fresh.iter().cloned());
         }
-        LookupPlan {
-            requests: misses.len().div_ceil(batch) as u64,
-            credits: if endpoint.charged() { fresh.len() as u64 } else { 0 },
-            cached,
-        }
+        LookupPlan { requests, credits: if endpoint.charged() { fresh.len() as u64 } else { 0 }, cached }
     }
 
     /// Plans match `queries` on `endpoint`: what the cache answers (counted as cache hits now)
@@ -417,11 +461,20 @@ impl HgClient {
         if !endpoint.charged() {
             return self.fetch_companies_uncounted(endpoint, request, ids).await;
         }
+        if let Charge::PerCompanyAnd { filter, .. } = endpoint.charge()
+            && request.filters.get(filter).is_none()
+        {
+            let message = format!(
+                "HG {}: a request without its '{filter}' filter could cost any number of credits; name them",
+                endpoint.name()
+            );
+            return Fetched { error: Some(HgError::Config(message)), ..Fetched::default() };
+        }
         let mut parts = vec![Part { endpoint, request }];
         if let Some(companion) = companion {
             parts.push(Part { endpoint: companion.endpoint, request: &companion.request });
         }
-        let fresh: Vec<Vec<String>> = parts.iter().map(|part| self.fresh(part.endpoint, ids)).collect();
+        let fresh: Vec<Vec<String>> = parts.iter().map(|part| self.fresh(part.endpoint, part.request, ids)).collect();
         if self.config().dry_run {
             let requests = if self.batch_size(endpoint) > 1 && !self.inner.batch_unsupported.load(Ordering::Relaxed) {
                 1
@@ -462,8 +515,10 @@ impl HgClient {
             vec![self.fetch_companies_uncounted(endpoint, request, ids).await]
         };
         for ((part, reservation), fetched) in parts.iter().zip(reservations).zip(&outcomes) {
-            let returned = fetched.complete.iter().filter(|(_, rows)| !rows.is_empty()).map(|(id, _)| id.to_string());
-            credits.settle(reservation, returned.chain(fetched.cut_short.iter().map(|id| id.to_string())));
+            let returned = fetched.complete.iter().flat_map(|(id, rows)| returned_items(part.endpoint, id, rows));
+            let cut_short =
+                credit_items(part.endpoint, part.request, &fetched.cut_short.iter().cloned().collect::<Vec<_>>());
+            credits.settle(reservation, returned.chain(cut_short));
             self.keep_companies(part.endpoint, part.request, ids, fetched);
         }
         if let (Some(companion), Some(served)) = (companion, outcomes.get_mut(1)) {
@@ -476,11 +531,12 @@ impl HgClient {
 
     /// Of `ids`, the companies `endpoint` has not returned before, by this run's count and the
     /// cache's (what a request for them may charge).
-    fn fresh(&self, endpoint: Endpoint, ids: &[CompanyId]) -> Vec<String> {
-        let items: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+    fn fresh(&self, endpoint: Endpoint, request: &EnrichRequest, ids: &[CompanyId]) -> Vec<String> {
+        let items = credit_items(endpoint, request, ids);
         let credits = &self.inner.credits;
         let (mut fresh, unchecked) = credits.uncharged(endpoint, &items);
-        match &self.config().cache {
+        // The cache keeps answers per company: it can tell what was returned per company only.
+        match self.config().cache.as_ref().filter(|_| endpoint.charge() == Charge::PerCompany) {
             Some(cache) => {
                 let before = cache.returned_before(self.cache_base(), endpoint, &unchecked);
                 credits.known(endpoint, before.iter().cloned());

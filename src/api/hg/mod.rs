@@ -30,8 +30,8 @@ pub use cache::{CacheError, CacheStats, ResponseCache, default_cache_file};
 pub use client::{ClientConfig, DEFAULT_BASE_URL, HgClient, LookupOptions};
 pub use domain::normalize_domain;
 pub use endpoint::{
-    AnswerShape, Endpoint, EndpointSpec, FETCHED_AT, FieldType, FilterForm, IdKind, Keys, MatchParams, Method, Paging,
-    WireFilter, type_of,
+    AnswerShape, Charge, Endpoint, EndpointSpec, FETCHED_AT, FieldType, FilterForm, IdKind, Keys, MatchParams, Method,
+    Paging, WireFilter, type_of,
 };
 pub use error::HgError;
 pub use ids::{CompanyId, HexId, InvalidId};

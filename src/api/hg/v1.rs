@@ -4,7 +4,9 @@
 
 use super::endpoint::FieldType::{self, Date, Float, Id, Int, Text, TextList};
 use super::endpoint::IdKind;
-use super::endpoint::{AnswerShape, Endpoint, EndpointSpec, FilterForm, Keys, MatchParams, Method, Paging, WireFilter};
+use super::endpoint::{
+    AnswerShape, Charge, Endpoint, EndpointSpec, FilterForm, Keys, MatchParams, Method, Paging, WireFilter,
+};
 
 /// Every v1 endpoint.
 pub static ALL: [Endpoint; 9] = [
@@ -66,7 +68,7 @@ impl Endpoint {
         takes_fields: false,
         fields: MATCH_FIELDS,
         filters: &[],
-        charged: false,
+        charged: Charge::Free,
         max_rows: None,
         answer: DATA,
         aliases: &[],
@@ -82,7 +84,7 @@ impl Endpoint {
         takes_fields: true,
         fields: FIRMOGRAPHIC_FIELDS,
         filters: &[],
-        charged: true,
+        charged: Charge::PerCompany,
         max_rows: None,
         answer: DATA,
         aliases: &[],
@@ -104,7 +106,7 @@ impl Endpoint {
             WireFilter::new("product_attributes", FilterForm::Inclusion(IdKind::Int)),
             WireFilter::new("country_codes", FilterForm::Inclusion(IdKind::Text)),
         ],
-        charged: true,
+        charged: Charge::PerCompany,
         max_rows: None,
         answer: DATA,
         aliases: &[],
@@ -120,7 +122,7 @@ impl Endpoint {
         takes_fields: true,
         fields: SPEND_FIELDS,
         filters: &[WireFilter::new("category_ids", FilterForm::List(IdKind::Hex))],
-        charged: true,
+        charged: Charge::PerCompany,
         max_rows: None,
         answer: DATA,
         aliases: &[],
@@ -136,7 +138,7 @@ impl Endpoint {
         takes_fields: true,
         fields: INTENT_FIELDS,
         filters: &[WireFilter::new("topic_ids", FilterForm::List(IdKind::Hex))],
-        charged: true,
+        charged: Charge::PerCompany,
         max_rows: None,
         answer: DATA,
         aliases: &[],
@@ -152,7 +154,7 @@ impl Endpoint {
         takes_fields: true,
         fields: SEARCH_FIELDS,
         filters: SEARCH_FILTERS,
-        charged: false,
+        charged: Charge::Free,
         max_rows: Some(25_000),
         answer: DATA,
         aliases: &[],
@@ -168,7 +170,7 @@ impl Endpoint {
         takes_fields: false,
         fields: PRODUCTS_FIELDS,
         filters: NAME_SEARCH,
-        charged: false,
+        charged: Charge::Free,
         max_rows: Some(CATALOG_ROWS),
         answer: DATA,
         aliases: &[],
@@ -184,7 +186,7 @@ impl Endpoint {
         takes_fields: false,
         fields: VENDORS_FIELDS,
         filters: NAME_SEARCH,
-        charged: false,
+        charged: Charge::Free,
         max_rows: Some(CATALOG_ROWS),
         answer: DATA,
         aliases: &[],
@@ -200,7 +202,7 @@ impl Endpoint {
         takes_fields: false,
         fields: CATEGORIES_FIELDS,
         filters: NAME_SEARCH,
-        charged: false,
+        charged: Charge::Free,
         max_rows: Some(CATALOG_ROWS),
         answer: DATA,
         aliases: &[],

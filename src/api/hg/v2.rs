@@ -4,12 +4,14 @@
 //! know it by (v1's) and says where v2 takes it. Adding one is a declaration here and its
 //! entry in [`ALL`].
 
-use super::endpoint::{AnswerShape, Endpoint, EndpointSpec, FilterForm, IdKind, Keys, MatchParams, Method, Paging};
+use super::endpoint::{
+    AnswerShape, Charge, Endpoint, EndpointSpec, FilterForm, IdKind, Keys, MatchParams, Method, Paging,
+};
 use super::endpoint::{FieldType, WireFilter};
 use super::v1;
 
 /// Every v2 endpoint.
-pub static ALL: [Endpoint; 10] = [
+pub static ALL: [Endpoint; 11] = [
     Endpoint::V2_MATCH,
     Endpoint::V2_FIRMOGRAPHICS,
     Endpoint::V2_TECHNOGRAPHICS,
@@ -19,6 +21,7 @@ pub static ALL: [Endpoint; 10] = [
     Endpoint::V2_PRODUCTS,
     Endpoint::V2_VENDORS,
     Endpoint::V2_CATEGORIES,
+    Endpoint::V2_FUNCTIONAL_AREAS,
     Endpoint::V2_CREDITS,
 ];
 
@@ -88,7 +91,7 @@ const fn enrich(
         takes_fields: false,
         fields,
         filters,
-        charged: true,
+        charged: Charge::PerCompany,
         max_rows: None,
         answer: AnswerShape::Companies { group, rows },
         aliases,
@@ -120,14 +123,46 @@ const fn catalog(name: &'static str, path: &'static str, fields: &'static [(&'st
         takes_fields: false,
         fields,
         filters: NAME_SEARCH,
-        charged: false,
+        charged: Charge::Free,
         max_rows: Some(v1::CATALOG_ROWS),
         answer: AnswerShape::Data { at: None },
         aliases: &[],
     }
 }
 
+/// What functional areas return (§2.6), beside the company asked for.
+pub const FUNCTIONAL_AREA_FIELDS: &[(&str, FieldType)] = &[
+    ("company_id", FieldType::Id),
+    ("product_id", FieldType::Int),
+    ("product_name", FieldType::Text),
+    ("department", FieldType::Text),
+    ("role", FieldType::Text),
+    ("city_name", FieldType::Text),
+    ("state_name", FieldType::Text),
+    ("country_code", FieldType::Text),
+    ("signal_strength", FieldType::Int),
+    ("decision_maker_titles", FieldType::TextList),
+    ("influencer_titles", FieldType::TextList),
+];
+
 impl Endpoint {
+    /// `POST /companies/functional-areas` (§2.6): where a company uses a product, by
+    /// department, role and location; one company a request, charged per company and product.
+    pub const V2_FUNCTIONAL_AREAS: Endpoint = Endpoint::of(&EndpointSpec {
+        name: "v2 functional areas",
+        path: "/companies/functional-areas",
+        method: Method::Post,
+        keys: Keys::OneAsObject { field: "company", id: "id" },
+        paging: Paging::LimitOffset,
+        takes_fields: false,
+        fields: FUNCTIONAL_AREA_FIELDS,
+        filters: &[WireFilter::new("products", FilterForm::AnyOf { key: "ids", kind: IdKind::Int })],
+        charged: Charge::PerCompanyAnd { field: "product_id", filter: "products" },
+        max_rows: None,
+        answer: AnswerShape::Data { at: None },
+        aliases: &[],
+    });
+
     /// `POST /companies/search` (§2.5): v1's filter tree, identity only; free, 25,000 at most.
     pub const V2_SEARCH: Endpoint = Endpoint::of(&EndpointSpec {
         name: "v2 search",
@@ -138,7 +173,7 @@ impl Endpoint {
         takes_fields: false,
         fields: v1::SEARCH_FIELDS,
         filters: v1::SEARCH_FILTERS,
-        charged: false,
+        charged: Charge::Free,
         max_rows: Some(25_000),
         answer: AnswerShape::List { list: "companies", count: "count" },
         aliases: SEARCH_ALIASES,
@@ -154,7 +189,7 @@ impl Endpoint {
         takes_fields: false,
         fields: v1::INTENT_FIELDS,
         filters: &[],
-        charged: true,
+        charged: Charge::PerCompany,
         max_rows: None,
         answer: AnswerShape::Data { at: Some("topics") },
         aliases: INTENT_ALIASES,
@@ -181,7 +216,7 @@ impl Endpoint {
         takes_fields: false,
         fields: v1::MATCH_FIELDS,
         filters: &[],
-        charged: false,
+        charged: Charge::Free,
         max_rows: None,
         answer: AnswerShape::Matches,
         aliases: MATCH_ALIASES,
@@ -197,7 +232,7 @@ impl Endpoint {
         takes_fields: false,
         fields: &[("total", FieldType::Int), ("used", FieldType::Int), ("remaining", FieldType::Int)],
         filters: &[],
-        charged: false,
+        charged: Charge::Free,
         max_rows: None,
         answer: AnswerShape::Balance { at: "credits" },
         aliases: &[],
