@@ -43,7 +43,7 @@ impl fmt::Display for Source {
             Source::Flag(flag) => write!(f, "flag {flag}"),
             Source::Env(var) => write!(f, "environment variable {var}"),
             Source::File { path, profile } => write!(f, "{} (profile {profile})", path.display()),
-            Source::Derived(from) => write!(f, "from {from}"),
+            Source::Derived(from) => f.write_str(from),
             Source::Default => f.write_str("default"),
         }
     }

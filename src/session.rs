@@ -48,7 +48,7 @@ pub struct Execution {
 
 use crate::api::HgClient;
 use crate::atomic::PendingOutput;
-use crate::plan::{ApiOnProbeSide, ApiScanGuard, HgOptions, HgTable, ScanOptions, ShareEnrichRequests};
+use crate::plan::{ApiOnProbeSide, ApiScanGuard, ExplainOnly, HgOptions, HgTable, ScanOptions, ShareEnrichRequests};
 use crate::script;
 
 /// The schema HG tables live in.
@@ -156,8 +156,17 @@ impl Session {
             }
         };
         let pending = atomic_copy(&mut statement);
-        let plan = self.ctx.state().statement_to_plan(statement).await?;
-        let frame = self.ctx.execute_logical_plan(plan).await?;
+        let explain_only = matches!(&statement, DFStatement::Explain(explain) if !explain.options.analyze);
+        let mut state = self.ctx.state();
+        if explain_only {
+            state.config_mut().set_extension(Arc::new(ExplainOnly::default()));
+        }
+        let plan = state.statement_to_plan(statement).await?;
+        let frame = if explain_only {
+            datafusion::dataframe::DataFrame::new(state, plan)
+        } else {
+            self.ctx.execute_logical_plan(plan).await?
+        };
         let schema = frame.schema().inner().clone();
         let stream = frame.execute_stream().await?;
         let stream = match pending {

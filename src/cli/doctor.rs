@@ -10,7 +10,7 @@ use crate::config::{Setting, Settings};
 
 /// Runs the checks and returns the exit code: 0 when HG answered, 2 for bad settings, 3 when
 /// HG could not be reached or refused the key.
-pub async fn run(flags: &ConnectionFlags) -> u8 {
+pub async fn run(flags: &ConnectionFlags, probe: bool) -> u8 {
     let mut _sandbox = None;
     let client = if flags.sandbox {
         let version = match connect::sandbox_version(flags) {
@@ -85,6 +85,16 @@ pub async fn run(flags: &ConnectionFlags) -> u8 {
         }
         (_, Some(credits)) => line("credits", &format!("{credits} remaining (x-credits-remaining)")),
         (_, None) => line("credits", "not reported by this API (no x-credits-remaining header)"),
+    }
+    if probe {
+        match super::probe::run(&client, &line).await {
+            Ok(0) => line("probe", "HG's answers have the shapes hgsql expects"),
+            Ok(n) => line(
+                "probe",
+                &format!("{n} difference(s) from the shapes hgsql expects: please report them with this output"),
+            ),
+            Err(e) => return failed(exit::HG_API, &e.to_string()),
+        }
     }
     println!("ok: HG answered; queries can run");
     exit::OK

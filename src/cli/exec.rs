@@ -255,8 +255,9 @@ pub fn dry_run_report(session: &Session) -> String {
     let Some(client) = session.client() else { return "dry run: no HG API is configured".to_string() };
     let metrics = client.metrics();
     let total = metrics.total();
+    let hg = metrics.dry_run_hg_estimate.map_or(String::new(), |n| format!(" (HG's own estimate: at most {n})"));
     format!(
-        "dry run: {} charged requests not made, up to {} credits; {} lookups answered from the cache; {} free requests made. \
+        "dry run: {} charged requests not made, up to {} credits{hg}; {} lookups answered from the cache; {} free requests made. \
          Charged lookups were answered with the company id alone, so a filter on their values may hide later lookups.",
         metrics.dry_run_requests, metrics.dry_run_credits, total.cache_hits, total.calls
     )

@@ -11,6 +11,7 @@ mod exec;
 mod format;
 mod helper;
 mod output;
+mod probe;
 mod progress;
 mod repl;
 mod sandbox_cmd;
@@ -103,9 +104,19 @@ pub enum Command {
     Sandbox(sandbox_cmd::SandboxArgs),
     /// Show where each setting comes from, reach the API with a free call, and report its rate
     /// limit and remaining credits. Never shows the key.
-    Doctor,
+    Doctor(DoctorArgs),
     /// Show what the response cache holds, or empty it.
     Cache(cache_cmd::CacheArgs),
+}
+
+/// `hgsql doctor`'s own flags.
+#[derive(Args, Debug, Default)]
+pub struct DoctorArgs {
+    /// Also make a few more free calls (v2: the balance, one match, one estimate; v1: the
+    /// catalog, one match) and list every difference between what HG sent and the shapes
+    /// hgsql expects: a key missing, a key it does not know, a value of another type.
+    #[arg(long)]
+    pub probe: bool,
 }
 
 /// Process exit codes.
@@ -167,7 +178,7 @@ pub async fn run(cli: Cli, order: Vec<ScriptSource>) -> ExitCode {
             let Some(Command::Sandbox(args)) = cli.command else { unreachable!() };
             return sandbox_cmd::run(args).await;
         }
-        Some(Command::Doctor) => return ExitCode::from(doctor::run(&cli.connection).await),
+        Some(Command::Doctor(args)) => return ExitCode::from(doctor::run(&cli.connection, args.probe).await),
         Some(Command::Cache(args)) => return ExitCode::from(cache_cmd::run(args)),
         None => {}
     }

@@ -14,7 +14,7 @@ mod rules;
 mod scan;
 
 pub use fetch::ScanError;
-pub use options::{CacheTtl, HgOptions, OnError, ScanOptions};
+pub use options::{CacheTtl, ExplainOnly, HgOptions, OnError, ScanOptions};
 pub use provider::HgTable;
 pub use request::missing_keys_message;
 pub use rules::{ApiOnProbeSide, ApiScanGuard, ShareEnrichRequests};

@@ -240,3 +240,23 @@ mod tests {
         assert!(unknown.contains("hg.cache_tll") && unknown.contains("hg.cache_ttl"), "{unknown}");
     }
 }
+
+/// Set on the session configuration while a plain `EXPLAIN` (not `ANALYZE`) is planned: its
+/// scans of literal keys then also ask HG's free estimate (v2), which no other statement pays a
+/// request for. DataFusion may plan a scan more than once for one EXPLAIN; the estimates are
+/// kept here, so HG is asked once per lookup.
+#[derive(Debug, Default)]
+pub struct ExplainOnly {
+    estimates: std::sync::Mutex<std::collections::HashMap<String, Option<u64>>>,
+}
+
+impl ExplainOnly {
+    /// The estimate kept for `lookup`, if it was asked already.
+    pub fn known(&self, lookup: &str) -> Option<Option<u64>> {
+        self.estimates.lock().expect("estimates").get(lookup).copied()
+    }
+
+    pub fn keep(&self, lookup: String, estimate: Option<u64>) {
+        self.estimates.lock().expect("estimates").insert(lookup, estimate);
+    }
+}

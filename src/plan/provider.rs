@@ -10,7 +10,7 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 
-use super::options::{HgOptions, ScanOptions};
+use super::options::{ExplainOnly, HgOptions, ScanOptions};
 use super::pushdown;
 use super::scan::ApiScanExec;
 use crate::api::{ApiVersion, HgClient, HgError};
@@ -77,9 +77,12 @@ impl TableProvider for HgTable {
         let settings = state.config_options().extensions.get::<HgOptions>().cloned().unwrap_or_default();
         let client = client.with_options(settings.lookup());
         let options = ScanOptions { on_error: settings.on_error, ..self.options };
-        let scan = ApiScanExec::new(self.spec, client, projection.cloned(), filters, limit, options)?;
+        let mut scan = ApiScanExec::new(self.spec, client, projection.cloned(), filters, limit, options)?;
         if let Some(message) = scan.unbounded_cost() {
             return Err(DataFusionError::Plan(message));
+        }
+        if let Some(explaining) = state.config().get_extension::<ExplainOnly>() {
+            scan.ask_hg_estimate(&explaining).await;
         }
         Ok(Arc::new(scan))
     }

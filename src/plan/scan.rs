@@ -33,7 +33,7 @@ use datafusion::physical_plan::{
 
 use super::fetch::{self, ScanInputs};
 use super::keys::references;
-use super::options::ScanOptions;
+use super::options::{ExplainOnly, ScanOptions};
 use super::pushdown::{self, Pushed};
 use super::request::{api_fields, api_filters, company_request, describe_filters};
 use crate::api::{Charge, Companion, CompanyId, EnrichRequest, Handoff, HgClient, Paging, Sharing, normalize_domain};
@@ -66,7 +66,7 @@ pub struct ApiScanExec {
 }
 
 /// The parts of EXPLAIN's text that do not change once the scan is planned.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct Explain {
     literal_keys: Vec<(&'static str, String)>,
     filters: Vec<String>,
@@ -210,6 +210,34 @@ impl ApiScanExec {
         scan
     }
 
+    /// For EXPLAIN on v2: HG's own ceiling for the literal keys' lookup (a free estimate),
+    /// shown beside hgsql's count. Nothing happens where HG offers no estimate.
+    pub(super) async fn ask_hg_estimate(&mut self, explaining: &ExplainOnly) {
+        let Lookup::ByCompany { key } = self.spec.lookup else { return };
+        let Some((_, values)) = self.pushed.keys.iter().find(|(c, _)| *c == key) else { return };
+        let ids: BTreeSet<CompanyId> = values.iter().filter_map(|v| CompanyId::parse(v).ok()).collect();
+        let ids: Vec<CompanyId> = ids.into_iter().collect();
+        let request = self.company_request();
+        let lookup =
+            format!("{}|{}|{ids:?}", self.spec.endpoint.name(), serde_json::to_string(&request).unwrap_or_default());
+        let estimate = match explaining.known(&lookup) {
+            Some(known) => known,
+            None => {
+                let asked = self.client.hg_estimate(self.spec.endpoint, &request, &ids).await;
+                explaining.keep(lookup, asked);
+                asked
+            }
+        };
+        let Some(estimate) = estimate else { return };
+        let mut explain = Explain::clone(&self.explain);
+        for (column, text) in explain.literal_keys.iter_mut() {
+            if *column == key {
+                text.push_str(&format!(" (HG's own estimate: at most {estimate})"));
+            }
+        }
+        self.explain = Arc::new(explain);
+    }
+
     /// Why the scan may not run, when what it would cost has no bound: an endpoint charged per
     /// company and value of a filter (functional areas: per product) needs that filter's
     /// values given by `=` or `IN`.
@@ -248,10 +276,17 @@ impl ApiScanExec {
         for column in columns {
             let literal = self.literal_keys(column);
             let joined = self.joined_on(column);
+            let cost = self.explain.literal_keys.iter().find(|(c, _)| *c == column).map(|(_, t)| t.as_str());
             let text = match (literal, joined) {
-                (Some(values), true) => format!("{column} from literal ({} values) ∩ join", values.len()),
+                // The join can only narrow the literal keys: their cost is the most it takes.
+                (Some(values), true) => {
+                    format!(
+                        "{column} from literal ({} values) ∩ join; the literal keys alone: {}",
+                        values.len(),
+                        cost.unwrap_or("?")
+                    )
+                }
                 (Some(values), false) => {
-                    let cost = self.explain.literal_keys.iter().find(|(c, _)| *c == column).map(|(_, t)| t.as_str());
                     format!("{column} from literal ({} values, {})", values.len(), cost.unwrap_or("?"))
                 }
                 (None, true) => format!("{column} from join"),

@@ -512,6 +512,29 @@ fn doctor_reports_sources_rate_limit_and_credits_but_never_the_key() {
     assert!(stdout(&out).contains("NOT SET"), "{}", stdout(&out));
 }
 
+/// On a v2 key, doctor says so, reads the balance from `GET /credits`, and `--probe` makes only
+/// free calls, each compared with the shape hgsql expects (the sandbox's are).
+#[test]
+fn doctor_on_v2_reads_the_balance_and_probes_with_free_calls_only() {
+    let sandbox = SandboxProcess::start(&["--companies", "100", "--credits", "5000"]);
+    let out = run(sandbox.hgsql_on(ApiVersion::V2).args(["doctor", "--probe"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("api version    v2 (from the API key's form (hg_v2_…))"), "{text}");
+    assert!(text.contains("credits        5000 remaining of 5000 (GET /credits)"), "{text}");
+    for probe in ["GET /credits", "POST /companies/match", "POST /companies/search", "POST /companies/enrich/estimate"]
+    {
+        assert!(text.contains(probe), "{probe}: {text}");
+    }
+    assert_eq!(text.matches("(free): 0 difference(s)").count(), 4, "{text}");
+    assert!(text.contains("HG's answers have the shapes hgsql expects"), "{text}");
+    let stats = sandbox.stats();
+    assert_eq!(stats["companies_charged"], 0, "{stats}");
+    let charged = ["v2/companies/enrich", "v2/intent/enrich", "v2/companies/functional-areas"];
+    assert!(charged.iter().all(|e| stats["endpoints"][e].is_null()), "only free endpoints: {stats}");
+    assert!(!text.contains(sandbox.key) && !stderr(&out).contains(sandbox.key));
+}
+
 #[test]
 fn ctrl_c_stops_a_script_midway_with_130_and_no_output_file() {
     // Every answer takes 5 s, so the COPY is surely midway when the signal comes.

@@ -370,3 +370,32 @@ async fn functional_areas_come_per_company_and_product_on_v2_only() {
     assert!(on_v1.contains("hg.functional_areas") && on_v1.contains("v2 key"), "{on_v1}");
     assert_eq!(sandbox.stats()["requests"].as_u64().unwrap(), before, "neither made a call");
 }
+
+/// The cost preview on v2: EXPLAIN of literal keys and `--dry-run` ask HG's free estimate and
+/// show it beside hgsql's own count, and spend nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cost_preview_shows_hgs_own_estimate_and_spends_nothing() {
+    let sandbox = sandbox(|_| {}).await;
+    let data = sandbox.data();
+    let ids: Vec<String> = (0..30u32).map(|c| format!("'{:032X}'", data.company(c * 7).id)).collect();
+    let sql = format!(
+        "SELECT f.company_name, i.product_id FROM hg.firmographics f LEFT JOIN hg.installs i ON i.company_id = f.company_id
+         WHERE f.company_id IN ({})",
+        ids.join(", ")
+    );
+    let v2 = session(&sandbox, ApiVersion::V2, |_| {});
+    let plan = text(&v2, &format!("EXPLAIN {sql}")).await;
+    // DataFusion gives the installs scan the literal keys too (through the join's equality).
+    assert!(plan.contains("2 requests, up to 30 credits, 0 from the cache (HG's own estimate: at most 30)"), "{plan}");
+    assert_eq!(plan.matches("(HG's own estimate: at most 30)").count(), 2, "{plan}");
+    assert_eq!(calls(&sandbox.stats(), "v2/companies/enrich/estimate"), 4, "EXPLAIN asks once per batch");
+    let dry = session(&sandbox, ApiVersion::V2, |c| c.dry_run = true);
+    dry.run(&sql).await.unwrap();
+    let metrics = dry.client().unwrap().metrics();
+    assert_eq!((metrics.dry_run_requests, metrics.dry_run_credits), (4, 60), "two groups of 30, in batches of 25");
+    assert_eq!(metrics.dry_run_hg_estimate, Some(60), "HG's ceiling: 30 companies in each group");
+    let stats = sandbox.stats();
+    assert_eq!(calls(&stats, "v2/companies/enrich"), 0, "{stats}");
+    assert_eq!(calls(&stats, "v2/companies/enrich/estimate"), 4 + 4, "{stats}");
+    assert_eq!(stats["companies_charged"].as_u64(), Some(0), "{stats}");
+}

@@ -53,6 +53,12 @@ pub fn page(endpoint: Endpoint, value: Value) -> Result<Page, String> {
         }
         AnswerShape::Matches => matches(endpoint, &value),
         AnswerShape::Companies { group, rows } => companies(endpoint, &value, group, rows),
+        AnswerShape::Number { at } => {
+            let number =
+                value.get(at).filter(|v| v.is_number()).ok_or_else(|| format!("the answer has no number '{at}'"))?;
+            let object: Map<String, Value> = [("value".to_string(), number.clone())].into_iter().collect();
+            Ok(Page { count: Some(1), rows: vec![Row::decode(endpoint, &object)], ..Page::default() })
+        }
         AnswerShape::Balance { at } => {
             let row = match value.get(at) {
                 Some(Value::Object(object)) => Row::decode(endpoint, object),

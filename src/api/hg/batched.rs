@@ -118,7 +118,7 @@ impl Part<'_> {
 /// The body asking for every part's group for `ids`: the first part's, with the others'
 /// groups added to `fields`, their filters beside its own (each nests under its group) and
 /// each paged group's page at `offset`.
-fn body(parts: &[Part], ids: &[CompanyId], limit: usize, offset: usize) -> Value {
+pub(super) fn body(parts: &[Part], ids: &[CompanyId], limit: usize, offset: usize) -> Value {
     let mut body = parts[0].request.body(parts[0].endpoint.spec().keys, Companies::Batch(ids));
     for part in &parts[1..] {
         if let Some(fields) = body["fields"].as_array_mut() {

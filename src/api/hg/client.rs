@@ -230,13 +230,29 @@ impl HgClient {
     /// groups): each is read as its endpoint declares, the first is the one the call counts
     /// for.
     pub(super) async fn send_parts(&self, parts: &[Endpoint], payload: &Payload) -> Result<Vec<Page>, HgError> {
+        self.exchange(parts[0], payload, |body, value| self.pages(parts, body, value)).await
+    }
+
+    /// One request's answer as HG sent it, for `hgsql doctor --probe`: the JSON of a 200, or
+    /// the error any other answer means (retried as every request is).
+    pub async fn send_raw(&self, endpoint: Endpoint, payload: &Payload) -> Result<Value, HgError> {
+        self.exchange(endpoint, payload, |_, value| Ok(value)).await
+    }
+
+    /// Sends `payload` to `endpoint`, retried as the policy allows, and reads a 200 with
+    /// `decode`.
+    async fn exchange<T>(
+        &self,
+        endpoint: Endpoint,
+        payload: &Payload,
+        decode: impl Fn(&[u8], Value) -> Result<T, String>,
+    ) -> Result<T, HgError> {
         let inner = &self.inner;
-        let endpoint = parts[0];
         let url = format!("{}{}", inner.config.base_url, endpoint.path());
         let meter = EndpointMeter { metrics: &inner.metrics, endpoint, tally: self.tally.as_deref() };
         let sent = inner
             .transport
-            .send(|http| http_request(http, &url, payload), &meter, |answer| self.read(parts, answer))
+            .send(|http| http_request(http, &url, payload), &meter, |answer| self.read(endpoint, answer, &decode))
             .await;
         sent.map_err(|error| match error {
             SendError::Failed(error) => error,
@@ -246,11 +262,39 @@ impl HgClient {
         })
     }
 
-    /// What one answer of `endpoint` means (docs/hg-api.md §1): a page, something worth asking
-    /// again (no answer, a cut-off body, 429, 5xx), or an error to report.
-    fn read(&self, parts: &[Endpoint], answer: Result<Response, NoAnswer>) -> Verdict<Vec<Page>, HgError> {
+    /// Each part's page of one answer (`body` as received, `value` its JSON), stamped with
+    /// the time it came and counted.
+    fn pages(&self, parts: &[Endpoint], body: &[u8], value: Value) -> Result<Vec<Page>, String> {
+        // Each part reads the same answer; the last takes it, the others a copy.
+        let (last, others) = parts.split_last().expect("one part at least");
+        let mut pages =
+            others.iter().map(|e| super::answer::page(*e, value.clone())).collect::<Result<Vec<Page>, String>>()?;
+        pages.push(super::answer::page(*last, value)?);
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        for (i, (page, endpoint)) in pages.iter_mut().zip(parts).enumerate() {
+            let candidates = page.matches.iter_mut().flat_map(|m| m.rows.iter_mut());
+            for row in page.rows.iter_mut().chain(candidates) {
+                row.fields.insert(super::endpoint::FETCHED_AT.to_string(), FieldValue::Int(now));
+            }
+            self.inner.metrics.received(*endpoint, page.rows.len(), if i == 0 { body.len() } else { 0 });
+            if let Some(tally) = &self.tally {
+                tally.received(page.rows.len());
+            }
+        }
+        Ok(pages)
+    }
+
+    /// What one answer of `endpoint` means (docs/hg-api.md §1): a 200 read by `decode`,
+    /// something worth asking again (no answer, a cut-off body, 429, 5xx), or an error to
+    /// report.
+    fn read<T>(
+        &self,
+        endpoint: Endpoint,
+        answer: Result<Response, NoAnswer>,
+        decode: &impl Fn(&[u8], Value) -> Result<T, String>,
+    ) -> Verdict<T, HgError> {
         let inner = &self.inner;
-        let name = parts[0].name();
+        let name = endpoint.name();
         let response = match answer {
             Ok(response) => response,
             Err(no) => {
@@ -267,26 +311,8 @@ impl HgClient {
         let (status, body) = (response.status, &response.body);
         let json: Result<Value, _> = serde_json::from_slice(body);
         if status == 200 {
-            let pages = json.map_err(|e| e.to_string()).and_then(|value| {
-                parts.iter().map(|e| super::answer::page(*e, value.clone())).collect::<Result<Vec<Page>, String>>()
-            });
-            return match pages {
-                Ok(mut pages) => {
-                    let now = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_secs() as i64);
-                    for (i, (page, endpoint)) in pages.iter_mut().zip(parts).enumerate() {
-                        let candidates = page.matches.iter_mut().flat_map(|m| m.rows.iter_mut());
-                        for row in page.rows.iter_mut().chain(candidates) {
-                            row.fields.insert(super::endpoint::FETCHED_AT.to_string(), FieldValue::Int(now));
-                        }
-                        inner.metrics.received(*endpoint, page.rows.len(), if i == 0 { body.len() } else { 0 });
-                        if let Some(tally) = &self.tally {
-                            tally.received(page.rows.len());
-                        }
-                    }
-                    Verdict::Done(pages)
-                }
+            return match json.map_err(|e| e.to_string()).and_then(|value| decode(body, value)) {
+                Ok(decoded) => Verdict::Done(decoded),
                 // A 200 that is not the JSON promised: cut short on the way, most likely.
                 Err(message) => Verdict::Retry(HgError::Decode { endpoint: name, message }),
             };

@@ -113,6 +113,9 @@ pub enum AnswerShape {
     /// One entry per company found, the group's data inside it: an object (one row), or the
     /// rows under `list` with the company's total under `count` (v2 enrich, §2.2).
     Companies { group: &'static str, rows: Option<(&'static str, &'static str)> },
+    /// A number under `at` (v2's estimates: `{"credits_estimate": 40}`), as one row whose
+    /// field `value` holds it; other keys are ignored.
+    Number { at: &'static str },
     /// One object under `at`, as one row; a bare number there is its `remaining` (v2's
     /// `GET /credits`: `{"credits": {"total", "used", "remaining"}}` or `{"credits": n}`).
     Balance { at: &'static str },

@@ -482,6 +482,10 @@ impl HgClient {
                 ids.len() as u64
             };
             self.inner.metrics.dry_run(requests, fresh.iter().map(|f| f.len() as u64).sum());
+            if let Some(estimate) = super::v2::estimate_of(endpoint) {
+                let hg = self.estimate_parts(estimate, &parts, ids).await;
+                self.inner.metrics.hg_estimate(hg);
+            }
             // A stand-in row per company (its id, nothing else), so lookups joined on these
             // companies further on are counted too.
             let stand_in = || -> HashMap<CompanyId, Vec<Row>> {
@@ -527,6 +531,43 @@ impl HgClient {
             }
         }
         outcomes.swap_remove(0)
+    }
+
+    /// HG's own ceiling (v2, free) for what fetching `ids` for every part would cost, or `None`
+    /// when it does not answer (a dry run then reports hgsql's count alone).
+    async fn estimate_parts(&self, estimate: Endpoint, parts: &[Part<'_>], ids: &[CompanyId]) -> Option<u64> {
+        let bodies: Vec<serde_json::Value> = match parts[0].endpoint.spec().keys {
+            Keys::Enrich { .. } => vec![super::batched::body(parts, ids, self.config().page_size.max(1), 0)],
+            keys => ids.iter().map(|id| parts[0].request.body(keys, Companies::One(id))).collect(),
+        };
+        let mut total = 0;
+        for body in bodies {
+            match self.send(estimate, &Payload::Body(body)).await {
+                Ok(page) => {
+                    total += page.rows.first().and_then(|r| r.get("value")).and_then(FieldValue::as_i64)? as u64
+                }
+                Err(error) => {
+                    tracing::warn!("HG gave no estimate ({error}); the dry run counts credits by hgsql's own count");
+                    return None;
+                }
+            }
+        }
+        Some(total)
+    }
+
+    /// HG's own ceiling (v2, free) for looking up `ids` on `endpoint` with `request`, where HG
+    /// offers an estimate and answers it; for EXPLAIN.
+    pub async fn hg_estimate(&self, endpoint: Endpoint, request: &EnrichRequest, ids: &[CompanyId]) -> Option<u64> {
+        let estimate = super::v2::estimate_of(endpoint)?;
+        if ids.is_empty() {
+            return Some(0);
+        }
+        let request = request.clone().fitted(endpoint);
+        let mut total = 0;
+        for chunk in ids.chunks(self.batch_size(endpoint)) {
+            total += self.estimate_parts(estimate, &[Part { endpoint, request: &request }], chunk).await?;
+        }
+        Some(total)
     }
 
     /// Of `ids`, the companies `endpoint` has not returned before, by this run's count and the

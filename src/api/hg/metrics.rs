@@ -2,7 +2,7 @@
 //! final. Atomics, so counting costs nothing on the request path.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -32,6 +32,10 @@ pub struct Metrics {
     /// Charged requests a dry run did not make, and the credits they could have cost.
     dry_requests: AtomicU64,
     dry_credits: AtomicU64,
+    /// HG's estimates of the skipped requests, summed.
+    hg_estimates: AtomicU64,
+    /// Bit 1: an estimate was given; bit 2: one was missing.
+    hg_estimated: AtomicU8,
 }
 
 /// A copy of one endpoint's counters.
@@ -65,6 +69,8 @@ pub struct MetricsSnapshot {
     /// Charged requests a dry run skipped, and the credits they could have cost at most.
     pub dry_run_requests: u64,
     pub dry_run_credits: u64,
+    /// What HG's own estimates (v2) put those requests at, when it gave them all.
+    pub dry_run_hg_estimate: Option<u64>,
     /// Credits spent by the client's own count (companies returned for the first time).
     pub credits_spent: u64,
 }
@@ -94,6 +100,8 @@ impl Default for Metrics {
             planned: AtomicU64::new(0),
             dry_requests: AtomicU64::new(0),
             dry_credits: AtomicU64::new(0),
+            hg_estimates: AtomicU64::new(0),
+            hg_estimated: AtomicU8::new(0),
         }
     }
 }
@@ -139,6 +147,19 @@ impl Metrics {
         self.dry_credits.fetch_add(credits, Ordering::Relaxed);
     }
 
+    /// Adds HG's estimate of a skipped request, or records that HG gave none.
+    pub(crate) fn hg_estimate(&self, estimate: Option<u64>) {
+        match estimate {
+            Some(n) => {
+                self.hg_estimates.fetch_add(n, Ordering::Relaxed);
+                self.hg_estimated.fetch_or(1, Ordering::Relaxed);
+            }
+            None => {
+                self.hg_estimated.fetch_or(2, Ordering::Relaxed);
+            }
+        }
+    }
+
     pub(crate) fn plan(&self, requests: u64) {
         self.planned.fetch_add(requests, Ordering::Relaxed);
     }
@@ -169,6 +190,9 @@ impl Metrics {
             planned_requests: self.planned.load(Ordering::Relaxed),
             dry_run_requests: self.dry_requests.load(Ordering::Relaxed),
             dry_run_credits: self.dry_credits.load(Ordering::Relaxed),
+            // Only when every skipped request got one: a partial sum would mislead.
+            dry_run_hg_estimate: (self.hg_estimated.load(Ordering::Relaxed) == 1)
+                .then(|| self.hg_estimates.load(Ordering::Relaxed)),
             credits_spent: 0,
         }
     }

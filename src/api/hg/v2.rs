@@ -11,7 +11,7 @@ use super::endpoint::{FieldType, WireFilter};
 use super::v1;
 
 /// Every v2 endpoint.
-pub static ALL: [Endpoint; 11] = [
+pub static ALL: [Endpoint; 13] = [
     Endpoint::V2_MATCH,
     Endpoint::V2_FIRMOGRAPHICS,
     Endpoint::V2_TECHNOGRAPHICS,
@@ -22,6 +22,8 @@ pub static ALL: [Endpoint; 11] = [
     Endpoint::V2_VENDORS,
     Endpoint::V2_CATEGORIES,
     Endpoint::V2_FUNCTIONAL_AREAS,
+    Endpoint::V2_ENRICH_ESTIMATE,
+    Endpoint::V2_FUNCTIONAL_AREAS_ESTIMATE,
     Endpoint::V2_CREDITS,
 ];
 
@@ -145,7 +147,42 @@ pub const FUNCTIONAL_AREA_FIELDS: &[(&str, FieldType)] = &[
     ("influencer_titles", FieldType::TextList),
 ];
 
+/// An estimate: the same body as `path` without `/estimate`, answered with a ceiling (§2.3).
+const fn estimate(name: &'static str, path: &'static str) -> EndpointSpec {
+    EndpointSpec {
+        name,
+        path,
+        method: Method::Post,
+        keys: Keys::None,
+        paging: Paging::None,
+        takes_fields: false,
+        fields: &[("value", FieldType::Int)],
+        filters: &[],
+        charged: Charge::Free,
+        max_rows: None,
+        answer: AnswerShape::Number { at: "credits_estimate" },
+        aliases: &[],
+    }
+}
+
+/// The free estimate of what a request to `endpoint` may cost, where HG offers one.
+pub fn estimate_of(endpoint: Endpoint) -> Option<Endpoint> {
+    match endpoint.spec().keys {
+        Keys::Enrich { .. } => Some(Endpoint::V2_ENRICH_ESTIMATE),
+        _ if endpoint == Endpoint::V2_FUNCTIONAL_AREAS => Some(Endpoint::V2_FUNCTIONAL_AREAS_ESTIMATE),
+        _ => None,
+    }
+}
+
 impl Endpoint {
+    /// `POST /companies/enrich/estimate` (§2.3): what an enrich would cost at most; free.
+    pub const V2_ENRICH_ESTIMATE: Endpoint =
+        Endpoint::of(&estimate("v2 enrich estimate", "/companies/enrich/estimate"));
+
+    /// `POST /companies/functional-areas/estimate` (§2.6): free.
+    pub const V2_FUNCTIONAL_AREAS_ESTIMATE: Endpoint =
+        Endpoint::of(&estimate("v2 functional areas estimate", "/companies/functional-areas/estimate"));
+
     /// `POST /companies/functional-areas` (§2.6): where a company uses a product, by
     /// department, role and location; one company a request, charged per company and product.
     pub const V2_FUNCTIONAL_AREAS: Endpoint = Endpoint::of(&EndpointSpec {
