@@ -187,6 +187,10 @@ pub async fn run_statement(
     interrupts: &mut Interrupts,
 ) -> Result<Done, Failure> {
     let client = session.client();
+    let reports_credits = options.progress || options.timing;
+    if let Some(client) = client.filter(|_| reports_credits) {
+        client.watch_balance().await;
+    }
     let before = client.map(|c| c.metrics());
     let progress = if options.progress { client.map(Progress::start) } else { None };
     let started = Instant::now();
@@ -224,10 +228,16 @@ pub async fn run_statement(
         progress.finish().await;
     }
     let elapsed = started.elapsed();
-    let calls = client.zip(before).map(|(c, before)| StatementCalls {
-        version: Some(c.config().version),
-        ..StatementCalls::between(&before, &c.metrics())
-    });
+    let mut calls = None;
+    if let Some((client, before)) = client.zip(before) {
+        // The statement's calls; then, where HG's balance was watched (v2 without the header),
+        // what it says the statement cost (the reads are calls of their own, not counted).
+        let mut statement = StatementCalls::between(&before, &client.metrics());
+        if reports_credits && let Some(cost) = client.watched_cost().await {
+            statement.credits = Some(cost);
+        }
+        calls = Some(StatementCalls { version: Some(client.config().version), ..statement });
+    }
     let result = result.map(|gathered| match gathered {
         Ok(Gathered::Table(table)) => table
             .write(&mut Stdout { out: BufWriter::new(std::io::stdout().lock()), closed: &closed })

@@ -38,9 +38,9 @@ impl StatementCalls {
     /// What changed between `before` and `now`.
     pub fn between(before: &MetricsSnapshot, now: &MetricsSnapshot) -> StatementCalls {
         let (b, n) = (before.total(), now.total());
-        // HG's own balance when it reports one before and after; else the client's count.
+        // HG's own balance when it reports one before and now; else the client's count.
         let credits = match (before.credits_remaining, now.credits_remaining) {
-            (Some(b), Some(n)) => Some(b - n),
+            (Some(b), Some(n)) if now.balance_current => Some(b - n),
             _ => Some(now.credits_spent.saturating_sub(before.credits_spent) as i64),
         };
         StatementCalls {
@@ -154,6 +154,7 @@ mod tests {
             .insert("company/installs", EndpointMetrics { calls, retries, rows: calls * 10, ..Default::default() });
         s.planned_requests = planned;
         s.credits_remaining = credits;
+        s.balance_current = credits.is_some();
         s
     }
 

@@ -68,6 +68,9 @@ pub struct SandboxArgs {
     /// product_intensity).
     #[arg(long)]
     v2_old_spellings: bool,
+    /// v2: send no x-credits-remaining header (the balance is then only in GET /credits).
+    #[arg(long)]
+    v2_no_credits_header: bool,
     /// Write the data set as Parquet files into DIR and exit instead of serving.
     #[arg(long, value_name = "DIR")]
     dump: Option<PathBuf>,
@@ -123,6 +126,7 @@ pub async fn run(args: SandboxArgs) -> ExitCode {
             shuffled: args.v2_shuffle,
             stubs: args.v2_stubs,
             old_spellings: args.v2_old_spellings,
+            no_credit_header: args.v2_no_credits_header,
         },
     };
     let sandbox = match Sandbox::start(config).await {

@@ -365,6 +365,9 @@ fn add_headers(app: &App, headers: &mut HeaderMap, v2: bool) {
     set("x-ratelimit-remaining", rate.remaining.to_string());
     set("x-ratelimit-reset", rate.reset_seconds.to_string());
     let ledger = if v2 { &app.ledger_v2 } else { &app.ledger };
+    if v2 && app.config.v2.no_credit_header {
+        return;
+    }
     if let Some(credits) = ledger.lock().expect("ledger").remaining() {
         set("x-credits-remaining", credits.to_string());
     }

@@ -535,6 +535,27 @@ fn doctor_on_v2_reads_the_balance_and_probes_with_free_calls_only() {
     assert!(!text.contains(sandbox.key) && !stderr(&out).contains(sandbox.key));
 }
 
+/// Where v2's answers carry no balance header, `--timing` reads `GET /credits` before and
+/// after the statement, so it reports what HG charged: nothing, for companies HG charged in an
+/// earlier run, though this process (without a cache) cannot know it.
+#[test]
+fn timing_on_v2_reports_hgs_balance_from_get_credits() {
+    let sandbox = SandboxProcess::start(&["--companies", "200", "--rate", "0", "--v2-no-credits-header"]);
+    let sql = "SELECT count(*) FROM (SELECT company_id FROM hg.search ORDER BY search_rank LIMIT 30) a \
+               JOIN hg.firmographics f ON f.company_id = a.company_id";
+    let timed = |label: &str| {
+        let out = run(sandbox.hgsql_on(ApiVersion::V2).args(["--no-cache", "--timing", "-c", sql]));
+        assert!(out.status.success(), "{label}: {}", stderr(&out));
+        stderr(&out).lines().last().unwrap_or_default().to_string()
+    };
+    let first = timed("first run");
+    assert!(first.contains(" · 30 credits · HG API v2"), "{first}");
+    let second = timed("second run");
+    assert!(second.contains(" · 0 credits · HG API v2"), "HG charged nothing again: {second}");
+    assert_eq!(sandbox.stats()["companies_charged"], 30);
+    assert!(sandbox.stats()["endpoints"]["v2/credits"]["calls"].as_u64().unwrap() >= 4, "{}", sandbox.stats());
+}
+
 #[test]
 fn ctrl_c_stops_a_script_midway_with_130_and_no_output_file() {
     // Every answer takes 5 s, so the COPY is surely midway when the signal comes.

@@ -111,11 +111,28 @@ pub(crate) struct Inner {
     /// Companies one v2 enrich request carries at most: the batch size, halved each time HG
     /// refuses a batch for its size.
     pub(crate) enrich_cap: AtomicUsize,
+    /// Whether an answer carried `x-credits-remaining`: else, on v2, the balance is read from
+    /// `GET /credits`.
+    balance_in_header: AtomicBool,
+    /// The balance a statement started from, read from `GET /credits` right before its first
+    /// charged request (see [`HgClient::watch_balance`]).
+    statement_balance: tokio::sync::Mutex<BalanceWatch>,
     pub(crate) flights: Flights,
     pub(crate) credits: Credits,
 }
 
-/// A client for HG Data API v1. Cheap to clone; clones share limits, flights and metrics.
+/// Where a statement's reading of HG's balance stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BalanceWatch {
+    Off,
+    /// To be read before the first charged request.
+    Wanted,
+    /// Read (`None`: HG did not tell).
+    Read(Option<i64>),
+}
+
+/// A client for the HG Data API, v1 or v2. Cheap to clone; clones share limits, flights and
+/// metrics.
 #[derive(Clone)]
 pub struct HgClient {
     pub(crate) inner: Arc<Inner>,
@@ -185,6 +202,8 @@ impl HgClient {
                 metrics: Metrics::default(),
                 batch_unsupported: AtomicBool::new(false),
                 enrich_cap: AtomicUsize::new(enrich_cap),
+                balance_in_header: AtomicBool::new(false),
+                statement_balance: tokio::sync::Mutex::new(BalanceWatch::Off),
                 flights: Flights::default(),
                 credits: Credits::default(),
             }),
@@ -217,6 +236,7 @@ impl HgClient {
     pub fn metrics(&self) -> MetricsSnapshot {
         let mut snapshot = self.inner.metrics.snapshot();
         snapshot.credits_spent = self.inner.credits.spent();
+        snapshot.balance_current = self.inner.balance_in_header.load(std::sync::atomic::Ordering::Relaxed);
         snapshot
     }
 
@@ -307,6 +327,7 @@ impl HgClient {
         };
         if let Some(credits) = header_number(&response.headers, "x-credits-remaining") {
             inner.metrics.credits(credits as i64);
+            inner.balance_in_header.store(true, std::sync::atomic::Ordering::Relaxed);
         }
         let (status, body) = (response.status, &response.body);
         let json: Result<Value, _> = serde_json::from_slice(body);
@@ -343,6 +364,54 @@ impl HgClient {
             }),
             _ => Verdict::Fail(HgError::Http { endpoint: name, status, detail }),
         }
+    }
+
+    /// The key's balance from `GET /credits` (v2, free; HG's documented way), recorded as the
+    /// credits remaining. A 402 there means none remain.
+    async fn read_balance(&self) -> Option<i64> {
+        let remaining = match self.send(Endpoint::V2_CREDITS, &Payload::Query(Vec::new())).await {
+            Ok(page) => page.rows.first().and_then(|r| r.get("remaining")).and_then(FieldValue::as_i64),
+            Err(error) if error.status() == Some(402) => Some(0),
+            Err(error) => {
+                tracing::debug!("the balance could not be read ({error})");
+                None
+            }
+        };
+        if let Some(remaining) = remaining {
+            self.inner.metrics.credits(remaining);
+        }
+        remaining
+    }
+
+    /// Starts watching HG's balance for one statement, where answers do not carry it (v2
+    /// without `x-credits-remaining`): right before the statement's first charged request,
+    /// the balance is read from `GET /credits`, so what the statement cost can be read after
+    /// it ([`watched_cost`](Self::watched_cost)). A statement that charges nothing asks
+    /// nothing: a rerun from the cache still makes no call.
+    pub async fn watch_balance(&self) {
+        let inner = &self.inner;
+        if inner.config.version == ApiVersion::V2 && !inner.balance_in_header.load(std::sync::atomic::Ordering::Relaxed)
+        {
+            *inner.statement_balance.lock().await = BalanceWatch::Wanted;
+        }
+    }
+
+    /// Reads the balance before a charged request, when a statement watches it and it has not
+    /// been read yet (concurrent requests wait for the one read).
+    pub(super) async fn balance_before_charging(&self) {
+        let mut watch = self.inner.statement_balance.lock().await;
+        if *watch == BalanceWatch::Wanted {
+            *watch = BalanceWatch::Read(self.read_balance().await);
+        }
+    }
+
+    /// What HG's balance says the watched statement cost: the balance before its first charged
+    /// request less the balance now (read again). `None` when nothing was watched or charged,
+    /// or HG did not tell; the watch ends.
+    pub async fn watched_cost(&self) -> Option<i64> {
+        let before = std::mem::replace(&mut *self.inner.statement_balance.lock().await, BalanceWatch::Off);
+        let BalanceWatch::Read(Some(before)) = before else { return None };
+        self.read_balance().await.map(|after| before - after)
     }
 
     /// The rate-limit headers of the last answer.

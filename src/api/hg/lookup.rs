@@ -501,6 +501,7 @@ impl HgClient {
             }
             return Fetched { complete: stand_in(), ..Fetched::default() };
         }
+        self.balance_before_charging().await;
         // Each part's worst case is reserved under the budget before the request leaves.
         let credits = &self.inner.credits;
         let mut reservations = Vec::with_capacity(parts.len());

@@ -73,6 +73,9 @@ pub struct MetricsSnapshot {
     pub dry_run_hg_estimate: Option<u64>,
     /// Credits spent by the client's own count (companies returned for the first time).
     pub credits_spent: u64,
+    /// Whether `credits_remaining` is HG's balance as of this snapshot: it comes with every
+    /// answer (`x-credits-remaining`), or was just read from `GET /credits`.
+    pub balance_current: bool,
 }
 
 impl MetricsSnapshot {
@@ -194,6 +197,7 @@ impl Metrics {
             dry_run_hg_estimate: (self.hg_estimated.load(Ordering::Relaxed) == 1)
                 .then(|| self.hg_estimates.load(Ordering::Relaxed)),
             credits_spent: 0,
+            balance_current: false,
         }
     }
 }

@@ -126,11 +126,13 @@ pub struct Quirks {
     /// Older field spellings: `url`, `city`, `state`, `industry`, `sic_code`; `product`,
     /// `product_intensity`.
     pub old_spellings: bool,
+    /// No `x-credits-remaining` header (HG documents `GET /credits` as the way to read it).
+    pub no_credit_header: bool,
 }
 
 impl Default for Quirks {
     fn default() -> Quirks {
-        Quirks { max_batch: 25, shuffled: false, stubs: false, old_spellings: false }
+        Quirks { max_batch: 25, shuffled: false, stubs: false, old_spellings: false, no_credit_header: false }
     }
 }
 
