@@ -212,6 +212,8 @@ fn shared_pair(join: &HashJoinExec) -> Option<(*const (), *const ())> {
         && first.spec().endpoint != second.spec().endpoint
         && first.fetches_all_join_keys()
         && second.fetches_all_join_keys()
+        // Another join narrowing B's keys would make them fewer than A's.
+        && second.joins_feeding() == 1
         && !first.shares()
         && !second.shares();
     pairable.then_some((a, b))

@@ -256,6 +256,12 @@ impl ApiScanExec {
         ))
     }
 
+    /// How many joins give this scan keys: with more than one, its keys are what they all
+    /// allow, which may be fewer than any one join's.
+    pub(super) fn joins_feeding(&self) -> usize {
+        self.join_filters.len()
+    }
+
     /// Whether the scan holds one of the dynamic filters `ids` (its keys come from that join).
     pub(super) fn holds_any_filter(&self, ids: &HashSet<u64>) -> bool {
         self.join_filters.iter().any(|f| f.expression_id().is_some_and(|id| ids.contains(&id)))

@@ -236,6 +236,12 @@ async fn the_main_job_on_v2_shares_enrich_requests_and_spends_what_v1_spends() {
     let narrowed = job.replace("LEFT JOIN hg.firmographics", "JOIN hg.firmographics");
     let plan = text(&v2, &format!("EXPLAIN {narrowed}")).await;
     assert!(!plan.contains("shared") && !plan.contains("rows from the requests"), "{plan}");
+    // So may a second join that gives the installs scan keys of its own.
+    let some =
+        "SELECT i.* FROM hg.installs i JOIN (VALUES ('00000000000000000000000000000001')) k(id) ON k.id = i.company_id";
+    let narrowed = job.replace("LEFT JOIN hg.installs i", &format!("LEFT JOIN ({some}) i"));
+    let plan = text(&v2, &format!("EXPLAIN {narrowed}")).await;
+    assert!(plan.contains("table=hg.installs") && !plan.contains("rows from the requests"), "{plan}");
 }
 
 /// Installs page per company: a company is asked again, at the next offset, only while its
