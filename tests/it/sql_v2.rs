@@ -405,3 +405,26 @@ async fn the_cost_preview_shows_hgs_own_estimate_and_spends_nothing() {
     assert_eq!(calls(&stats, "v2/companies/enrich/estimate"), 4 + 4, "{stats}");
     assert_eq!(stats["companies_charged"].as_u64(), Some(0), "{stats}");
 }
+
+/// A credit budget with shared requests in flight: each request reserves the worst case of
+/// both its groups at once, so concurrent requests stop at the budget with the usual message
+/// instead of each holding one group while it waits for the other's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_budget_stops_shared_requests_at_the_budget() {
+    let sandbox = sandbox(|_| {}).await;
+    let accounts = values(&domains(&sandbox, 400));
+    let v2 = session(&sandbox, ApiVersion::V2, |_| {});
+    let job = format!(
+        "SET hg.max_credits = 120; WITH a(website) AS (VALUES {accounts})
+         SELECT count(*) FROM a LEFT JOIN hg.companies c ON c.match_domain = a.website
+         LEFT JOIN hg.firmographics f ON f.company_id = c.company_id
+         LEFT JOIN hg.installs i ON i.company_id = c.company_id AND i.product_id IN (814, 1023)"
+    );
+    let error = tokio::time::timeout(std::time::Duration::from_secs(60), failure(&v2, &job))
+        .await
+        .expect("the budget stops the query; it does not hang");
+    assert!(error.contains("credit budget of 120"), "{error}");
+    let spent = v2.client().unwrap().metrics().credits_spent;
+    assert!(spent <= 120, "{spent}");
+    assert!(sandbox.stats()["companies_charged"].as_u64().unwrap() <= 120, "{}", sandbox.stats());
+}

@@ -108,14 +108,28 @@ impl Credits {
     /// Sets aside a credit for each of `items` (the companies a request may be charged for),
     /// unless spent + under way + these would pass `max`; then says how far the query got and
     /// what it still needs.
+    #[cfg(test)]
     pub fn reserve(&self, endpoint: Endpoint, items: Vec<String>, max: Option<u64>) -> Result<Reservation, HgError> {
-        let amount = items.len() as u64;
+        let mut reserved = self.reserve_parts(vec![(endpoint, items)], max)?;
+        Ok(reserved.remove(0))
+    }
+
+    /// Sets aside a credit for each item of every part of one request at once (v2: a field
+    /// group each), unless spent + under way + these would pass `max`, all or nothing: a
+    /// request never holds part of its worst case while it waits for the rest, so two requests
+    /// cannot each wait for the other's part.
+    pub fn reserve_parts(
+        &self,
+        parts: Vec<(Endpoint, Vec<String>)>,
+        max: Option<u64>,
+    ) -> Result<Vec<Reservation>, HgError> {
+        let amount: u64 = parts.iter().map(|(_, items)| items.len() as u64).sum();
         let mut book = self.book();
         if let Some(max) = max
             && book.spent + book.reserved + amount > max
         {
             return Err(HgError::CreditBudget {
-                endpoint: endpoint.name(),
+                endpoint: parts.first().map_or("?", |(e, _)| e.name()),
                 max,
                 spent: book.spent,
                 next: amount,
@@ -123,20 +137,21 @@ impl Credits {
             });
         }
         book.reserved += amount;
-        Ok(Reservation { endpoint, items, book: self.book.clone(), settled: self.settled.clone() })
+        let reservation =
+            |(endpoint, items)| Reservation { endpoint, items, book: self.book.clone(), settled: self.settled.clone() };
+        Ok(parts.into_iter().map(reservation).collect())
     }
 
-    /// [`reserve`](Self::reserve), waiting while requests under way hold part of the budget
-    /// that this one would fit in once they settle (they reserve their worst case, and usually
-    /// cost less): concurrent requests then stop at the budget, not at the sum of their worst
-    /// cases.
+    /// [`reserve_parts`](Self::reserve_parts), waiting while requests under way hold part of
+    /// the budget that this one would fit in once they settle (they reserve their worst case,
+    /// and usually cost less): concurrent requests then stop at the budget, not at the sum of
+    /// their worst cases.
     pub async fn reserve_when_settled(
         &self,
-        endpoint: Endpoint,
-        items: Vec<String>,
+        parts: Vec<(Endpoint, Vec<String>)>,
         max: Option<u64>,
-    ) -> Result<Reservation, HgError> {
-        let amount = items.len() as u64;
+    ) -> Result<Vec<Reservation>, HgError> {
+        let amount: u64 = parts.iter().map(|(_, items)| items.len() as u64).sum();
         loop {
             let settled = self.settled.notified();
             tokio::pin!(settled);
@@ -145,8 +160,8 @@ impl Credits {
                 let book = self.book();
                 max.is_some_and(|max| book.reserved > 0 && book.spent + amount <= max)
             };
-            match self.reserve(endpoint, items.clone(), max) {
-                Ok(reservation) => return Ok(reservation),
+            match self.reserve_parts(parts.clone(), max) {
+                Ok(reservations) => return Ok(reservations),
                 Err(_) if could_fit => settled.await,
                 Err(error) => return Err(error),
             }
@@ -230,14 +245,23 @@ mod tests {
         let first = credits.reserve(Endpoint::INSTALLS, ids(0..25), Some(30)).unwrap();
         let waiting = {
             let credits = credits.clone();
-            tokio::spawn(async move { credits.reserve_when_settled(Endpoint::INSTALLS, ids(25..50), Some(30)).await })
+            tokio::spawn(async move {
+                credits.reserve_when_settled(vec![(Endpoint::INSTALLS, ids(25..50))], Some(30)).await
+            })
         };
-        let never = credits.reserve_when_settled(Endpoint::INSTALLS, ids(50..81), Some(30)).await;
+        let never = credits.reserve_when_settled(vec![(Endpoint::INSTALLS, ids(50..81))], Some(30)).await;
         assert!(never.is_err(), "31 credits can never fit in 30");
         credits.settle(first, ids(0..2));
         let second = waiting.await.unwrap().expect("2 spent + 25 fits once the first settled");
         assert_eq!((credits.spent(), credits.reserved()), (2, 25));
-        credits.settle(second, Vec::new());
+        second.into_iter().for_each(|r| credits.settle(r, Vec::new()));
+        // A request of two parts takes both or neither: it never holds one while waiting.
+        let parts = vec![(Endpoint::FIRMOGRAPHIC, ids(0..20)), (Endpoint::INSTALLS, ids(0..20))];
+        assert!(credits.reserve_parts(parts.clone(), Some(30)).is_err(), "2 + 40 > 30");
+        assert_eq!(credits.reserved(), 0, "nothing held");
+        let both = credits.reserve_parts(parts, Some(50)).unwrap();
+        assert_eq!((both.len(), credits.reserved()), (2, 40));
+        both.into_iter().for_each(|r| credits.settle(r, Vec::new()));
     }
 
     #[test]

@@ -502,18 +502,14 @@ impl HgClient {
             return Fetched { complete: stand_in(), ..Fetched::default() };
         }
         self.balance_before_charging().await;
-        // Each part's worst case is reserved under the budget before the request leaves.
+        // Every part's worst case is reserved under the budget, at once, before the request
+        // leaves.
         let credits = &self.inner.credits;
-        let mut reservations = Vec::with_capacity(parts.len());
-        for (part, fresh) in parts.iter().zip(fresh) {
-            match credits.reserve_when_settled(part.endpoint, fresh, self.options.max_credits).await {
-                Ok(reservation) => reservations.push(reservation),
-                Err(error) => {
-                    reservations.into_iter().for_each(|r| credits.settle(r, std::iter::empty()));
-                    return Fetched { error: Some(error), ..Fetched::default() };
-                }
-            }
-        }
+        let wanted: Vec<(Endpoint, Vec<String>)> = parts.iter().map(|p| p.endpoint).zip(fresh).collect();
+        let reservations = match credits.reserve_when_settled(wanted, self.options.max_credits).await {
+            Ok(reservations) => reservations,
+            Err(error) => return Fetched { error: Some(error), ..Fetched::default() },
+        };
         let mut outcomes = if companion.is_some() {
             self.enrich_batch(&parts, ids).await
         } else {
