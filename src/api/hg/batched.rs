@@ -59,9 +59,12 @@ impl Fetched {
     }
 }
 
-/// Whether `error` is HG refusing a batch for its size: a 422 that points at the companies.
+/// Whether `error` is HG refusing a batch for its size: a 422 that points at the list of
+/// companies itself (`/companies/ids`), not at one of them (`/companies/ids/3`), which halving
+/// would not cure.
 fn batch_too_large(error: &HgError) -> bool {
-    matches!(error, HgError::InvalidRequest { pointer, .. } if pointer.starts_with("/companies"))
+    matches!(error, HgError::InvalidRequest { pointer, .. }
+        if ["/companies", "/companies/ids", "/companies/domains"].contains(&pointer.as_str()))
 }
 
 /// One table's lookup that rides on the enrich requests of another's (v2: one request asks
@@ -383,6 +386,19 @@ fn tie(queries: &[MatchQuery], entries: Vec<MatchEntry>) -> Vec<Vec<Row>> {
 mod tests {
     use super::*;
     use crate::api::FieldValue;
+
+    #[test]
+    fn only_a_refusal_of_the_whole_list_halves_the_batch() {
+        let refused = |pointer: &str| HgError::InvalidRequest {
+            endpoint: "v2 firmographics",
+            pointer: pointer.into(),
+            detail: "no".into(),
+        };
+        assert!(batch_too_large(&refused("/companies/ids")));
+        assert!(batch_too_large(&refused("/companies")));
+        assert!(!batch_too_large(&refused("/companies/ids/3")), "one bad id: halving would not cure it");
+        assert!(!batch_too_large(&refused("/fields/0")));
+    }
 
     fn query(domain: &str) -> MatchQuery {
         MatchQuery { domain_name: Some(domain.into()), limit: 1, ..MatchQuery::default() }
