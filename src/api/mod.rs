@@ -1,6 +1,7 @@
 //! Talking to APIs. [`transport`] is what every HTTP caller shares (rate gate per host and
 //! credential, retries, rate headers, timeouts, secrets); [`hg`] is the HG Data API on top of
-//! it. Neither knows anything of DataFusion, so both can be used on their own:
+//! it, and [`http`] any JSON API (so far, its URL templates). None of them knows anything of
+//! DataFusion, so each can be used on its own:
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), hgsql::api::HgError> {
@@ -12,6 +13,7 @@
 //! ```
 
 pub mod hg;
+pub mod http;
 pub mod transport;
 
 pub use hg::cache;

@@ -1,0 +1,5 @@
+//! Any JSON API as a SQL table (`CREATE EXTERNAL TABLE … STORED AS HTTP`), DataFusion-free
+//! like the HG client beside it. Built so far: the URL template of a table's `LOCATION`
+//! (`template`). The table provider, auth, paging and lookups that use it are still to come.
+
+pub mod template;
