@@ -56,6 +56,10 @@ pub enum TemplateError {
     BadName { template: String, at: usize },
     #[error("LOCATION '{template}' is not a valid URL once its placeholders are filled ({message})")]
     Invalid { template: String, message: String },
+    #[error(
+        "{column} = '{value}' cannot fill a place in the URL's path: '.' and '..' would move the request to another path"
+    )]
+    DotSegment { column: String, value: String },
 }
 
 impl UrlTemplate {
@@ -180,9 +184,16 @@ impl UrlTemplate {
         for piece in &self.pieces {
             match piece {
                 Piece::Text(text) => url.push_str(text),
-                Piece::Key { column, batch, .. } => {
+                Piece::Key { column, batch, place } => {
                     let given = values(column).unwrap_or_default();
-                    let given = if *batch { given } else { given.into_iter().take(1).collect() };
+                    let given: Vec<String> = if *batch { given } else { given.into_iter().take(1).collect() };
+                    // A URL parser resolves `.` and `..` segments (encoded or not): a key must
+                    // not walk the request up the path.
+                    if *place == Place::Path
+                        && let Some(dots) = given.iter().find(|v| matches!(v.as_str(), "." | ".."))
+                    {
+                        return Err(TemplateError::DotSegment { column: column.clone(), value: dots.clone() });
+                    }
                     let encoded: Vec<String> =
                         given.iter().map(|v| utf8_percent_encode(v, VALUE).to_string()).collect();
                     // The separator is the template's own text, so it stays as written.
@@ -242,12 +253,27 @@ mod tests {
         assert!(matches!(UrlTemplate::parse("https:///{x}"), Err(TemplateError::Invalid { .. })));
     }
 
+    #[test]
+    fn dot_segments_are_refused_in_the_path() {
+        let t = UrlTemplate::parse("https://api.example.com/v1/items/{id}/detail").unwrap();
+        for value in [".", ".."] {
+            let error = t.render(&one(value), ",").unwrap_err();
+            assert!(matches!(error, TemplateError::DotSegment { .. }), "{error}");
+        }
+        let query = UrlTemplate::parse("https://api.example.com/v1/items?id={id}").unwrap();
+        assert_eq!(query.render(&one(".."), ",").unwrap().query(), Some("id=.."), "harmless in the query");
+    }
+
     proptest::proptest! {
         /// Whatever a key holds, it comes back as exactly one path segment or one query value,
-        /// and changes nothing else of the URL.
+        /// and changes nothing else of the URL (or, for `.` and `..`, is refused).
         #[test]
         fn a_value_is_one_path_segment_or_one_query_value_exactly(value in ".{0,24}") {
             let t = UrlTemplate::parse("https://api.example.com/v1/items/{id}/detail?q={id}&limit=5").unwrap();
+            if value == "." || value == ".." {
+                proptest::prop_assert!(t.render(&one(&value), ",").is_err());
+                return Ok(());
+            }
             let url = t.render(&one(&value), ",").unwrap();
             proptest::prop_assert_eq!(url.host_str(), Some("api.example.com"));
             proptest::prop_assert_eq!(url.fragment(), None);
