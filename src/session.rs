@@ -126,8 +126,9 @@ impl Session {
         &self.ctx
     }
 
-    /// Names of the physical optimizer rules in the order they run: hgsql's two sit right
-    /// after join selection (before dynamic filters are built) and after filter pushdown.
+    /// Names of the physical optimizer rules in the order they run: hgsql's sit right after
+    /// join selection (before dynamic filters are built), and after filter pushdown (the scan
+    /// guard, then the pairing of scans that share v2 enrich requests).
     pub fn rule_names(&self) -> Vec<String> {
         self.ctx.state().physical_optimizers().iter().map(|r| r.name().to_string()).collect()
     }
