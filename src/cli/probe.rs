@@ -6,6 +6,7 @@
 
 use serde_json::{Value, json};
 
+use crate::api::http::extract::json_kind;
 use crate::api::{ApiVersion, Endpoint, HgClient, HgError, Payload};
 
 /// A domain to match: any company HG knows will do.
@@ -40,17 +41,6 @@ impl std::fmt::Display for Difference {
     }
 }
 
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "list",
-        Value::Object(_) => "object",
-    }
-}
-
 /// Every difference between `found` and the `expected` shape, under `at`. A list is checked
 /// by its first element; an empty one has nothing to check.
 pub fn differences(expected: &Value, found: &Value, at: &str) -> Vec<Difference> {
@@ -61,12 +51,12 @@ pub fn differences(expected: &Value, found: &Value, at: &str) -> Vec<Difference>
                 let here = format!("{at}/{key}");
                 match got.get(key) {
                     Some(value) => out.extend(differences(shape, value, &here)),
-                    None => out.push(Difference::Missing { at: here, expected: kind(shape) }),
+                    None => out.push(Difference::Missing { at: here, expected: json_kind(shape) }),
                 }
             }
             for (key, value) in got {
                 if !want.contains_key(key) {
-                    out.push(Difference::New { at: format!("{at}/{key}"), found: kind(value) });
+                    out.push(Difference::New { at: format!("{at}/{key}"), found: json_kind(value) });
                 }
             }
             out
@@ -75,8 +65,10 @@ pub fn differences(expected: &Value, found: &Value, at: &str) -> Vec<Difference>
             (Some(shape), Some(first)) => differences(shape, first, &format!("{at}/0")),
             _ => Vec::new(),
         },
-        (want, got) if kind(want) == kind(got) => Vec::new(),
-        (want, got) => vec![Difference::OtherType { at: at.to_string(), expected: kind(want), found: kind(got) }],
+        (want, got) if json_kind(want) == json_kind(got) => Vec::new(),
+        (want, got) => {
+            vec![Difference::OtherType { at: at.to_string(), expected: json_kind(want), found: json_kind(got) }]
+        }
     }
 }
 

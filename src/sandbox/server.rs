@@ -216,15 +216,7 @@ fn serve_v2(
     body: &[u8],
     damaged: bool,
 ) -> Result<serde_json::Value, ApiError> {
-    let expected = if endpoint.is_get() { Method::GET } else { Method::POST };
-    if *method != expected {
-        return Err(ApiError::method_not_allowed(method.as_str(), endpoint.path()));
-    }
-    authorize(headers, &app.config.key_v2())?;
-    if !app.bucket.try_take() {
-        app.stats.rate_limited();
-        return Err(ApiError::too_many_requests());
-    }
+    admit(app, endpoint.is_get(), method, endpoint.path(), headers, &app.config.key_v2())?;
     let mut ledger = app.ledger_v2.lock().expect("ledger");
     if ledger.remaining() == Some(0) {
         return Err(ApiError::credits_exhausted("Credits exhausted: no credits remain on this key"));
@@ -294,15 +286,7 @@ fn serve(
     damaged: bool,
 ) -> Result<serde_json::Value, ApiError> {
     let endpoint = endpoint.ok_or_else(|| ApiError::not_found(uri.path()))?;
-    let expected = if endpoint.is_get() { Method::GET } else { Method::POST };
-    if *method != expected {
-        return Err(ApiError::method_not_allowed(method.as_str(), uri.path()));
-    }
-    authorize(headers, app.config.key_v1())?;
-    if !app.bucket.try_take() {
-        app.stats.rate_limited();
-        return Err(ApiError::too_many_requests());
-    }
+    admit(app, endpoint.is_get(), method, uri.path(), headers, app.config.key_v1())?;
     if app.config.deny.contains(&endpoint) {
         return Err(ApiError::unauthorized(format!("Access denied to field group: {}", endpoint.field_group())));
     }
@@ -337,6 +321,21 @@ fn request_identity(uri: &Uri, body: &[u8]) -> (String, String) {
     let page = format!("{}?{pairs:?}", uri.path());
     pairs.retain(|(k, _)| k != "offset");
     (format!("{}?{pairs:?}", uri.path()), page)
+}
+
+/// The checks every API request passes first, in this order: its method, its key, the rate
+/// limit (both versions share one bucket).
+fn admit(app: &App, get: bool, method: &Method, path: &str, headers: &HeaderMap, key: &str) -> Result<(), ApiError> {
+    let expected = if get { Method::GET } else { Method::POST };
+    if *method != expected {
+        return Err(ApiError::method_not_allowed(method.as_str(), path));
+    }
+    authorize(headers, key)?;
+    if !app.bucket.try_take() {
+        app.stats.rate_limited();
+        return Err(ApiError::too_many_requests());
+    }
+    Ok(())
 }
 
 /// Accepts `Bearer <key>`, `bearer <key>` or the bare key.

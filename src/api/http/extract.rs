@@ -50,7 +50,8 @@ pub struct CellError {
     pub expected: &'static str,
 }
 
-fn kind_of(value: &Value) -> &'static str {
+/// What kind of JSON value `value` is, as messages name it ("a number", "a list").
+pub fn json_kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "boolean",
@@ -65,7 +66,7 @@ fn kind_of(value: &Value) -> &'static str {
 pub fn rows<'a>(body: &'a Value, pointer: &str) -> Result<Vec<&'a Value>, RowsError> {
     let Some(found) = body.pointer(pointer) else {
         let keys = body.as_object().map_or_else(
-            || format!("none (the answer is a {})", kind_of(body)),
+            || format!("none (the answer is a {})", json_kind(body)),
             |o| o.keys().cloned().collect::<Vec<_>>().join(", "),
         );
         return Err(RowsError::Nothing { pointer: pointer.into(), keys });
@@ -75,7 +76,7 @@ pub fn rows<'a>(body: &'a Value, pointer: &str) -> Result<Vec<&'a Value>, RowsEr
         Value::Object(_) => Ok(vec![found]),
         // An explicit null where the rows would be: no rows.
         Value::Null => Ok(Vec::new()),
-        other => Err(RowsError::NotRows { pointer: pointer.into(), found: kind_of(other) }),
+        other => Err(RowsError::NotRows { pointer: pointer.into(), found: json_kind(other) }),
     }
 }
 

@@ -92,7 +92,9 @@ pub fn handle(data: &DataSet, body: &Value, quirks: Quirks) -> Result<Answer, Ap
             let (value, has_data) = match group {
                 Group::Firmographics => (firmographics(data, index, quirks), true),
                 Group::Technographics => technographics(data, index, &request, quirks),
-                Group::Spend | Group::Intent | Group::FunctionalAreas => spend_group(data, index, &request),
+                Group::Spend => spend_group(data, index, &request),
+                // Not enrich groups: the request's parse refuses them.
+                Group::Intent | Group::FunctionalAreas => (Value::Null, false),
             };
             if has_data {
                 companies.push(id);
