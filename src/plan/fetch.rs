@@ -2,9 +2,8 @@
 //! lookups whose answers stream out as record batches.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::pin::pin;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -216,39 +215,21 @@ impl Run {
     /// Waits until every join filter is complete. Gives up only when the session's client has
     /// made no progress for the idle limit: a join fed by an earlier HG lookup may take long.
     async fn wait_for_joins(&self) -> Result<()> {
-        let started = Instant::now();
-        let tick = Duration::from_millis(200).min(self.options.join_wait_idle);
-        for filter in &self.join_filters {
-            let Some(dynamic) = filter.as_ref().downcast_ref::<DynamicFilterPhysicalExpr>() else { continue };
-            let mut complete = pin!(dynamic.wait_complete());
-            let mut progress = self.session_progress();
-            let mut idle_since = Instant::now();
-            loop {
-                tokio::select! {
-                    _ = &mut complete => break,
-                    _ = tokio::time::sleep(tick) => {
-                        let now = self.session_progress();
-                        if now != progress {
-                            progress = now;
-                            idle_since = Instant::now();
-                        } else if idle_since.elapsed() >= self.options.join_wait_idle {
-                            return Err(external(ScanError::JoinTimeout {
-                                table: self.spec.name,
-                                idle: self.options.join_wait_idle,
-                            }));
-                        }
-                    }
-                }
+        let progress = || self.session_progress();
+        match super::joins::wait_complete(&self.join_filters, self.options.join_wait_idle, &progress).await {
+            Ok(waited) => {
+                self.report.join_wait.add_duration(waited);
+                Ok(())
             }
+            Err(idle) => Err(external(ScanError::JoinTimeout { table: self.spec.name, idle })),
         }
-        self.report.join_wait.add_duration(started.elapsed());
-        Ok(())
     }
 
-    /// Requests and rows so far over the whole session: changes while any lookup runs.
+    /// Exchanges finished by any API client (HG or an HTTP table) and HG rows so far: changes
+    /// while any lookup runs.
     fn session_progress(&self) -> (u64, u64) {
         let total = self.client.metrics().total();
-        (total.calls, total.rows)
+        (crate::api::transport::activity(), total.rows)
     }
 
     /// Literal values of `column` intersected with what every join on it allows.

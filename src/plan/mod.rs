@@ -5,6 +5,7 @@
 //! `options`; `rules` → `scan`, `request`. Nothing imports `provider` or `rules` back.
 
 mod fetch;
+mod joins;
 pub mod keys;
 mod options;
 mod provider;

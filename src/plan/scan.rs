@@ -19,7 +19,7 @@ use datafusion::config::ConfigOptions;
 use datafusion::error::Result;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::Expr;
-use datafusion::physical_expr::expressions::{Column, DynamicFilterPhysicalExpr};
+use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr, PhysicalSortExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType, SchedulingType};
 use datafusion::physical_plan::filter_pushdown::{
@@ -473,23 +473,15 @@ impl ExecutionPlan for ApiScanExec {
         child_pushdown_result: ChildPushdownResult,
         _config: &ConfigOptions,
     ) -> Result<FilterPushdownPropagation<Arc<dyn ExecutionPlan>>> {
-        let filters = &child_pushdown_result.parent_filters;
-        let unsupported = vec![PushedDown::No; filters.len()];
-        let mut join_filters = self.join_filters.clone();
-        if phase == FilterPushdownPhase::Post {
-            for filter in filters {
-                if filter.filter.as_ref().downcast_ref::<DynamicFilterPhysicalExpr>().is_some()
-                    && !join_filters.iter().any(|f| f.expression_id() == filter.filter.expression_id())
-                {
-                    join_filters.push(filter.filter.clone());
-                }
+        let unsupported = vec![PushedDown::No; child_pushdown_result.parent_filters.len()];
+        let propagation = FilterPushdownPropagation::with_parent_pushdown_result(unsupported);
+        match super::joins::absorb(&self.join_filters, phase, &child_pushdown_result) {
+            None => Ok(propagation),
+            Some(join_filters) => {
+                Ok(propagation
+                    .with_updated_node(Arc::new(self.with_join_filters(join_filters)) as Arc<dyn ExecutionPlan>))
             }
         }
-        let propagation = FilterPushdownPropagation::with_parent_pushdown_result(unsupported);
-        if join_filters.len() == self.join_filters.len() {
-            return Ok(propagation);
-        }
-        Ok(propagation.with_updated_node(Arc::new(self.with_join_filters(join_filters)) as Arc<dyn ExecutionPlan>))
     }
 
     fn execute(&self, partition: usize, _context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {

@@ -60,7 +60,8 @@ pub struct CacheError {
 /// answers it uses.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Cached {
-    endpoint: Endpoint,
+    /// The HG endpoint whose rows these are; `None` for an HTTP table's answer.
+    endpoint: Option<Endpoint>,
     text: Arc<str>,
     pub fetched_at: SystemTime,
 }
@@ -68,8 +69,14 @@ pub struct Cached {
 impl Cached {
     /// The rows, decoded; `None` when the stored text cannot be read as rows.
     pub fn rows(&self) -> Option<Vec<Row>> {
+        let endpoint = self.endpoint?;
         let Value::Array(items) = serde_json::from_str::<Value>(&self.text).ok()? else { return None };
-        items.iter().map(|item| item.as_object().map(|object| Row::decode(self.endpoint, object))).collect()
+        items.iter().map(|item| item.as_object().map(|object| Row::decode(endpoint, object))).collect()
+    }
+
+    /// The answer as stored (an HTTP table's JSON).
+    pub fn text(&self) -> &str {
+        &self.text
     }
 }
 
@@ -114,7 +121,7 @@ struct Entry {
     scope: String,
     item: String,
     fields: String,
-    endpoint: &'static str,
+    endpoint: String,
     fetched_at: i64,
     row_count: i64,
     rows: String,
@@ -299,9 +306,9 @@ impl ResponseCache {
                 && !found.contains_key(&e.item)
                 && e.fetched_at > oldest
                 && covers(&e.fields, wanted)
-                && let Some(endpoint) = endpoint_of(scope)
             {
                 let text = Arc::from(e.rows.as_str());
+                let endpoint = endpoint_of(scope);
                 found.insert(e.item.clone(), Cached { endpoint, text, fetched_at: from_unix(e.fetched_at) });
             }
         }
@@ -354,9 +361,8 @@ impl ResponseCache {
                     }
                     let fetched_at: i64 = row.get(2)?;
                     let text: String = row.get(3)?;
-                    if let Some(endpoint) = endpoint_of(scope) {
-                        found.insert(item, Cached { endpoint, text: text.into(), fetched_at: from_unix(fetched_at) });
-                    }
+                    let endpoint = endpoint_of(scope);
+                    found.insert(item, Cached { endpoint, text: text.into(), fetched_at: from_unix(fetched_at) });
                 }
             }
             Ok(())
@@ -405,7 +411,7 @@ impl ResponseCache {
                 scope: scope.to_string(),
                 item: item.clone(),
                 fields: held.clone(),
-                endpoint: endpoint.name(),
+                endpoint: endpoint.name().to_string(),
                 fetched_at: now,
                 row_count: rows.len() as i64,
                 rows: Value::Array(rows.iter().map(|r| Value::Object(r.encode())).collect()).to_string(),
@@ -419,6 +425,35 @@ impl ResponseCache {
         let was_empty = state.queued.is_empty();
         state.queued.extend(encoded);
         // The writer wakes for the first answer (to start gathering) and for a full batch.
+        if was_empty || state.queued.len() >= GATHER_MAX {
+            self.writes.work.notify_one();
+        }
+    }
+
+    /// Stores answers that are not HG rows (an HTTP table's): `entries` are (item, JSON text,
+    /// rows it holds), counted under `label` in `hgsql cache stats`. Read back with
+    /// [`get`](Self::get) and [`Cached::text`].
+    pub fn put_text(&self, scope: &str, label: &str, entries: Vec<(String, String, usize)>) {
+        if entries.is_empty() {
+            return;
+        }
+        let now = unix(SystemTime::now());
+        {
+            let mut stored_here = self.stored_here.lock().unwrap_or_else(|p| p.into_inner());
+            stored_here.extend(entries.iter().map(|(item, _, _)| fingerprint(scope, item)));
+        }
+        let encoded = entries.into_iter().map(|(item, rows, count)| Entry {
+            scope: scope.to_string(),
+            item,
+            fields: "*".to_string(),
+            endpoint: label.to_string(),
+            fetched_at: now,
+            row_count: count as i64,
+            rows,
+        });
+        let mut state = self.writes.state();
+        let was_empty = state.queued.is_empty();
+        state.queued.extend(encoded);
         if was_empty || state.queued.len() >= GATHER_MAX {
             self.writes.work.notify_one();
         }

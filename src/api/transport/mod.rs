@@ -34,16 +34,38 @@ pub struct TransportConfig {
     pub timeout: Duration,
 }
 
-/// A credential sent in one header, marked sensitive so no debug output shows it.
+/// A credential sent in one header (marked sensitive so no debug output shows it) or, for APIs
+/// that want it so, in one query parameter added as the request leaves (never part of a URL a
+/// caller holds, so no message can show it).
 #[derive(Clone)]
 pub struct Credential {
     name: HeaderName,
     value: HeaderValue,
+    /// Sent as this query parameter instead of a header.
+    query: Option<(String, secrecy::SecretString)>,
     /// Tells credentials apart for the rate gates without keeping their text.
     fingerprint: u64,
 }
 
 impl Credential {
+    /// `?name=value` on every request.
+    pub fn query(name: &str, value: &str) -> Credential {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        ("?", name, value).hash(&mut hasher);
+        Credential {
+            name: HeaderName::from_static("x-unused"),
+            value: HeaderValue::from_static(""),
+            query: Some((name.to_string(), secrecy::SecretString::from(value.to_string()))),
+            fingerprint: hasher.finish(),
+        }
+    }
+
+    /// Tells this credential from others (for rate gates), without showing it.
+    pub fn fingerprint(&self) -> u64 {
+        self.fingerprint
+    }
+
     /// `name: value`, or why it cannot be a header (the message never holds the value).
     pub fn header(name: HeaderName, value: &str) -> Result<Credential, String> {
         let mut header = HeaderValue::from_str(value).map_err(|_| {
@@ -55,13 +77,24 @@ impl Credential {
         use std::hash::{Hash, Hasher};
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         (name.as_str(), value).hash(&mut hasher);
-        Ok(Credential { name, value: header, fingerprint: hasher.finish() })
+        Ok(Credential { name, value: header, query: None, fingerprint: hasher.finish() })
+    }
+
+    fn apply(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        use secrecy::ExposeSecret;
+        match &self.query {
+            Some((name, value)) => request.query(&[(name.as_str(), value.expose_secret())]),
+            None => request.header(self.name.clone(), self.value.clone()),
+        }
     }
 }
 
 impl std::fmt::Debug for Credential {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Credential({}: ***)", self.name)
+        match &self.query {
+            Some((name, _)) => write!(f, "Credential(?{name}=***)"),
+            None => write!(f, "Credential({}: ***)", self.name),
+        }
     }
 }
 
@@ -111,6 +144,16 @@ pub trait Meter: Send + Sync {
     fn sent(&self, retry: bool, rate_wait: Duration);
     /// The server answered 429.
     fn throttled(&self);
+}
+
+/// Exchanges finished by any transport of this process, answered or not: what a scan waiting
+/// for its join's keys watches to tell a long lookup (HG or another API) from a plan that will
+/// never give them.
+static ACTIVITY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many exchanges every transport of this process has finished so far.
+pub fn activity() -> u64 {
+    ACTIVITY.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// One paced, retrying HTTP client for one (host, credential).
@@ -181,9 +224,10 @@ impl Transport {
             let left = policy.max_total.saturating_sub(began.elapsed()).max(Duration::from_millis(100));
             let mut request = build(&self.http).timeout(self.config.timeout.min(left));
             if let Some(credential) = &self.credential {
-                request = request.header(credential.name.clone(), credential.value.clone());
+                request = credential.apply(request);
             }
             let answer = self.exchange(request).await;
+            ACTIVITY.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let server_wait = match &answer {
                 Ok(response) if response.status == 429 => {
                     meter.throttled();
