@@ -13,6 +13,11 @@
 //! api_version = "v2"       # else the key says (hg_v2_…), else the base URL, else v1
 //! auth_scheme = "bare"     # send the key without "Bearer"
 //! rate = 10                # requests per second
+//!
+//! [http.crm]               # a connection for HTTP tables: 'connection' 'crm'
+//! auth = "bearer"
+//! token = "…"              # secrets may be written here, never in SQL
+//! rate = "10/s"
 //! ```
 
 use std::fmt;
@@ -87,6 +92,20 @@ struct Profile {
 struct File {
     #[serde(default)]
     profiles: std::collections::BTreeMap<String, Profile>,
+    /// Named connections of HTTP tables (`'connection' 'crm'` reads `[http.crm]`).
+    #[serde(default)]
+    http: std::collections::BTreeMap<String, std::collections::BTreeMap<String, toml::Value>>,
+}
+
+/// The `[http.NAME]` sections of the config file: each an HTTP table's options (auth, token,
+/// rate, …) by name. They may hold secrets, so their debug text shows only the names.
+#[derive(Clone, Default, PartialEq)]
+pub struct HttpConnections(pub std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>);
+
+impl fmt::Debug for HttpConnections {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
 }
 
 /// Why settings could not be read.
@@ -125,6 +144,8 @@ pub struct Settings {
     pub page_size: Setting<usize>,
     pub max_attempts: Setting<u32>,
     pub timeout: Setting<Duration>,
+    /// `[http.NAME]` sections, for HTTP tables.
+    pub http_connections: HttpConnections,
 }
 
 /// The config file's default place: `$XDG_CONFIG_HOME/hgsql/config.toml`, else
@@ -245,6 +266,20 @@ impl Settings {
             page_size: from_file_or(chosen.page_size, 100, &in_file),
             max_attempts: from_file_or(chosen.max_attempts, 6, &in_file),
             timeout: from_file_or(chosen.timeout_seconds.map(Duration::from_secs), Duration::from_secs(10), &in_file),
+            http_connections: HttpConnections(
+                file.http
+                    .iter()
+                    .map(|(name, options)| {
+                        let options = options
+                            .iter()
+                            .map(|(k, v)| {
+                                (k.to_ascii_lowercase(), v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                            })
+                            .collect();
+                        (name.clone(), options)
+                    })
+                    .collect(),
+            ),
             profile,
             config_file,
         };

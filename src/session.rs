@@ -47,8 +47,11 @@ pub struct Execution {
 }
 
 use crate::api::HgClient;
+use crate::api::http::HttpContext;
 use crate::atomic::PendingOutput;
-use crate::plan::{ApiOnProbeSide, ApiScanGuard, ExplainOnly, HgOptions, HgTable, ScanOptions, ShareEnrichRequests};
+use crate::plan::{
+    ApiOnProbeSide, ApiScanGuard, ExplainOnly, HgOptions, HgTable, HttpTableFactory, ScanOptions, ShareEnrichRequests,
+};
 use crate::script;
 
 /// The schema HG tables live in.
@@ -61,6 +64,9 @@ pub const NO_CLIENT: &str = "no HG API key is configured: set HG_API_KEY (or api
 pub struct Session {
     ctx: SessionContext,
     client: Option<HgClient>,
+    /// What the session's HTTP tables share (cache, rate gates, connections, counters).
+    http: Arc<HttpContext>,
+    options: ScanOptions,
     /// A dry run: `COPY … TO` runs but its file is never put in place.
     dry_run: bool,
 }
@@ -114,7 +120,35 @@ impl Session {
             ctx.register_table(format!("{HG_SCHEMA}.{}", spec.name), Arc::new(table)).expect("hg table registers");
         }
         let dry_run = client.as_ref().is_ok_and(|c| c.config().dry_run);
-        Session { ctx, client: client.ok(), dry_run }
+        // HTTP tables share the HG client's cache and flags unless told otherwise.
+        let http = match &client {
+            Ok(client) => {
+                HttpContext::new(client.config().cache.clone(), client.config().refresh, dry_run, Default::default())
+            }
+            Err(_) => HttpContext::default(),
+        };
+        let session = Session { ctx, client: client.ok(), http: Arc::new(http), options, dry_run };
+        session.register_http_factory();
+        session
+    }
+
+    /// Sets what the session's HTTP tables share (`STORED AS HTTP`): its cache, refresh and
+    /// dry-run flags, and the named connections of the config file. Tables created before keep
+    /// theirs.
+    pub fn set_http_context(&mut self, context: HttpContext) {
+        self.dry_run = self.dry_run || context.dry_run;
+        self.http = Arc::new(context);
+        self.register_http_factory();
+    }
+
+    /// What the session's HTTP tables share, with their request counters.
+    pub fn http_context(&self) -> &Arc<HttpContext> {
+        &self.http
+    }
+
+    fn register_http_factory(&self) {
+        let factory = Arc::new(HttpTableFactory::new(self.http.clone(), self.options));
+        self.ctx.state_ref().write().table_factories_mut().insert("HTTP".to_string(), factory);
     }
 
     /// The client HG tables read through, if one is configured.

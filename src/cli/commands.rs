@@ -129,6 +129,12 @@ pub async fn describe(ctx: &SessionContext, table: &str) -> Result<RecordBatch> 
     if let Some(spec) = hg_name.and_then(tables::find) {
         return Ok(describe_hg(spec));
     }
+    if !table.starts_with('\'')
+        && let Ok(provider) = ctx.table_provider(table).await
+        && let Some(http) = provider.downcast_ref::<crate::plan::HttpTable>()
+    {
+        return Ok(text_batch(&["column", "type", "finds rows", "read from"], &http.describe()));
+    }
     let schema = if table.starts_with('\'') {
         ctx.sql(&format!("SELECT * FROM {table} LIMIT 0")).await?.schema().inner().clone()
     } else {

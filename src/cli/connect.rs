@@ -7,8 +7,9 @@ use std::time::Duration;
 use super::{ConnectionFlags, exit};
 use std::sync::Arc;
 
+use crate::api::http::HttpContext;
 use crate::api::{ApiKey, ApiVersion, ClientConfig, HgClient, ResponseCache, default_cache_file};
-use crate::config::{ConfigError, Overrides, Settings};
+use crate::config::{ConfigError, Overrides, Settings, default_config_file};
 use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::session::Session;
 
@@ -35,11 +36,13 @@ pub fn settings(flags: &ConnectionFlags) -> Result<Settings, ConfigError> {
 /// Connects as the flags say: an error is (exit code, message). `dry_run` makes a client that
 /// sends no charged request.
 pub async fn connect(flags: &ConnectionFlags, dry_run: bool) -> Result<Connection, (u8, String)> {
+    // One cache file for HG's answers and every HTTP table's.
+    let cache = match flags.no_cache {
+        true => None,
+        false => Some(Arc::new(ResponseCache::open(&default_cache_file()).map_err(|e| (exit::USAGE, e.to_string()))?)),
+    };
     let tune = |config: &mut ClientConfig| -> Result<(), (u8, String)> {
-        if !flags.no_cache {
-            let cache = ResponseCache::open(&default_cache_file()).map_err(|e| (exit::USAGE, e.to_string()))?;
-            config.cache = Some(Arc::new(cache));
-        }
+        config.cache = cache.clone();
         config.refresh = flags.refresh;
         config.dry_run = dry_run;
         Ok(())
@@ -65,6 +68,14 @@ pub async fn connect(flags: &ConnectionFlags, dry_run: bool) -> Result<Connectio
         };
         Connection { session: Session::build(client, Default::default()), describe, _sandbox: None }
     };
+    let connections = match flags.sandbox {
+        // The sandbox needs no config file; a broken one is reported where it is needed.
+        true => settings(flags).map(|s| s.http_connections).unwrap_or_default(),
+        false => settings(flags).map_err(|e| (exit::USAGE, e.to_string()))?.http_connections,
+    };
+    let mut connection = connection;
+    connection.session.set_http_context(HttpContext::new(cache.clone(), flags.refresh, dry_run, connections.0));
+    run_init(&connection.session, flags).await?;
     if let Some(max) = flags.max_credits {
         connection
             .session
@@ -73,6 +84,32 @@ pub async fn connect(flags: &ConnectionFlags, dry_run: bool) -> Result<Connectio
             .map_err(|e| (exit::USAGE, format!("--max-credits {max}: {e}")))?;
     }
     Ok(connection)
+}
+
+/// Runs `--init FILE`, else the default `init.sql` when there is one (unless `--no-init`):
+/// definitions of HTTP tables and views every session should have.
+async fn run_init(session: &Session, flags: &ConnectionFlags) -> Result<(), (u8, String)> {
+    let path = match (&flags.init, flags.no_init) {
+        (Some(path), _) => path.clone(),
+        (None, true) => return Ok(()),
+        (None, false) => {
+            let default = default_config_file(&|name| std::env::var(name).ok()).with_file_name("init.sql");
+            if !default.is_file() {
+                return Ok(());
+            }
+            default
+        }
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| (exit::USAGE, format!("cannot read the init file {}: {e}", path.display())))?;
+    session.run(&text).await.map_err(|e| {
+        let message = super::errors::message(&e.source);
+        (
+            exit::QUERY_ERROR,
+            format!("{}:{}: {message} (the init file; fix it or run with --no-init)", path.display(), e.line),
+        )
+    })?;
+    Ok(())
 }
 
 /// The HG API version `--sandbox` speaks: `--api-version`, else `HG_API_VERSION`, else v1 (the

@@ -9,11 +9,17 @@ use datafusion::sql::sqlparser::parser::ParserError;
 
 use super::exit;
 use crate::api::HgError;
+use crate::api::http::HttpError;
 use crate::plan::ScanError;
+use crate::tables::http::BatchError;
 
 /// The most telling error inside `error`, found by walking its sources.
 enum Cause<'a> {
     Hg(&'a HgError),
+    /// Another API (an HTTP table) refused or failed.
+    Http(String),
+    /// An HTTP table's answer does not fit its declared columns.
+    Misfit(String),
     Scan(&'a ScanError),
     Other(&'a DataFusionError),
 }
@@ -27,6 +33,14 @@ fn cause(error: &DataFusionError) -> Cause<'_> {
         if let Some(scan) = current.downcast_ref::<ScanError>() {
             return Cause::Scan(scan);
         }
+        if let Some(http) = current.downcast_ref::<HttpError>() {
+            return Cause::Http(http.to_string());
+        }
+        match current.downcast_ref::<BatchError>() {
+            Some(batch @ BatchError::Row { .. }) => return Cause::Http(batch.to_string()),
+            Some(batch @ BatchError::Misfit { .. }) => return Cause::Misfit(batch.to_string()),
+            _ => {}
+        }
         match current.source() {
             Some(source) => current = source,
             None => return Cause::Other(error.find_root()),
@@ -37,8 +51,8 @@ fn cause(error: &DataFusionError) -> Cause<'_> {
 /// The exit code for a statement that failed with `error`.
 pub fn exit_code(error: &DataFusionError) -> u8 {
     match cause(error) {
-        Cause::Hg(_) | Cause::Scan(ScanError::JoinTimeout { .. }) => exit::HG_API,
-        Cause::Scan(_) | Cause::Other(_) => exit::QUERY_ERROR,
+        Cause::Hg(_) | Cause::Http(_) | Cause::Scan(ScanError::JoinTimeout { .. }) => exit::HG_API,
+        Cause::Scan(_) | Cause::Misfit(_) | Cause::Other(_) => exit::QUERY_ERROR,
     }
 }
 
@@ -53,6 +67,7 @@ pub fn message(error: &DataFusionError) -> String {
 pub fn located(error: &DataFusionError, first_line: usize, first_column: usize) -> String {
     match cause(error) {
         Cause::Hg(hg) => hg.to_string(),
+        Cause::Http(text) | Cause::Misfit(text) => text,
         Cause::Scan(scan) => scan.to_string(),
         Cause::Other(DataFusionError::SQL(parser, _)) => syntax(parser, first_line, first_column),
         Cause::Other(root) => explain(root.strip_backtrace()),
@@ -64,7 +79,9 @@ pub fn located(error: &DataFusionError, first_line: usize, first_column: usize) 
 pub fn for_statement(error: &DataFusionError, statement: &crate::script::ScriptStatement) -> String {
     let text = located(error, statement.line, statement.column);
     match cause(error) {
-        Cause::Other(DataFusionError::SQL(..)) | Cause::Hg(_) | Cause::Scan(_) => text,
+        Cause::Other(DataFusionError::SQL(..)) | Cause::Hg(_) | Cause::Http(_) | Cause::Misfit(_) | Cause::Scan(_) => {
+            text
+        }
         Cause::Other(_) => with_files(text, &quoted_files(&statement.text)),
     }
 }

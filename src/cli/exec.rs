@@ -81,6 +81,8 @@ pub struct Done {
     pub rows: usize,
     pub elapsed: Duration,
     pub calls: Option<StatementCalls>,
+    /// HTTP tables' requests and cache hits during the statement.
+    pub http: Option<(u64, u64)>,
 }
 
 /// Ctrl-C (SIGINT), and SIGTERM and SIGHUP, listened to from the start of the process: arriving
@@ -192,6 +194,7 @@ pub async fn run_statement(
         client.watch_balance().await;
     }
     let before = client.map(|c| c.metrics());
+    let http_before = session.http_context().totals();
     let progress = if options.progress { client.map(Progress::start) } else { None };
     let started = Instant::now();
     let closed = std::sync::atomic::AtomicBool::new(false);
@@ -251,7 +254,9 @@ pub async fn run_statement(
         Ok(Err(e)) if closed_pipe(&e) => Err(Failure::ClosedOutput),
         Ok(Err(e)) => Err(Failure::Error(e)),
         Ok(Ok(rows)) => {
-            let done = Done { rows, elapsed, calls };
+            let http_now = session.http_context().totals();
+            let http = (http_now.calls - http_before.calls, http_now.cache_hits - http_before.cache_hits);
+            let done = Done { rows, elapsed, calls, http: (http != (0, 0)).then_some(http) };
             if options.timing {
                 eprintln!("{}", timing_line(&done));
             }
@@ -262,7 +267,17 @@ pub async fn run_statement(
 
 /// What a dry run found: the charged requests it did not make and what they could cost.
 pub fn dry_run_report(session: &Session) -> String {
-    let Some(client) = session.client() else { return "dry run: no HG API is configured".to_string() };
+    let (requests, keys) = session.http_context().planned();
+    let http = session.http_context().totals();
+    let http = if requests + http.cache_hits > 0 {
+        format!(
+            "\ndry run: HTTP tables: {requests} requests not made (for {keys} keys); {} keys answered from the cache",
+            http.cache_hits
+        )
+    } else {
+        String::new()
+    };
+    let Some(client) = session.client() else { return format!("dry run: no HG API is configured{http}") };
     let metrics = client.metrics();
     let total = metrics.total();
     let hg = metrics.dry_run_hg_estimate.map_or(String::new(), |n| format!(" (HG's own estimate: at most {n})"));
@@ -270,7 +285,7 @@ pub fn dry_run_report(session: &Session) -> String {
         "dry run: {} charged requests not made, up to {} credits{hg}; {} lookups answered from the cache; {} free requests made. \
          Charged lookups were answered with the company id alone, so a filter on their values may hide later lookups.",
         metrics.dry_run_requests, metrics.dry_run_credits, total.cache_hits, total.calls
-    )
+    ) + &http
 }
 
 /// `204 rows in 12.90 s · 341 HG calls · 0 cache hits · 160 credits`.
@@ -280,6 +295,9 @@ pub fn timing_line(done: &Done) -> String {
     if let Some(calls) = &done.calls {
         line.push_str(" · ");
         line.push_str(&calls.summary());
+    }
+    if let Some((requests, hits)) = done.http {
+        line.push_str(&format!(" · {requests} HTTP-table requests, {hits} from the cache"));
     }
     line
 }

@@ -88,6 +88,13 @@ pub struct ConnectionFlags {
     /// Fetch again what the cache holds, and overwrite it.
     #[arg(long, global = true)]
     pub refresh: bool,
+    /// Run this SQL file before anything else (e.g. CREATE EXTERNAL TABLE … STORED AS HTTP
+    /// definitions). Default: $XDG_CONFIG_HOME/hgsql/init.sql when it exists.
+    #[arg(short = 'r', long = "init", global = true, value_name = "FILE", conflicts_with = "no_init")]
+    pub init: Option<PathBuf>,
+    /// Do not run the default init.sql.
+    #[arg(long, global = true)]
+    pub no_init: bool,
     /// Spend at most N credits in this run: a request that could pass it is not sent and the
     /// query stops, saying what it still needs (also `SET hg.max_credits = N`).
     #[arg(long, global = true, value_name = "N")]

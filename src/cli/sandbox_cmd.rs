@@ -71,6 +71,10 @@ pub struct SandboxArgs {
     /// v2: send no x-credits-remaining header (the balance is then only in GET /credits).
     #[arg(long)]
     v2_no_credits_header: bool,
+    /// Requests per second the generic REST API under /rest allows (0 = no limit); over it,
+    /// a 429 with Retry-After.
+    #[arg(long, default_value_t = 0.0)]
+    rest_rate: f64,
     /// Write the data set as Parquet files into DIR and exit instead of serving.
     #[arg(long, value_name = "DIR")]
     dump: Option<PathBuf>,
@@ -128,6 +132,7 @@ pub async fn run(args: SandboxArgs) -> ExitCode {
             old_spellings: args.v2_old_spellings,
             no_credit_header: args.v2_no_credits_header,
         },
+        rest_rate: (args.rest_rate > 0.0).then_some(args.rest_rate),
     };
     let sandbox = match Sandbox::start(config).await {
         Ok(sandbox) => sandbox,
@@ -144,6 +149,7 @@ pub async fn run(args: SandboxArgs) -> ExitCode {
     if args.api.v1 && args.api.v2 {
         eprintln!("v2 at {} (key: hg_v2_ and the v1 key)", sandbox.base_url_v2());
     }
+    eprintln!("a generic REST API for HTTP tables at {}", sandbox.rest_url());
     eprintln!("counters at {}/__sandbox/stats; Ctrl-C stops", sandbox.root_url());
     let _ = tokio::signal::ctrl_c().await;
     sandbox.stop();

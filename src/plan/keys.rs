@@ -102,6 +102,60 @@ pub fn extract(filter: &Arc<dyn PhysicalExpr>, key: &str) -> KeySet {
     }
 }
 
+/// The (k1, k2, …) tuples of `columns` that can pass `filter`, when a join on all of them lists
+/// `struct(…)` values; `None` when the filter does not list them together (then only each
+/// column's own values are known).
+pub fn extract_tuples(filter: &Arc<dyn PhysicalExpr>, columns: &[&str]) -> Option<BTreeSet<Vec<String>>> {
+    let expr = filter.as_ref();
+    if let Some(dynamic) = expr.downcast_ref::<DynamicFilterPhysicalExpr>() {
+        return extract_tuples(&dynamic.current().ok()?, columns);
+    }
+    if let Some(list) = expr.downcast_ref::<InListExpr>() {
+        if list.negated() {
+            return None;
+        }
+        let fields: Vec<usize> = columns.iter().map(|c| struct_position(list.expr(), c)).collect::<Option<_>>()?;
+        let mut tuples = BTreeSet::new();
+        for item in list.list() {
+            let value = literal(item)?;
+            let tuple: Option<Vec<String>> =
+                fields.iter().map(|f| struct_field(value.clone(), Some(*f)).and_then(|v| text(&v))).collect();
+            // A tuple with a NULL never passes the join.
+            if let Some(tuple) = tuple {
+                tuples.insert(tuple);
+            }
+        }
+        return Some(tuples);
+    }
+    if let Some(binary) = expr.downcast_ref::<BinaryExpr>() {
+        let (left, right) = (extract_tuples(binary.left(), columns), extract_tuples(binary.right(), columns));
+        return match binary.op() {
+            Operator::And => match (left, right) {
+                (Some(a), Some(b)) => Some(a.intersection(&b).cloned().collect()),
+                (a, b) => a.or(b),
+            },
+            Operator::Or => {
+                let (mut a, b) = (left?, right?);
+                a.extend(b);
+                Some(a)
+            }
+            _ => None,
+        };
+    }
+    if let Some(case) = expr.downcast_ref::<CaseExpr>() {
+        let branches = case.when_then_expr().iter().map(|(_, then)| then).chain(case.else_expr());
+        let mut all = BTreeSet::new();
+        for branch in branches {
+            all.extend(extract_tuples(branch, columns)?);
+        }
+        return Some(all);
+    }
+    match literal(filter) {
+        Some(ScalarValue::Boolean(Some(false))) => Some(BTreeSet::new()),
+        _ => None,
+    }
+}
+
 /// Whether `expr` (a join's dynamic filter: its children are the probe-side key columns)
 /// refers to `column`.
 pub fn references(expr: &Arc<dyn PhysicalExpr>, column: &str) -> bool {

@@ -1,10 +1,16 @@
 //! Planning HG scans: pushdown (predicates → API parameters), the table provider, `ApiScanExec`
 //! and its stream, key extraction from join filters, and the physical rules.
 //!
-//! Imports run one way: `provider` → `scan` → `fetch` → `request`, `keys`, `pushdown`,
-//! `options`; `rules` → `scan`, `request`. Nothing imports `provider` or `rules` back.
+//! HTTP tables (`STORED AS HTTP`) plan the same way: `http_factory` (the factory and the table)
+//! → `http_scan`, which shares `keys` and `joins` (waiting for a join's keys) with the HG scan.
+//!
+//! Imports run one way: `provider` → `scan` → `fetch` → `request`, `keys`, `joins`, `pushdown`,
+//! `options`; `http_factory` → `http_scan` → `keys`, `joins`; `rules` → `scan`, `http_scan`,
+//! `request`. Nothing imports `provider`, `http_factory` or `rules` back.
 
 mod fetch;
+mod http_factory;
+mod http_scan;
 mod joins;
 pub mod keys;
 mod options;
@@ -15,6 +21,8 @@ mod rules;
 mod scan;
 
 pub use fetch::ScanError;
+pub use http_factory::{HttpTable, HttpTableFactory};
+pub use http_scan::HttpScanExec;
 pub use options::{CacheTtl, ExplainOnly, HgOptions, OnError, ScanOptions};
 pub use provider::HgTable;
 pub use request::missing_keys_message;

@@ -17,6 +17,7 @@ use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::joins::HashJoinExec;
 use datafusion::physical_plan::repartition::RepartitionExec;
 
+use super::http_scan::HttpScanExec;
 use super::request::{criterion_join_message, missing_keys_message};
 use super::scan::ApiScanExec;
 use crate::api::{Companion, Handoff, Keys};
@@ -55,6 +56,9 @@ fn waits_for_keys(plan: &Arc<dyn ExecutionPlan>) -> bool {
     if let Some(scan) = plan.downcast_ref::<ApiScanExec>() {
         return scan.needs_join_keys();
     }
+    if let Some(scan) = plan.downcast_ref::<HttpScanExec>() {
+        return scan.needs_join_keys();
+    }
     if let Some(join) = plan.downcast_ref::<HashJoinExec>() {
         return waits_for_keys(join.left()) || (waits_for_keys(join.right()) && !filters_probe_side(*join.join_type()));
     }
@@ -91,6 +95,17 @@ impl PhysicalOptimizerRule for ApiScanGuard {
             Ok(TreeNodeRecursion::Continue)
         })?;
         plan.transform_up(|node| {
+            if let Some(scan) = node.downcast_ref::<HttpScanExec>() {
+                let kept = scan.keep_join_filters(&join_filters);
+                let kept_scan = kept.as_ref().unwrap_or(scan);
+                if !kept_scan.can_find_rows() {
+                    return Err(DataFusionError::Plan(kept_scan.missing_keys_message()));
+                }
+                return Ok(match kept {
+                    Some(kept) => Transformed::yes(Arc::new(kept) as Arc<dyn ExecutionPlan>),
+                    None => Transformed::no(node),
+                });
+            }
             let Some(scan) = node.downcast_ref::<ApiScanExec>() else { return Ok(Transformed::no(node)) };
             let kept = scan.keep_join_filters(&join_filters);
             let kept_scan = kept.as_ref().unwrap_or(scan);

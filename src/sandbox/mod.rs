@@ -26,6 +26,7 @@ mod error;
 mod faults;
 mod ratelimit;
 mod request;
+pub mod rest;
 mod server;
 mod stats;
 pub mod v2;
@@ -72,6 +73,9 @@ pub struct SandboxConfig {
     pub api: Versions,
     /// How v2 bends where the real API may.
     pub v2: v2::Quirks,
+    /// Requests per second the generic REST API (`/rest`, for HTTP tables) allows; `None` for
+    /// no limit.
+    pub rest_rate: Option<f64>,
 }
 
 /// The API versions a sandbox serves.
@@ -118,6 +122,7 @@ impl Default for SandboxConfig {
             deny: Vec::new(),
             api: Versions::BOTH,
             v2: v2::Quirks::default(),
+            rest_rate: None,
         }
     }
 }
@@ -228,12 +233,20 @@ impl Sandbox {
     /// The counters `/__sandbox/stats` serves, without an HTTP call.
     pub fn stats(&self) -> serde_json::Value {
         let credits = self.app.ledger.lock().expect("ledger").remaining();
-        self.app.stats.to_json(credits)
+        let mut stats = self.app.stats.to_json(credits);
+        stats["rest"] = self.app.rest.to_json();
+        stats
+    }
+
+    /// `http://127.0.0.1:PORT/rest`: the generic REST API HTTP tables are tested against.
+    pub fn rest_url(&self) -> String {
+        format!("http://{}{}", self.addr, rest::REST_PATH)
     }
 
     /// Zeroes the counters, as `POST /__sandbox/reset` does.
     pub fn reset_stats(&self) {
         self.app.stats.reset();
+        self.app.rest.reset();
     }
 
     /// Stops accepting and closes open connections.

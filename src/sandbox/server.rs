@@ -25,6 +25,7 @@ use super::endpoints::{self, Endpoint, Input};
 use super::error::ApiError;
 use super::faults::{Fault, Faults};
 use super::ratelimit::TokenBucket;
+use super::rest::{self, Rest};
 use super::stats::Stats;
 use super::v2;
 
@@ -44,6 +45,8 @@ pub struct App {
     pub ledger_v2: Mutex<Ledger>,
     pub faults: Faults,
     pub stats: Stats,
+    /// The generic REST API beside HG's.
+    pub rest: Rest,
 }
 
 impl App {
@@ -55,6 +58,7 @@ impl App {
             ledger_v2: Mutex::new(Ledger::new(config.credits)),
             faults: Faults::new(config.seed, config.fault_rate, &config.fault_kinds, config.latency, config.jitter),
             stats: Stats::default(),
+            rest: Rest::new(config.rest_rate),
             config,
         }
     }
@@ -74,12 +78,15 @@ pub fn router(app: Arc<App>) -> Router {
 
 async fn stats(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
     let credits = app.ledger.lock().expect("ledger").remaining();
-    Json(app.stats.to_json(credits))
+    let mut stats = app.stats.to_json(credits);
+    stats["rest"] = app.rest.to_json();
+    Json(stats)
 }
 
 /// Zeroes the counters; `?credits=true` also restores the credit balance and forgets charges.
 async fn reset(State(app): State<Arc<App>>, uri: Uri) -> StatusCode {
     app.stats.reset();
+    app.rest.reset();
     if form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).any(|(k, v)| k == "credits" && v == "true") {
         app.ledger.lock().expect("ledger").reset(app.config.credits);
         app.ledger_v2.lock().expect("ledger").reset(app.config.credits);
@@ -95,6 +102,9 @@ async fn api(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    if uri.path().starts_with(rest::REST_PATH) {
+        return serve_rest(&app, reset, &method, &uri, &headers, body).await;
+    }
     let route = Route::of(&app.config, uri.path());
     let label = route.map_or("unknown", Route::name);
     let _in_flight = app.stats.begin(label);
@@ -154,6 +164,46 @@ async fn api(
     }
     add_headers(&app, response.headers_mut(), matches!(route, Some(Route::V2(_))));
     app.stats.finish(label, response.status().as_str());
+    response
+}
+
+/// A request to the generic REST API: the same latency and faults as HG's, then its own routes.
+async fn serve_rest(
+    app: &App,
+    reset: Option<Extension<ConnectionReset>>,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Response {
+    // Counted by the REST API itself, apart from HG's endpoints; faults are counted with HG's.
+    let (delay, fault) = app.faults.draw();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let response = match fault {
+        Some(Fault::ConnectionReset) => {
+            if let Some(Extension(ConnectionReset(notify))) = reset {
+                app.stats.fault(Fault::ConnectionReset.name());
+                notify.notify_one();
+                return std::future::pending::<Response>().await;
+            }
+            ApiError::unavailable().into_response()
+        }
+        Some(Fault::ServerError) => ApiError::internal().into_response(),
+        Some(Fault::Unavailable) => ApiError::unavailable().into_response(),
+        Some(Fault::SpuriousTooManyRequests) => ApiError::too_many_requests().into_response(),
+        Some(Fault::TruncatedJson) | None => match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+            Ok(body) => rest::serve(&app.rest, &app.data, method, uri, headers, &body),
+            Err(_) => ApiError::too_large(MAX_BODY_BYTES).into_response(),
+        },
+    };
+    if let Some(fault) = fault {
+        app.stats.fault(fault.name());
+    }
+    if fault == Some(Fault::TruncatedJson) && response.status() == StatusCode::OK {
+        return truncate(response).await;
+    }
     response
 }
 

@@ -10,6 +10,7 @@ mod catalog;
 mod companies;
 mod firmographics;
 mod functional_areas;
+pub mod http;
 mod installs;
 mod intent;
 mod search;

@@ -227,3 +227,90 @@ fn unreachable_silent_refusing(version: ApiVersion) {
     Case::new("wrong key", sql, 3, &["refused"]).check(&out);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("wrong-key-5e1"), "the key is never echoed");
 }
+
+/// The bad-input table for HTTP tables: each definition or answer that cannot work fails with
+/// the thing at fault and the fix, before any request where the definition alone says so.
+#[test]
+fn bad_http_table_definitions_and_answers_get_a_clear_error() {
+    let sandbox = SandboxProcess::start(&["--companies", "300", "--rate", "0"]);
+    let rest = sandbox.url.replace("/data-api/v1", "/rest");
+    let create = |location: &str, columns: &str, options: &str| {
+        format!("CREATE EXTERNAL TABLE t ({columns}) STORED AS HTTP LOCATION '{location}' OPTIONS ({options})")
+    };
+    let accounts = format!("{rest}/open/accounts/{{domain}}");
+    let query = "; SELECT * FROM t WHERE domain = 'x.example'";
+    let cases = [
+        Case::new(
+            "malformed template",
+            create(&format!("{rest}/open/accounts/{{domain"), "domain TEXT", "'rows_path' '/account'"),
+            1,
+            &["LOCATION", "never closed", "{column}"],
+        ),
+        Case::new(
+            "a placeholder in the host",
+            create("https://{domain}.example.com/x", "domain TEXT", "'rows_path' '/account'"),
+            1,
+            &["{domain}", "host", "path or the query"],
+        ),
+        Case::new(
+            "unknown option",
+            create(&accounts, "domain TEXT", "'rows_pth' '/account'"),
+            1,
+            &["unknown option 'rows_pth'", "rows_path", "paginate", "path.<column>"],
+        ),
+        Case::new(
+            "literal secret",
+            create(&accounts, "domain TEXT", "'auth' 'bearer', 'token' 'sk-live-1234'"),
+            1,
+            &["'token'", "${env:NAME}", "connection"],
+        ),
+        Case::new(
+            "a body that is not JSON answers 200",
+            create(&format!("{rest}/open/broken/{{domain}}"), "domain TEXT, name TEXT", "'max_retries' '1'") + query,
+            3,
+            &["t: domain = 'x.example'", "not JSON", "<html>"],
+        ),
+        Case::new(
+            "a pointer to nothing",
+            create(&accounts, "domain TEXT, name TEXT", "'rows_path' '/acount'")
+                + "; SELECT * FROM (SELECT domain_name_normalized AS d FROM hg.search ORDER BY company_id LIMIT 10) s JOIN t ON t.domain = s.d",
+            3,
+            &["rows_path '/acount' points to nothing", "account"],
+        ),
+        Case::new(
+            "a type that does not fit",
+            create(&accounts, "domain TEXT, name BIGINT", "'rows_path' '/account'")
+                + "; SELECT * FROM (SELECT domain_name_normalized AS d FROM hg.search ORDER BY company_id LIMIT 10) s JOIN t ON t.domain = s.d",
+            1,
+            &["name:", "is not a whole number", "declare the column as TEXT"],
+        ),
+        Case::new(
+            "a looping cursor",
+            create(
+                &format!("{rest}/open/deals/loop/{{owner}}"),
+                "owner TEXT, id TEXT",
+                "'rows_path' '/deals', 'paginate' 'cursor', 'cursor_path' '/next_cursor', 'cursor_param' 'cursor'",
+            ) + "; SELECT * FROM t WHERE owner = 'Ana Ruiz'",
+            3,
+            &["t: owner = 'Ana Ruiz'", "cursor 'c1' a second time", "loops"],
+        ),
+        Case::new(
+            "no keys",
+            create(&accounts, "domain TEXT, name TEXT", "'rows_path' '/account'") + "; SELECT * FROM t",
+            1,
+            &["t: rows are found by domain", "JOIN t x ON x.domain"],
+        ),
+        Case::new(
+            "a column type HTTP tables cannot read",
+            create(&accounts, "domain TEXT, names TEXT[]", "'rows_path' '/account'"),
+            1,
+            &["column names", "declare it TEXT"],
+        ),
+    ];
+    for case in &cases {
+        let mut command = sandbox.hgsql();
+        command.args(["-c", &case.sql]);
+        case.check(&run(&mut command));
+    }
+    assert_eq!(sandbox.stats()["rest"]["unauthorized"], 0);
+}

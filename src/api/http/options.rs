@@ -243,14 +243,6 @@ fn resolved(name: &str, value: &str, env: &dyn Fn(&str) -> Option<String>) -> Re
     }
 }
 
-/// A secret option: from the environment only (a connection supplies it otherwise).
-fn secret(name: &str, value: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<SecretString, OptionsError> {
-    match resolved(name, value, env)? {
-        (value, true) => Ok(SecretString::from(value)),
-        (_, false) => Err(OptionsError::LiteralSecret { name: name.into() }),
-    }
-}
-
 /// Whether a header of this name carries a credential, so a literal value is refused.
 fn credential_header(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
@@ -264,91 +256,126 @@ impl HttpOptions {
         options: &BTreeMap<String, String>,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<HttpOptions, OptionsError> {
+        HttpOptions::parse_layered(&BTreeMap::new(), options, env)
+    }
+
+    /// Reads `connection`'s options (a `[http.NAME]` section of the config file, which may hold
+    /// secrets as written: the file is the user's own, not the history), then the table's,
+    /// which override them.
+    pub fn parse_layered(
+        connection: &BTreeMap<String, String>,
+        options: &BTreeMap<String, String>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<HttpOptions, OptionsError> {
         let mut out = HttpOptions::default();
+        for (raw, value) in connection {
+            out.set(raw, value, env, true)?;
+        }
         for (raw, value) in options {
-            let key = raw.trim().to_ascii_lowercase();
-            let key = key.strip_prefix("format.").unwrap_or(&key).to_string();
-            let name = key.as_str();
-            if let Some(column) = name.strip_prefix("path.") {
-                out.paths.insert(column.to_string(), pointer(name, value)?);
-                continue;
-            }
-            if let Some(column) = name.strip_prefix("key_path.") {
-                out.key_paths.insert(column.to_string(), pointer(name, value)?);
-                continue;
-            }
-            if let Some(header) = name.strip_prefix("header.") {
-                let value = match resolved(name, value, env)? {
-                    (v, true) => HeaderValue::Secret(SecretString::from(v)),
-                    (_, false) if credential_header(header) => {
-                        return Err(OptionsError::LiteralSecret { name: name.into() });
-                    }
-                    (v, false) => HeaderValue::Plain(v),
-                };
-                out.headers.push((header.to_string(), value));
-                continue;
-            }
-            match name {
-                "method" => {
-                    let methods =
-                        [("get", Method::Get), ("post", Method::Post), ("put", Method::Put), ("patch", Method::Patch)];
-                    out.method = choice(name, value, &methods)?;
-                }
-                "body" => out.body = Some(value.clone()),
-                "auth" => {
-                    let kinds = [
-                        ("none", Auth::None),
-                        ("bearer", Auth::Bearer),
-                        ("basic", Auth::Basic),
-                        ("header", Auth::Header),
-                        ("query", Auth::Query),
-                    ];
-                    out.auth = choice(name, value, &kinds)?;
-                }
-                "token" => out.token = Some(secret(name, value, env)?),
-                "password" => out.password = Some(secret(name, value, env)?),
-                "username" => out.username = Some(resolved(name, value, env)?.0),
-                "auth_header" => out.auth_header = Some(value.trim().to_string()),
-                "auth_param" => out.auth_param = Some(value.trim().to_string()),
-                "connection" => out.connection = Some(value.trim().to_string()),
-                "rows_path" => out.rows_path = pointer(name, value)?,
-                "paginate" => {
-                    let styles = [
-                        ("none", Paginate::None),
-                        ("offset", Paginate::Offset),
-                        ("page", Paginate::Page),
-                        ("cursor", Paginate::Cursor),
-                        ("link_header", Paginate::LinkHeader),
-                        ("next_url", Paginate::NextUrl),
-                    ];
-                    out.paginate = choice(name, value, &styles)?;
-                }
-                "page_size" => out.page_size = Some(number(name, value, 1usize)?),
-                "limit_param" => out.limit_param = value.trim().to_string(),
-                "offset_param" => out.offset_param = value.trim().to_string(),
-                "page_param" => out.page_param = value.trim().to_string(),
-                "page_start" => out.page_start = number(name, value, 0usize)?,
-                "cursor_param" => out.cursor_param = Some(value.trim().to_string()),
-                "cursor_path" => out.cursor_path = Some(pointer(name, value)?),
-                "next_url_path" => out.next_url_path = Some(pointer(name, value)?),
-                "has_more_path" => out.has_more_path = Some(pointer(name, value)?),
-                "max_pages" => out.max_pages = number(name, value, 1usize)?,
-                "batch_size" => out.batch_size = number(name, value, 1usize)?,
-                "batch_separator" => out.batch_separator = value.clone(),
-                "not_found" => {
-                    out.not_found = choice(name, value, &[("empty", NotFound::Empty), ("error", NotFound::Error)])?
-                }
-                "rate" => out.rate = Some(rate(name, value)?),
-                "burst" => out.burst = Some(number(name, value, 1u32)?),
-                "max_in_flight" => out.max_in_flight = Some(number(name, value, 1usize)?),
-                "timeout" => out.timeout = Some(duration(name, value)?),
-                "max_retries" => out.max_retries = Some(number(name, value, 0u32)?),
-                "cache_ttl" => out.cache_ttl = Some(duration(name, value)?),
-                "allow_http" => out.allow_http = choice(name, value, &[("true", true), ("false", false)])?,
-                _ => return Err(OptionsError::Unknown { name: raw.clone() }),
-            }
+            out.set(raw, value, env, false)?;
         }
         Ok(out)
+    }
+
+    /// Sets one option; a secret written as is is refused unless it comes from a `trusted` place.
+    fn set(
+        &mut self,
+        raw: &str,
+        value: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+        trusted: bool,
+    ) -> Result<(), OptionsError> {
+        let out = self;
+        let secret = |name: &str, value: &str| -> Result<SecretString, OptionsError> {
+            match resolved(name, value, env)? {
+                (value, _) if trusted => Ok(SecretString::from(value)),
+                (value, true) => Ok(SecretString::from(value)),
+                (_, false) => Err(OptionsError::LiteralSecret { name: name.into() }),
+            }
+        };
+        let key = raw.trim().to_ascii_lowercase();
+        let key = key.strip_prefix("format.").unwrap_or(&key).to_string();
+        let name = key.as_str();
+        if let Some(column) = name.strip_prefix("path.") {
+            out.paths.insert(column.to_string(), pointer(name, value)?);
+            return Ok(());
+        }
+        if let Some(column) = name.strip_prefix("key_path.") {
+            out.key_paths.insert(column.to_string(), pointer(name, value)?);
+            return Ok(());
+        }
+        if let Some(header) = name.strip_prefix("header.") {
+            let value = match resolved(name, value, env)? {
+                (v, true) => HeaderValue::Secret(SecretString::from(v)),
+                (v, false) if trusted && credential_header(header) => HeaderValue::Secret(SecretString::from(v)),
+                (_, false) if credential_header(header) => {
+                    return Err(OptionsError::LiteralSecret { name: name.into() });
+                }
+                (v, false) => HeaderValue::Plain(v),
+            };
+            out.headers.push((header.to_string(), value));
+            return Ok(());
+        }
+        match name {
+            "method" => {
+                let methods =
+                    [("get", Method::Get), ("post", Method::Post), ("put", Method::Put), ("patch", Method::Patch)];
+                out.method = choice(name, value, &methods)?;
+            }
+            "body" => out.body = Some(value.to_string()),
+            "auth" => {
+                let kinds = [
+                    ("none", Auth::None),
+                    ("bearer", Auth::Bearer),
+                    ("basic", Auth::Basic),
+                    ("header", Auth::Header),
+                    ("query", Auth::Query),
+                ];
+                out.auth = choice(name, value, &kinds)?;
+            }
+            "token" => out.token = Some(secret(name, value)?),
+            "password" => out.password = Some(secret(name, value)?),
+            "username" => out.username = Some(resolved(name, value, env)?.0),
+            "auth_header" => out.auth_header = Some(value.trim().to_string()),
+            "auth_param" => out.auth_param = Some(value.trim().to_string()),
+            "connection" => out.connection = Some(value.trim().to_string()),
+            "rows_path" => out.rows_path = pointer(name, value)?,
+            "paginate" => {
+                let styles = [
+                    ("none", Paginate::None),
+                    ("offset", Paginate::Offset),
+                    ("page", Paginate::Page),
+                    ("cursor", Paginate::Cursor),
+                    ("link_header", Paginate::LinkHeader),
+                    ("next_url", Paginate::NextUrl),
+                ];
+                out.paginate = choice(name, value, &styles)?;
+            }
+            "page_size" => out.page_size = Some(number(name, value, 1usize)?),
+            "limit_param" => out.limit_param = value.trim().to_string(),
+            "offset_param" => out.offset_param = value.trim().to_string(),
+            "page_param" => out.page_param = value.trim().to_string(),
+            "page_start" => out.page_start = number(name, value, 0usize)?,
+            "cursor_param" => out.cursor_param = Some(value.trim().to_string()),
+            "cursor_path" => out.cursor_path = Some(pointer(name, value)?),
+            "next_url_path" => out.next_url_path = Some(pointer(name, value)?),
+            "has_more_path" => out.has_more_path = Some(pointer(name, value)?),
+            "max_pages" => out.max_pages = number(name, value, 1usize)?,
+            "batch_size" => out.batch_size = number(name, value, 1usize)?,
+            "batch_separator" => out.batch_separator = value.to_string(),
+            "not_found" => {
+                out.not_found = choice(name, value, &[("empty", NotFound::Empty), ("error", NotFound::Error)])?
+            }
+            "rate" => out.rate = Some(rate(name, value)?),
+            "burst" => out.burst = Some(number(name, value, 1u32)?),
+            "max_in_flight" => out.max_in_flight = Some(number(name, value, 1usize)?),
+            "timeout" => out.timeout = Some(duration(name, value)?),
+            "max_retries" => out.max_retries = Some(number(name, value, 0u32)?),
+            "cache_ttl" => out.cache_ttl = Some(duration(name, value)?),
+            "allow_http" => out.allow_http = choice(name, value, &[("true", true), ("false", false)])?,
+            _ => return Err(OptionsError::Unknown { name: name.to_string() }),
+        }
+        Ok(())
     }
 }
 

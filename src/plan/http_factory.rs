@@ -1,0 +1,228 @@
+//! `CREATE EXTERNAL TABLE … STORED AS HTTP`: the factory DataFusion calls for it, and the
+//! table it makes. The definition (columns, `LOCATION`, `OPTIONS`, a named connection) is
+//! checked whole here, so a mistake fails the `CREATE`, before any request.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{Session, TableProvider, TableProviderFactory};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::{CreateExternalTable, Expr, Operator, TableProviderFilterPushDown, TableType};
+use datafusion::physical_plan::ExecutionPlan;
+
+use super::http_scan::HttpScanExec;
+use super::options::{HgOptions, ScanOptions};
+use super::pushdown::text;
+use crate::api::http::options::HttpOptions;
+use crate::api::http::{HttpClient, HttpContext, HttpTableDef};
+use crate::tables::http as arrow_rows;
+
+/// Makes HTTP tables for one session.
+#[derive(Debug)]
+pub struct HttpTableFactory {
+    context: Arc<HttpContext>,
+    options: ScanOptions,
+}
+
+impl HttpTableFactory {
+    pub fn new(context: Arc<HttpContext>, options: ScanOptions) -> HttpTableFactory {
+        HttpTableFactory { context, options }
+    }
+}
+
+#[async_trait]
+impl TableProviderFactory for HttpTableFactory {
+    async fn create(&self, _state: &dyn Session, cmd: &CreateExternalTable) -> Result<Arc<dyn TableProvider>> {
+        let name = cmd.name.table().to_string();
+        let plan_error = |message: String| DataFusionError::Plan(format!("{name}: {message}"));
+        let location = match cmd.locations.as_slice() {
+            [one] => one.clone(),
+            _ => return Err(plan_error("an HTTP table takes one LOCATION, the URL template of its requests".into())),
+        };
+        let options: BTreeMap<String, String> = cmd.options.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let env = |name: &str| std::env::var(name).ok();
+        // A named connection's options first; the table's own override them.
+        let named = HttpOptions::parse(&options, &env).ok().and_then(|o| o.connection);
+        let connection = match &named {
+            Some(connection) => self.context.connections.get(connection).cloned().ok_or_else(|| {
+                let known: Vec<&str> = self.context.connections.keys().map(String::as_str).collect();
+                plan_error(format!(
+                    "'connection' '{connection}' is not in the config file; add [http.{connection}] there (connections now: {})",
+                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                ))
+            })?,
+            None => BTreeMap::new(),
+        };
+        let parsed = HttpOptions::parse_layered(&connection, &options, &env).map_err(|e| plan_error(e.to_string()))?;
+        let declared = cmd.schema.as_arrow();
+        let mut columns = Vec::new();
+        for field in declared.fields() {
+            let kind = arrow_rows::kind_of(field.data_type())
+                .ok_or_else(|| plan_error(arrow_rows::unsupported_type(field.name(), field.data_type())))?;
+            columns.push((field.name().clone(), kind));
+        }
+        let def = HttpTableDef::new(&name, columns, &location, parsed).map_err(|e| plan_error(e.to_string()))?;
+        let schema = arrow_rows::schema(&def, declared);
+        let client = HttpClient::new(def, self.context.clone()).map_err(plan_error)?;
+        let mut shown: Vec<(String, String)> = Vec::new();
+        for (key, value) in &options {
+            let key = key.strip_prefix("format.").unwrap_or(key);
+            shown.push((key.to_string(), shown_value(key, value)));
+        }
+        for (key, value) in &connection {
+            if !options.contains_key(key) && !options.contains_key(&format!("format.{key}")) {
+                let from = named.as_deref().unwrap_or_default();
+                shown.push((key.clone(), format!("{} (connection {from})", shown_value(key, value))));
+            }
+        }
+        shown.sort();
+        Ok(Arc::new(HttpTable { client, schema, options: self.options, shown }))
+    }
+}
+
+/// An option's value as `\d` shows it: a reference to the environment as written, any other
+/// secret as `***`.
+fn shown_value(key: &str, value: &str) -> String {
+    let secret = matches!(key, "token" | "password")
+        || key.strip_prefix("header.").is_some_and(|h| {
+            let h = h.to_ascii_lowercase();
+            h == "authorization" || ["token", "key", "secret", "auth", "cookie"].iter().any(|w| h.contains(w))
+        });
+    let reference = value.trim().starts_with("${env:") && value.trim().ends_with('}');
+    if secret && !reference { "***".to_string() } else { value.to_string() }
+}
+
+/// One HTTP table.
+#[derive(Debug)]
+pub struct HttpTable {
+    client: HttpClient,
+    schema: SchemaRef,
+    options: ScanOptions,
+    /// The options as `\d` shows them (secrets redacted), by name.
+    shown: Vec<(String, String)>,
+}
+
+impl HttpTable {
+    /// What `\d TABLE` shows, as (column, type, how it finds rows, where it is read from):
+    /// each column, then the request and the options, secrets redacted.
+    pub fn describe(&self) -> Vec<[String; 4]> {
+        let def = self.client.def();
+        let mut rows = Vec::new();
+        for field in self.schema.fields() {
+            let name = field.name();
+            let column = def.column(name);
+            let (finds, from) = match column {
+                Some(c) if c.key => ("key: = / IN or a join".to_string(), "the value asked (echoed)".to_string()),
+                Some(c) => (String::new(), format!("{}{}", def.options.rows_path, c.pointer)),
+                None => (String::new(), "how the lookup went".to_string()),
+            };
+            rows.push([name.clone(), field.data_type().to_string(), finds, from]);
+        }
+        rows.push(["(request)".into(), def.describe_request(), String::new(), String::new()]);
+        for (key, value) in &self.shown {
+            rows.push(["(option)".into(), format!("{key} = {value}"), String::new(), String::new()]);
+        }
+        rows
+    }
+
+    /// The values `expr` pins a key column to (`key = v`, `key IN (…)`).
+    fn key_values(&self, expr: &Expr) -> Option<(String, BTreeSet<String>)> {
+        let def = self.client.def();
+        let key_column = |e: &Expr| match e {
+            Expr::Column(c) if def.keys.contains(&c.name) => Some(c.name.clone()),
+            _ => None,
+        };
+        match expr {
+            // DataFusion writes a short IN list as ORs of equalities.
+            Expr::BinaryExpr(b) if b.op == Operator::Or => {
+                let (left, right) = (self.key_values(&b.left)?, self.key_values(&b.right)?);
+                if left.0 != right.0 {
+                    return None;
+                }
+                Some((left.0, left.1.union(&right.1).cloned().collect()))
+            }
+            Expr::BinaryExpr(b) if b.op == Operator::Eq => {
+                let (column, value) =
+                    match (key_column(&b.left), key_column(&b.right), b.left.as_ref(), b.right.as_ref()) {
+                        (Some(c), _, _, Expr::Literal(v, _)) | (_, Some(c), Expr::Literal(v, _), _) => (c, v),
+                        _ => return None,
+                    };
+                Some((column, text(value).into_iter().collect()))
+            }
+            Expr::InList(list) if !list.negated => {
+                let column = key_column(&list.expr)?;
+                let mut values = BTreeSet::new();
+                for item in &list.list {
+                    match item {
+                        Expr::Literal(v, _) => values.extend(text(v)),
+                        _ => return None,
+                    }
+                }
+                Some((column, values))
+            }
+            _ => None,
+        }
+    }
+}
+
+#[async_trait]
+impl TableProvider for HttpTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    /// No definition text: it would show in `information_schema.views`, and a table's options
+    /// are its own business (`\d` shows them, redacted).
+    fn get_table_definition(&self) -> Option<&str> {
+        None
+    }
+
+    /// `=`/`IN` on a key column is exact: rows echo the key they were asked with.
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
+        Ok(filters
+            .iter()
+            .map(|f| match self.key_values(f) {
+                Some(_) => TableProviderFilterPushDown::Exact,
+                None => TableProviderFilterPushDown::Unsupported,
+            })
+            .collect())
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let mut literal: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for filter in filters {
+            if let Some((column, values)) = self.key_values(filter) {
+                let joined = match literal.remove(&column) {
+                    Some(before) => before.intersection(&values).cloned().collect(),
+                    None => values,
+                };
+                literal.insert(column, joined);
+            }
+        }
+        let settings = state.config_options().extensions.get::<HgOptions>().cloned().unwrap_or_default();
+        let options = ScanOptions { on_error: settings.on_error, ..self.options };
+        let max_age = self.client.def().options.cache_ttl.unwrap_or(settings.lookup().max_age);
+        let scan = HttpScanExec::new(
+            self.client.clone(),
+            self.schema.clone(),
+            projection.cloned(),
+            literal,
+            limit,
+            options,
+            max_age,
+        )?;
+        Ok(Arc::new(scan))
+    }
+}
