@@ -74,7 +74,18 @@ pub async fn connect(flags: &ConnectionFlags, dry_run: bool) -> Result<Connectio
         false => settings(flags).map_err(|e| (exit::USAGE, e.to_string()))?.http_connections,
     };
     let mut connection = connection;
-    connection.session.set_http_context(HttpContext::new(cache.clone(), flags.refresh, dry_run, connections.0));
+    let mut connections = connections.0;
+    if let Some(sandbox) = &connection._sandbox {
+        // `'connection' 'sandbox'`: the sandbox's own REST API, as any HTTP table may use it.
+        let rest = [
+            ("base_url", format!("{}/bearer", sandbox.rest_url())),
+            ("token", crate::sandbox::rest::TOKEN.to_string()),
+        ];
+        connections
+            .entry("sandbox".to_string())
+            .or_insert_with(|| rest.into_iter().map(|(k, v)| (k.to_string(), v)).collect());
+    }
+    connection.session.set_http_context(HttpContext::new(cache.clone(), flags.refresh, dry_run, connections));
     run_init(&connection.session, flags).await?;
     if let Some(max) = flags.max_credits {
         connection

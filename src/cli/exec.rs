@@ -195,7 +195,7 @@ pub async fn run_statement(
     }
     let before = client.map(|c| c.metrics());
     let http_before = session.http_context().totals();
-    let progress = if options.progress { client.map(Progress::start) } else { None };
+    let progress = options.progress.then(|| Progress::start(client, session.http_context().clone()));
     let started = Instant::now();
     let closed = std::sync::atomic::AtomicBool::new(false);
     // A table is gathered first and written once the progress line is gone; other formats

@@ -1,4 +1,5 @@
-//! A live line on stderr while a statement runs: HG calls done out of planned, rows received,
+//! A live line on stderr while a statement runs: HG calls done out of planned (and HTTP-table
+//! requests done out of planned), rows received,
 //! retries, time held back by the rate limit, credits, and an ETA. Drawn only on a terminal; a
 //! script's stderr gets warnings and errors alone.
 
@@ -8,6 +9,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::Notify;
 
+use crate::api::http::HttpContext;
 use crate::api::{HgClient, MetricsSnapshot};
 
 /// The bar of one running statement; [`finish`](Progress::finish) clears it.
@@ -101,12 +103,15 @@ impl StatementCalls {
 }
 
 impl Progress {
-    /// Starts the bar for a statement about to run on `client`.
-    pub fn start(client: &HgClient) -> Progress {
+    /// Starts the bar for a statement about to run on `client` (HG) and the HTTP tables of
+    /// `http`.
+    pub fn start(client: Option<&HgClient>, http: Arc<HttpContext>) -> Progress {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(8));
         bar.set_style(ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("valid template"));
         let stop = Arc::new(Notify::new());
-        let ticker = tokio::spawn(tick(bar.clone(), client.clone(), client.metrics(), stop.clone()));
+        let hg = client.map(|c| (c.clone(), c.metrics()));
+        let http = HttpCounts::before(http);
+        let ticker = tokio::spawn(tick(bar.clone(), hg, http, stop.clone()));
         Progress { bar, stop, ticker }
     }
 
@@ -118,14 +123,46 @@ impl Progress {
     }
 }
 
-async fn tick(bar: ProgressBar, client: HgClient, before: MetricsSnapshot, stop: Arc<Notify>) {
+/// HTTP tables' requests during one statement, for the bar.
+struct HttpCounts {
+    context: Arc<HttpContext>,
+    calls: u64,
+    retries: u64,
+    expected: u64,
+}
+
+impl HttpCounts {
+    fn before(context: Arc<HttpContext>) -> HttpCounts {
+        let totals = context.totals();
+        let expected = context.expected();
+        HttpCounts { context, calls: totals.calls, retries: totals.retries, expected }
+    }
+
+    /// `12/40 HTTP-table requests`, once any is planned.
+    fn live(&self) -> Option<String> {
+        let now = self.context.totals();
+        let done = (now.calls - now.retries).saturating_sub(self.calls - self.retries);
+        let expected = self.context.expected().saturating_sub(self.expected);
+        (expected > 0 || done > 0).then(|| format!("{done}/{} HTTP-table requests", expected.max(done)))
+    }
+}
+
+async fn tick(bar: ProgressBar, hg: Option<(HgClient, MetricsSnapshot)>, http: HttpCounts, stop: Arc<Notify>) {
     let mut counting = false;
     loop {
         tokio::select! {
             _ = stop.notified() => return,
             _ = tokio::time::sleep(Duration::from_millis(125)) => {}
         }
-        let calls = StatementCalls::between(&before, &client.metrics());
+        let http_text = http.live();
+        let Some((client, before)) = &hg else {
+            if let Some(text) = http_text {
+                bar.set_message(text);
+            }
+            bar.tick();
+            continue;
+        };
+        let calls = StatementCalls::between(before, &client.metrics());
         if calls.planned > 0 && !counting {
             counting = true;
             bar.set_style(
@@ -138,7 +175,12 @@ async fn tick(bar: ProgressBar, client: HgClient, before: MetricsSnapshot, stop:
             bar.set_length(calls.planned.max(calls.done));
             bar.set_position(calls.done);
         }
-        bar.set_message(calls.live());
+        let mut message = calls.live();
+        if let Some(text) = http_text {
+            message.push_str(" · ");
+            message.push_str(&text);
+        }
+        bar.set_message(message);
         bar.tick();
     }
 }

@@ -70,9 +70,12 @@ pub async fn run(connection: &Connection, cli: &Cli) -> u8 {
         if text.trim().is_empty() {
             continue;
         }
-        let _ = editor.add_history_entry(text.as_str());
-        if let Some(path) = &history {
-            let _ = editor.append_history(path);
+        // A secret typed into the SQL is refused, and kept out of the history file too.
+        if !crate::api::http::options::holds_literal_secret(&text) {
+            let _ = editor.add_history_entry(text.as_str());
+            if let Some(path) = &history {
+                let _ = editor.append_history(path);
+            }
         }
         interrupts.forget_pending();
         if text.trim_start().starts_with('\\') {

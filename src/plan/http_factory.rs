@@ -56,6 +56,7 @@ impl TableProviderFactory for HttpTableFactory {
             None => BTreeMap::new(),
         };
         let parsed = HttpOptions::parse_layered(&connection, &options, &env).map_err(|e| plan_error(e.to_string()))?;
+        let location = with_base(&location, parsed.base_url.as_deref(), named.as_deref()).map_err(plan_error)?;
         let declared = cmd.schema.as_arrow();
         let mut columns = Vec::new();
         for field in declared.fields() {
@@ -79,6 +80,27 @@ impl TableProviderFactory for HttpTableFactory {
         }
         shown.sort();
         Ok(Arc::new(HttpTable { client, schema, options: self.options, shown }))
+    }
+}
+
+/// The URL a `LOCATION` stands for: a path goes after `base_url` (a connection's, usually); a
+/// full URL must stay on `base_url`'s origin when there is one, since the connection's
+/// credential is meant for that origin only.
+fn with_base(location: &str, base: Option<&str>, connection: Option<&str>) -> std::result::Result<String, String> {
+    let origin = |url: &str| reqwest::Url::parse(&url.replace(['{', '}', '*'], "")).ok().map(|u| u.origin());
+    match (location.trim_start().starts_with('/'), base) {
+        (true, Some(base)) => Ok(format!("{}{}", base.trim_end_matches('/'), location.trim())),
+        (true, None) => Err(format!(
+            "LOCATION '{location}' is a path; write the full URL, or name a connection whose base_url it goes after"
+        )),
+        (false, Some(base)) if origin(base).is_none() || origin(base) != origin(location) => {
+            let from = connection.map_or("the base_url option".to_string(), |c| format!("connection {c}"));
+            Err(format!(
+                "LOCATION '{location}' is not on {base}, the base_url of {from}; its credential is for that origin only. \
+                 Write the LOCATION as a path, or use another connection"
+            ))
+        }
+        _ => Ok(location.to_string()),
     }
 }
 
@@ -224,5 +246,34 @@ impl TableProvider for HttpTable {
             max_age,
         )?;
         Ok(Arc::new(scan))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_goes_after_the_base_url_and_a_full_url_must_stay_on_its_origin() {
+        assert_eq!(
+            with_base("/v1/companies/enrich", Some("https://api.clay.com/"), Some("clay")).unwrap(),
+            "https://api.clay.com/v1/companies/enrich"
+        );
+        let no_base = with_base("/v1/x", None, None).unwrap_err();
+        assert!(no_base.contains("is a path") && no_base.contains("base_url"), "{no_base}");
+        let elsewhere =
+            with_base("https://evil.example/{domain}", Some("https://api.clay.com"), Some("clay")).unwrap_err();
+        assert!(elsewhere.contains("connection clay") && elsewhere.contains("credential"), "{elsewhere}");
+        assert!(with_base("https://api.clay.com/v2/{domain}", Some("https://api.clay.com"), Some("clay")).is_ok());
+        assert_eq!(with_base("https://x.example/{id}", None, None).unwrap(), "https://x.example/{id}");
+    }
+
+    #[test]
+    fn secrets_show_as_stars_and_references_as_written() {
+        assert_eq!(shown_value("token", "abc"), "***");
+        assert_eq!(shown_value("token", "${env:CRM_TOKEN}"), "${env:CRM_TOKEN}");
+        assert_eq!(shown_value("header.x-api-key", "abc"), "***");
+        assert_eq!(shown_value("header.accept", "application/json"), "application/json");
+        assert_eq!(shown_value("rows_path", "/data"), "/data");
     }
 }

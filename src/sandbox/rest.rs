@@ -11,8 +11,8 @@
 //!   An account exists for four in five of the sandbox companies' domains (as HG normalises
 //!   them), exactly as written: `ACME.com` is not `acme.com`.
 //! - `GET accounts?ids=a,b,c`: `{"data": [accounts found]}`, at most 50 ids (else 422).
-//! - `POST companies/enrich` with `{"domain": "…"}`: `{"company": {…}}` or 404, as Clay's
-//!   Enterprise company enrich answers.
+//! - `POST companies/enrich` (also at `v1/companies/enrich`, Clay's own path) with
+//!   `{"domain": "…"}`: `{"company": {…}}` or 404, as Clay's Enterprise company enrich answers.
 //! - `GET deals/{style}/{owner}`: the owner's 3 to 25 deals, paged in `style`: `offset`
 //!   (`limit`, `offset`), `page` (`page` from 1, `per_page`, `has_more`), `cursor` (`cursor`,
 //!   `next_cursor`), `link_header` (`page`, `limit`, a `Link: <…>; rel="next"`), `next_url`
@@ -20,8 +20,9 @@
 //! - `GET broken/{domain}`: a 200 whose body is HTML, never JSON.
 //!
 //! Every request goes through the HG sandbox's latency and faults, then this API's own rate
-//! limit (`--rest-rate`, a 429 with `Retry-After` over it), and is counted: per route, per key
-//! asked, and keys asked again.
+//! limit (`--rest-rate`: a 429 with `Retry-After` over it, and `x-ratelimit-limit` and
+//! `-remaining` on every answer), and is counted: per route, per key asked, and keys asked
+//! again.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
@@ -48,6 +49,7 @@ pub const MAX_IDS: usize = 50;
 /// The REST API's state: its rate limit and counters.
 pub struct Rest {
     bucket: TokenBucket,
+    limited: bool,
     stats: Mutex<RestStats>,
 }
 
@@ -63,6 +65,10 @@ struct RestStats {
     keys: BTreeMap<String, u64>,
     /// Largest batch of ids one request carried.
     largest_batch: usize,
+    /// Most requests served at once.
+    peak_in_flight: u64,
+    #[serde(skip)]
+    in_flight: u64,
     rate_limited: u64,
     unauthorized: u64,
     status: BTreeMap<String, u64>,
@@ -71,7 +77,7 @@ struct RestStats {
 impl Rest {
     pub fn new(rate: Option<f64>) -> Rest {
         let burst = rate.map_or(1, |r| r.ceil().max(1.0) as u32);
-        Rest { bucket: TokenBucket::new(rate, burst), stats: Mutex::default() }
+        Rest { bucket: TokenBucket::new(rate, burst), limited: rate.is_some(), stats: Mutex::default() }
     }
 
     /// The counters, for `/__sandbox/stats` (under `rest`).
@@ -80,7 +86,9 @@ impl Rest {
     }
 
     pub fn reset(&self) {
-        *self.stats.lock().expect("rest stats") = RestStats::default();
+        let mut stats = self.stats.lock().expect("rest stats");
+        let in_flight = stats.in_flight;
+        *stats = RestStats { in_flight, ..RestStats::default() };
     }
 
     fn count(&self, route: &str, keys: &[String]) {
@@ -105,10 +113,36 @@ impl Rest {
     }
 }
 
+/// Counts a request in flight from the moment it arrives until dropped.
+pub struct InFlight<'a>(&'a Rest);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.stats.lock().expect("rest stats").in_flight -= 1;
+    }
+}
+
+impl Rest {
+    /// Marks a request in flight (before its latency, so overlapping requests count).
+    pub fn begin(&self) -> InFlight<'_> {
+        let mut stats = self.stats.lock().expect("rest stats");
+        stats.in_flight += 1;
+        stats.peak_in_flight = stats.peak_in_flight.max(stats.in_flight);
+        InFlight(self)
+    }
+}
+
 /// Serves one REST request (after the latency and any fault the caller drew).
 pub fn serve(rest: &Rest, data: &DataSet, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Response {
-    let response = route(rest, data, method, uri, headers, body);
+    let mut response = route(rest, data, method, uri, headers, body);
     rest.finish(response.status());
+    if rest.limited {
+        // The rate headers many APIs send: what is left of the limit now.
+        let state = rest.bucket.state();
+        let headers = response.headers_mut();
+        headers.insert("x-ratelimit-limit", HeaderValue::from(state.limit));
+        headers.insert("x-ratelimit-remaining", HeaderValue::from(state.remaining));
+    }
     response
 }
 
@@ -156,7 +190,7 @@ fn route(rest: &Rest, data: &DataSet, method: &Method, uri: &Uri, headers: &Head
             let found: Vec<Value> = ids.iter().filter_map(|d| account(data, d)).collect();
             axum::Json(json!({"data": found})).into_response()
         }
-        ("POST", ["companies", "enrich"]) => {
+        ("POST", ["companies", "enrich"] | ["v1", "companies", "enrich"]) => {
             let Ok(Value::Object(asked)) = serde_json::from_slice::<Value>(body) else {
                 return error(StatusCode::BAD_REQUEST, "send a JSON object {\"domain\": …}");
             };

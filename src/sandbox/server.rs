@@ -177,6 +177,7 @@ async fn serve_rest(
     body: Body,
 ) -> Response {
     // Counted by the REST API itself, apart from HG's endpoints; faults are counted with HG's.
+    let _in_flight = app.rest.begin();
     let (delay, fault) = app.faults.draw();
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;

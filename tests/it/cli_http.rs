@@ -110,9 +110,38 @@ fn describe_shows_keys_pointers_and_options_with_secrets_redacted() {
     assert!(before.contains("rate = 5/s (connection crm)") && before.contains("(request)"), "{before}");
     assert!(!before.contains("rest-token"), "{before}");
     p.send_line("SELECT owner, _status FROM crm WHERE domain = 'a.example';").unwrap();
+    // The prompt is redrawn as the line is typed: wait for the result itself.
+    p.exp_string("HTTP-table requests").unwrap();
     p.exp_string("hgsql> ").unwrap();
     p.send_line("\\q").unwrap();
     p.exp_eof().unwrap();
     assert_eq!(sandbox.stats()["rest"]["unauthorized"], 0, "the connection's token was sent");
     assert_eq!(rest_requests(&sandbox, "accounts"), 1);
+}
+
+#[test]
+fn the_worked_example_joins_hg_and_a_clay_shaped_api_in_one_query() {
+    let sandbox = SandboxProcess::start(&["--rate", "0"]);
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join("config/hgsql")).unwrap();
+    // What --sandbox gives the file: a connection to the sandbox's REST API.
+    let config = format!("[http.sandbox]\nbase_url = \"{}/bearer\"\ntoken = \"rest-token\"\n", rest_url(&sandbox));
+    std::fs::write(home.path().join("config/hgsql/config.toml"), config).unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut command = sandbox.hgsql();
+    command
+        .current_dir(root)
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_CACHE_HOME", home.path().join("cache"))
+        .args(["--format", "csv", "-f", "queries/clay_enrich.sql"]);
+    let out = run(&mut command);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let rows: Vec<&str> = stdout.lines().skip(1).collect();
+    assert_eq!(rows.len(), 20, "{stdout}");
+    assert!(rows.iter().filter(|r| r.ends_with(",ok")).count() >= 10, "most accounts are known to both: {stdout}");
+    // Every domain HG gave was asked of the enrich route once, whatever the accounts repeat.
+    let stats = sandbox.stats();
+    assert_eq!(stats["rest"]["repeated"]["enrich"].as_u64().unwrap_or(0), 0, "{stats}");
+    assert!(stats["rest"]["requests"]["enrich"].as_u64().unwrap() > 100, "{stats}");
 }

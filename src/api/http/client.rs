@@ -75,6 +75,8 @@ pub struct HttpContext {
     /// `[http.NAME]` of the config file: options for tables that name the connection.
     pub connections: BTreeMap<String, BTreeMap<String, String>>,
     totals: Tally,
+    /// Requests lookups set out to make (first pages), dry run or not.
+    expected: AtomicU64,
     planned_requests: AtomicU64,
     planned_keys: AtomicU64,
 }
@@ -98,6 +100,12 @@ impl HttpContext {
     /// Requests, retries, 429s and cache hits of every HTTP table so far.
     pub fn totals(&self) -> TallySnapshot {
         self.totals.snapshot()
+    }
+
+    /// Requests (first pages) the lookups so far set out to make: what the progress line
+    /// counts against.
+    pub fn expected(&self) -> u64 {
+        self.expected.load(Ordering::Relaxed)
     }
 
     /// Under a dry run: the requests that would have been sent, and for how many keys.
@@ -197,6 +205,7 @@ impl HttpClient {
         let groups = self.groups(misses);
         let hits: Vec<Result<(Key, Outcome), HttpError>> = cached.into_values().map(|(k, a)| Ok((k, Ok(a)))).collect();
         let hits = stream::iter(hits);
+        self.context.expected.fetch_add(groups.len() as u64, Ordering::Relaxed);
         if self.context.dry_run {
             self.context.planned_requests.fetch_add(groups.len() as u64, Ordering::Relaxed);
             let keys: usize = groups.iter().map(Vec::len).sum();
@@ -310,7 +319,9 @@ impl HttpClient {
                 }
                 Ok(Page::Json { status: page_status, headers, body: page }) => {
                     status = page_status;
+                    // An empty body (a 204, say) holds no rows, wherever rows_path points.
                     let found = match extract::rows(&page, &def.options.rows_path) {
+                        _ if page.is_null() => Vec::new(),
                         Ok(found) => found,
                         Err(error) => return Ok(fail_all(error.to_string(), Some(page_status), false)),
                     };

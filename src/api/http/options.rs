@@ -42,6 +42,7 @@ pub const OPTIONS: &[&str] = &[
     "max_retries",
     "cache_ttl",
     "allow_http",
+    "base_url",
 ];
 
 /// Option families whose name goes on after a dot.
@@ -131,6 +132,9 @@ pub struct HttpOptions {
     pub max_retries: Option<u32>,
     pub cache_ttl: Option<Duration>,
     pub allow_http: bool,
+    /// What a `LOCATION` that is a path (`/v1/…`) goes after; a connection's credential is
+    /// sent to this origin only.
+    pub base_url: Option<String>,
 }
 
 /// Why the options cannot be used; each message names the option and the fix.
@@ -241,6 +245,27 @@ fn resolved(name: &str, value: &str, env: &dyn Fn(&str) -> Option<String>) -> Re
         }
         None => Ok((value.to_string(), false)),
     }
+}
+
+/// Whether `sql` passes a secret as written to an option that must not take one (`'token'
+/// 'abc'`): the REPL keeps such a statement out of its history, since hgsql refuses it anyway.
+/// It reads pairs of quoted strings, so it errs on the side of caution.
+pub fn holds_literal_secret(sql: &str) -> bool {
+    let mut quoted: Vec<String> = Vec::new();
+    let mut rest = sql;
+    while let Some(start) = rest.find('\'') {
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('\'') else { break };
+        quoted.push(after[..end].to_string());
+        rest = &after[end + 1..];
+    }
+    quoted.windows(2).any(|pair| {
+        let key = pair[0].trim().to_ascii_lowercase();
+        let key = key.strip_prefix("format.").unwrap_or(&key);
+        let secret = matches!(key, "token" | "password") || key.strip_prefix("header.").is_some_and(credential_header);
+        let value = pair[1].trim();
+        secret && !value.is_empty() && !value.starts_with("${env:")
+    })
 }
 
 /// Whether a header of this name carries a credential, so a literal value is refused.
@@ -373,6 +398,7 @@ impl HttpOptions {
             "max_retries" => out.max_retries = Some(number(name, value, 0u32)?),
             "cache_ttl" => out.cache_ttl = Some(duration(name, value)?),
             "allow_http" => out.allow_http = choice(name, value, &[("true", true), ("false", false)])?,
+            "base_url" => out.base_url = Some(value.trim().to_string()),
             _ => return Err(OptionsError::Unknown { name: name.to_string() }),
         }
         Ok(())
@@ -416,6 +442,7 @@ impl Default for HttpOptions {
             max_retries: None,
             cache_ttl: None,
             allow_http: false,
+            base_url: None,
         }
     }
 }
@@ -454,6 +481,15 @@ mod tests {
         let defaults = parse(&[]).unwrap();
         assert_eq!((defaults.method, defaults.batch_size, defaults.max_pages), (Method::Get, 1, 1000));
         assert_eq!((defaults.limit_param.as_str(), defaults.batch_separator.as_str()), ("limit", ","));
+    }
+
+    #[test]
+    fn a_literal_secret_is_spotted_in_sql_text() {
+        assert!(holds_literal_secret("CREATE … OPTIONS ('auth' 'bearer', 'token' 'sk-123')"));
+        assert!(holds_literal_secret("… OPTIONS ('header.x-api-key' 'abc')"));
+        assert!(!holds_literal_secret("… OPTIONS ('auth' 'bearer', 'token' '${env:CRM_TOKEN}')"));
+        assert!(!holds_literal_secret("SELECT 'acme.com', 'x' FROM t WHERE a = 'token'"), "no secret option");
+        assert!(!holds_literal_secret("… OPTIONS ('header.accept' 'application/json')"));
     }
 
     #[test]

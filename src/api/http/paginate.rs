@@ -254,6 +254,22 @@ mod tests {
     }
 
     #[test]
+    fn the_parameter_names_are_the_tables_own() {
+        let o = options(&[("paginate", "offset"), ("page_size", "3"), ("limit_param", "n"), ("offset_param", "skip")]);
+        let mut pager = Pager::new(&o, url("https://x.example/items"));
+        let first = pager.first();
+        assert_eq!(first.as_str(), "https://x.example/items?n=3&skip=0");
+        let next = pager.next(&first, &json!([1, 2, 3]), &HeaderMap::new(), 3).unwrap().unwrap();
+        assert_eq!(next.as_str(), "https://x.example/items?n=3&skip=3");
+        let o = options(&[("paginate", "page"), ("page_param", "p")]);
+        let mut pager = Pager::new(&o, url("https://x.example/items"));
+        let first = pager.first();
+        assert_eq!(first.as_str(), "https://x.example/items?p=0");
+        let next = pager.next(&first, &json!([1]), &HeaderMap::new(), 1).unwrap().unwrap();
+        assert_eq!(next.as_str(), "https://x.example/items?p=1");
+    }
+
+    #[test]
     fn cursors_and_links_loop_into_an_error_and_stay_on_the_origin() {
         let o = options(&[("paginate", "cursor"), ("cursor_path", "/next"), ("cursor_param", "after")]);
         let mut pager = Pager::new(&o, url("https://x.example/items"));

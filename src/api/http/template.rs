@@ -214,6 +214,17 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_is_joined_by_the_tables_separator() {
+        let t = UrlTemplate::parse("https://x.example/items?ids={id*}").unwrap();
+        let url = t.render(&|_| Some(vec!["a;b".into(), "c".into()]), ";").unwrap();
+        assert_eq!(
+            url.as_str(),
+            "https://x.example/items?ids=a%3Bb;c",
+            "a value's own ';' is encoded, the separator is not"
+        );
+    }
+
+    #[test]
     fn placeholders_fill_the_path_and_the_query_and_name_the_keys() {
         let t =
             UrlTemplate::parse("https://crm.example.com/api/accounts/{domain}?fields={{Fields}}&ids={id*}").unwrap();

@@ -30,10 +30,12 @@ impl RateGate {
     pub fn new(rate: Option<f64>, burst: u32, max_in_flight: usize) -> RateGate {
         let rate = rate.filter(|r| r.is_finite() && *r > 0.0);
         let token_period = rate.map_or(Duration::ZERO, |r| Duration::from_secs_f64(1.0 / r));
-        // A tenth of the server's burst is left unused: requests that arrive closer together
-        // than they left (scheduling, connection set-up) then find a token there instead of a
-        // 429. At HG's 25/s with a burst of 25 that costs 80 ms once.
-        let burst = burst - burst / 10;
+        // A tenth of the server's burst (one token at least, when there are two) is left
+        // unused: requests that arrive closer together than they left (scheduling, connection
+        // set-up) then find a token there instead of a 429. At HG's 25/s with a burst of 25
+        // that costs 80 ms once.
+        let slack = if burst > 1 { (burst / 10).max(1) } else { 0 };
+        let burst = burst - slack;
         let bucket = rate.and_then(|_| {
             let quota = Quota::with_period(token_period)?.allow_burst(NonZeroU32::new(burst.max(1)).expect("non-zero"));
             Some(RateLimiter::direct(quota))
