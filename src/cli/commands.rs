@@ -101,7 +101,7 @@ pub fn help() -> String {
 }
 
 /// The tables `\d` lists: schema, name, kind and what it is.
-pub fn list_tables(ctx: &SessionContext) -> RecordBatch {
+pub async fn list_tables(ctx: &SessionContext) -> RecordBatch {
     let mut rows: Vec<[String; 3]> = Vec::new();
     for spec in tables::all() {
         rows.push([format!("hg.{}", spec.name), format!("HG {}", spec.endpoint.path()), spec.description.to_string()]);
@@ -115,8 +115,17 @@ pub fn list_tables(ctx: &SessionContext) -> RecordBatch {
             let mut names = schema.table_names();
             names.sort();
             for name in names {
+                let http = match schema.table(&name).await {
+                    Ok(Some(table)) => table.downcast_ref::<crate::plan::HttpTable>().map(|t| t.request()),
+                    _ => None,
+                };
                 let qualified = if schema_name == "public" { name } else { format!("{schema_name}.{name}") };
-                rows.push([qualified, "local".to_string(), "created in this session".to_string()]);
+                rows.push(match http {
+                    Some(request) => {
+                        [qualified, format!("HTTP {request}"), "an HTTP table (STORED AS HTTP)".to_string()]
+                    }
+                    None => [qualified, "local".to_string(), "created in this session".to_string()],
+                });
             }
         }
     }

@@ -104,7 +104,7 @@ async fn run_command(
     match command {
         Command::Quit => {}
         Command::Help => eprint!("{}", commands::help()),
-        Command::ListTables => report(commands::print(commands::list_tables(ctx), options.format).await),
+        Command::ListTables => report(commands::print(commands::list_tables(ctx).await, options.format).await),
         Command::Describe(table) => match commands::describe(ctx, &table).await {
             Ok(batch) => report(commands::print(batch, options.format).await),
             Err(e) => eprintln!("error: \\d {table}: {}; \\d lists the tables", super::errors::message(&e)),

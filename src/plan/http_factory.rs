@@ -127,6 +127,11 @@ pub struct HttpTable {
 }
 
 impl HttpTable {
+    /// The request's method and URL template, as `\d` lists it.
+    pub fn request(&self) -> String {
+        self.client.def().describe_request()
+    }
+
     /// What `\d TABLE` shows, as (column, type, how it finds rows, where it is read from):
     /// each column, then the request and the options, secrets redacted.
     pub fn describe(&self) -> Vec<[String; 4]> {

@@ -342,16 +342,21 @@ impl ExecutionPlan for HttpScanExec {
             max_age: self.max_age,
         };
         let counted = tally.clone();
-        let update = move || {
+        let update = Arc::new(move || {
             let now = counted.snapshot();
             api_calls.set(now.calls as usize);
             retries.set(now.retries as usize);
             throttled.set(now.throttled as usize);
             cache_hits.set(now.cache_hits as usize);
-        };
+        });
+        let at_end = update.clone();
         let limit = self.limit;
         let batches = stream::once(async move {
-            let keys = run.keys().await.map_err(|e| e.with_wait(&join_wait))?;
+            let (keys, waited) = run.keys().await.map_err(|e| {
+                join_wait.add_duration(e.waited);
+                e.error
+            })?;
+            join_wait.add_duration(waited);
             keys_requested.add(keys.len());
             Ok::<_, DataFusionError>(run.fetch(keys, tally))
         })
@@ -373,7 +378,14 @@ impl ExecutionPlan for HttpScanExec {
                 output_rows.add(batch.num_rows());
             }
             update();
-        });
+        })
+        .map(Some)
+        // Once more at the end, for requests that gave no rows.
+        .chain(stream::once(async move {
+            at_end();
+            None
+        }))
+        .filter_map(std::future::ready);
         Ok(Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), batches.boxed())))
     }
 
@@ -413,17 +425,10 @@ struct KeysError {
     waited: Duration,
 }
 
-impl KeysError {
-    fn with_wait(self, time: &datafusion::physical_plan::metrics::Time) -> DataFusionError {
-        time.add_duration(self.waited);
-        self.error
-    }
-}
-
 impl Run {
     /// Waits for the joins, then reads the keys: per key column, the literal values ∩ what each
     /// join allows; for a join on several key columns, the pairs it lists (not their product).
-    async fn keys(&self) -> std::result::Result<Vec<Key>, KeysError> {
+    async fn keys(&self) -> std::result::Result<(Vec<Key>, Duration), KeysError> {
         let fail = |error, waited| KeysError { error, waited };
         let progress = || (crate::api::transport::activity(), 0);
         let waited = super::joins::wait_complete(&self.join_filters, self.options.join_wait_idle, &progress)
@@ -458,7 +463,11 @@ impl Run {
             }
             match values {
                 Some(values) => per_column.push(values),
-                None => return Err(fail(DataFusionError::Plan(format!("{}: no keys for {column}", def.name)), waited)),
+                // The plan's guard makes sure of keys; a plan rewritten after it could still lose them.
+                None => {
+                    let message = format!("{}: the query gives no values for its key {column}", def.name);
+                    return Err(fail(DataFusionError::Plan(message), waited));
+                }
             }
         }
         let columns: Vec<&str> = def.keys.iter().map(String::as_str).collect();
@@ -486,7 +495,7 @@ impl Run {
         if keys.len() < before {
             tracing::warn!(table = %def.name, skipped = before - keys.len(), "keys with an empty value are not asked");
         }
-        Ok(keys)
+        Ok((keys, waited))
     }
 
     fn fetch(

@@ -109,12 +109,22 @@ fn describe_shows_keys_pointers_and_options_with_secrets_redacted() {
     assert!(before.contains("token = *** (connection crm)"), "{before}");
     assert!(before.contains("rate = 5/s (connection crm)") && before.contains("(request)"), "{before}");
     assert!(!before.contains("rest-token"), "{before}");
+    p.send_line("\\d").unwrap();
+    p.exp_regex(r"\|\s*crm\s*\|\s*HTTP GET http://127.0.0.1:\d+/rest/bearer/accounts/\{domain\}")
+        .expect("\\d lists it");
+    p.exp_string("hgsql> ").unwrap();
+    // A secret typed into the SQL is refused, and not kept in the history.
+    p.send_line("CREATE EXTERNAL TABLE leak (id TEXT) STORED AS HTTP LOCATION 'https://x.example/{id}' OPTIONS ('auth' 'bearer', 'token' 'sk-typed-secret');").unwrap();
+    p.exp_string("${env:NAME}").expect("refused with the fix");
+    p.exp_string("hgsql> ").unwrap();
     p.send_line("SELECT owner, _status FROM crm WHERE domain = 'a.example';").unwrap();
     // The prompt is redrawn as the line is typed: wait for the result itself.
     p.exp_string("HTTP-table requests").unwrap();
     p.exp_string("hgsql> ").unwrap();
     p.send_line("\\q").unwrap();
     p.exp_eof().unwrap();
+    let history = std::fs::read_to_string(state.path().join("hgsql/history")).unwrap();
+    assert!(history.contains("\\d crm") && !history.contains("sk-typed-secret"), "{history}");
     assert_eq!(sandbox.stats()["rest"]["unauthorized"], 0, "the connection's token was sent");
     assert_eq!(rest_requests(&sandbox, "accounts"), 1);
 }

@@ -654,3 +654,19 @@ async fn cache_ttl_zero_always_fetches() {
     }
     assert_eq!(count(&rest_stats(&sandbox), "requests", "accounts"), 4, "no answer is served from the cache");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_analyze_counts_each_scans_requests_and_keys() {
+    let sandbox = sandbox(|_| {}).await;
+    let session = session();
+    run(&session, &crm_table(&sandbox, "crm", "open", "")).await;
+    let result =
+        run(&session, "EXPLAIN ANALYZE SELECT * FROM crm WHERE domain IN ('a.example', 'b.example', 'c.example')")
+            .await;
+    let plan = column(&result, "plan").into_iter().flatten().collect::<Vec<_>>().join("\n");
+    let scan = plan.lines().find(|l| l.contains("HttpScanExec")).unwrap_or_else(|| panic!("{plan}"));
+    assert!(
+        scan.contains("api_calls=3") && scan.contains("keys_requested=3") && scan.contains("cache_hits=0"),
+        "{scan}"
+    );
+}
