@@ -12,9 +12,11 @@
 //! # Ok(()) }
 //! ```
 
+pub mod files;
 pub mod hg;
 pub mod http;
 pub mod transport;
+pub mod webhook;
 
 pub use hg::cache;
 pub use hg::*;
