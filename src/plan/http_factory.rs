@@ -55,6 +55,15 @@ impl TableProviderFactory for HttpTableFactory {
             })?,
             None => BTreeMap::new(),
         };
+        // A connection's base_url scopes its credential: the table may not move it elsewhere.
+        if connection.contains_key("base_url")
+            && (options.contains_key("base_url") || options.contains_key("format.base_url"))
+        {
+            let name = named.as_deref().unwrap_or_default();
+            return Err(plan_error(format!(
+                "'base_url' comes from connection {name}, whose credential is for that origin only; leave it out of the table's OPTIONS"
+            )));
+        }
         let parsed = HttpOptions::parse_layered(&connection, &options, &env).map_err(|e| plan_error(e.to_string()))?;
         let location = with_base(&location, parsed.base_url.as_deref(), named.as_deref()).map_err(plan_error)?;
         let declared = cmd.schema.as_arrow();

@@ -18,6 +18,7 @@
 //!   `next_cursor`), `link_header` (`page`, `limit`, a `Link: <…>; rel="next"`), `next_url`
 //!   (`links.next`, relative), `loop` (a cursor that never changes), `same` (every page the same).
 //! - `GET broken/{domain}`: a 200 whose body is HTML, never JSON.
+//! - `GET leaky/{domain}`: a 400 whose error echoes the URL and the credential headers sent.
 //!
 //! Every request goes through the HG sandbox's latency and faults, then this API's own rate
 //! limit (`--rest-rate`: a 429 with `Retry-After` over it, and `x-ratelimit-limit` and
@@ -210,6 +211,18 @@ fn route(rest: &Rest, data: &DataSet, method: &Method, uri: &Uri, headers: &Head
             }
         }
         ("GET", ["deals", style, owner]) => deals(rest, style, owner, &param, uri.path()),
+        // An API that echoes what it was sent, credentials included, in its error.
+        ("GET", ["leaky", domain]) => {
+            rest.count("leaky", &[domain.to_string()]);
+            let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+            let echoed = format!(
+                "cannot serve {} (authorization: {}; x-api-key: {})",
+                uri,
+                header(AUTHORIZATION.as_str()),
+                header("x-api-key")
+            );
+            error(StatusCode::BAD_REQUEST, &echoed)
+        }
         ("GET", ["broken", domain]) => {
             rest.count("broken", &[domain.to_string()]);
             let mut response = (StatusCode::OK, "<html><body>Service temporarily moved</body></html>").into_response();

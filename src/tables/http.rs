@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
+    Array, ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
     TimestampSecondBuilder,
 };
 use datafusion::arrow::compute::cast;
@@ -162,7 +162,29 @@ pub fn batch(
         }
         let built = build(column.kind, &cells);
         let wanted = schema.field(index).data_type();
-        columns.push(if built.data_type() == wanted { built } else { cast(&built, wanted)? });
+        if built.data_type() == wanted {
+            columns.push(built);
+            continue;
+        }
+        // Into the declared type (INT, TINYINT, DECIMAL, a TIMESTAMP's unit): a value the cast
+        // turns into NULL did not fit, which is that row's error, never a quiet NULL.
+        let narrowed = cast(&built, wanted)?;
+        for (i, out) in rows.iter().enumerate() {
+            if built.is_valid(i) && !narrowed.is_valid(i) {
+                let value = datafusion::arrow::util::display::array_value_to_string(&built, i).unwrap_or_default();
+                let message = format!("{}: {value} does not fit {wanted}", column.name);
+                if keep_failures {
+                    misfits[i].push(message);
+                } else {
+                    return Err(BatchError::Misfit {
+                        table: def.name.clone(),
+                        key: show_key(def, out.key),
+                        message: format!("{message} (declare the column wider, e.g. BIGINT or DOUBLE)"),
+                    });
+                }
+            }
+        }
+        columns.push(narrowed);
     }
     let mut status = StringBuilder::new();
     let mut error = StringBuilder::new();
@@ -243,4 +265,51 @@ fn build(kind: Kind, cells: &[Cell]) -> ArrayRef {
 /// A key for messages: `domain = 'acme.com'`.
 pub fn show_key(def: &HttpTableDef, key: &Key) -> String {
     def.keys.iter().zip(key).map(|(c, v)| format!("{c} = '{v}'")).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::http::options::HttpOptions;
+    use crate::api::http::{Answer, KeyFailure};
+    use serde_json::json;
+
+    fn table(columns: &[(&str, DataType)]) -> (HttpTableDef, SchemaRef) {
+        let declared = Schema::new(columns.iter().map(|(n, t)| Field::new(*n, t.clone(), true)).collect::<Vec<_>>());
+        let kinds = columns.iter().map(|(n, t)| (n.to_string(), kind_of(t).unwrap())).collect();
+        let options = HttpOptions::parse(&Default::default(), &|_| None).unwrap();
+        let def = HttpTableDef::new("t", kinds, "https://x.example/{id}", options).unwrap();
+        let schema = schema(&def, &declared);
+        (def, schema)
+    }
+
+    fn answer(rows: Vec<Value>) -> Outcome {
+        Ok(Arc::new(Answer { rows, http_status: 200, fetched_at: std::time::UNIX_EPOCH }))
+    }
+
+    #[test]
+    fn a_value_too_wide_for_its_declared_type_is_an_error_not_a_null() {
+        let (def, schema) = table(&[("id", DataType::Utf8), ("n", DataType::Int8)]);
+        let outcomes = vec![
+            (vec!["a".to_string()], answer(vec![json!({"n": 300})])),
+            (vec!["b".to_string()], answer(vec![json!({"n": 7})])),
+        ];
+        let error = batch(&def, &schema, None, &outcomes, false).unwrap_err().to_string();
+        assert!(error.contains("id = 'a'") && error.contains("n: 300 does not fit Int8"), "{error}");
+        let kept = batch(&def, &schema, None, &outcomes, true).unwrap();
+        let status = kept.column(2).as_any().downcast_ref::<datafusion::arrow::array::StringArray>().unwrap();
+        assert_eq!((status.value(0), status.value(1)), ("error", "ok"));
+        assert!(kept.column(1).is_null(0) && !kept.column(1).is_null(1));
+    }
+
+    #[test]
+    fn a_failed_key_is_a_row_with_its_status_only_when_asked() {
+        let (def, schema) = table(&[("id", DataType::Utf8), ("n", DataType::Int64)]);
+        let failure = KeyFailure { message: "HTTP 404".into(), http_status: Some(404), not_found: true };
+        let outcomes = vec![(vec!["a".to_string()], Err(failure))];
+        assert!(batch(&def, &schema, None, &outcomes, false).is_err());
+        let kept = batch(&def, &schema, None, &outcomes, true).unwrap();
+        let status = kept.column(2).as_any().downcast_ref::<datafusion::arrow::array::StringArray>().unwrap();
+        assert_eq!((kept.num_rows(), status.value(0)), (1, "not_found"));
+    }
 }

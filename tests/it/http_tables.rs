@@ -670,3 +670,72 @@ async fn explain_analyze_counts_each_scans_requests_and_keys() {
         "{scan}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_the_api_echoes_is_blanked_in_errors_and_status_columns() {
+    let sandbox = sandbox(|_| {}).await;
+    let session = session();
+    for (auth, options) in [
+        ("query", "'auth' 'query', 'auth_param' 'api_key', 'connection' 'crm_key'"),
+        ("bearer", "'auth' 'bearer', 'connection' 'crm'"),
+        ("header", "'connection' 'crm_header'"),
+    ] {
+        let table = format!("leaky_{auth}");
+        run(
+            &session,
+            &format!(
+                "CREATE EXTERNAL TABLE {table} (domain TEXT NOT NULL, name TEXT) STORED AS HTTP
+                 LOCATION '{}/{auth}/leaky/{{domain}}' OPTIONS ({options})",
+                sandbox.rest_url()
+            ),
+        )
+        .await;
+        let error = fails(&session, &format!("SELECT * FROM {table} WHERE domain = 'x.example'")).await;
+        assert!(
+            error.contains("HTTP 400") && error.contains("cannot serve") && error.contains("***"),
+            "{auth}: {error}"
+        );
+        assert!(!error.contains(rest::KEY) && !error.contains(rest::TOKEN), "{auth}: {error}");
+        run(&session, "SET hg.on_error = 'null'").await;
+        let result = run(&session, &format!("SELECT _error FROM {table} WHERE domain = 'x.example'")).await;
+        let message = column(&result, "_error").remove(0).unwrap();
+        assert!(message.contains("***") && !message.contains(rest::KEY) && !message.contains(rest::TOKEN), "{message}");
+        run(&session, "SET hg.on_error = 'fail'").await;
+    }
+    assert_eq!(
+        rest_stats(&sandbox)["requests"]["leaky"],
+        6,
+        "two queries of three tables, each asked once: a 400 is not retried"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_cannot_move_a_connections_credential_to_another_origin() {
+    let sandbox = sandbox(|_| {}).await;
+    let scoped: BTreeMap<String, String> = [
+        ("base_url", format!("{}/bearer", sandbox.rest_url())),
+        ("token", rest::TOKEN.to_string()),
+        ("auth", "bearer".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let mut session = Session::new();
+    session.set_http_context(HttpContext::new(None, false, false, BTreeMap::from([("scoped".to_string(), scoped)])));
+    let ok = "CREATE EXTERNAL TABLE ok (domain TEXT NOT NULL, name TEXT) STORED AS HTTP LOCATION '/accounts/{domain}'
+              OPTIONS ('connection' 'scoped', 'rows_path' '/account')";
+    run(&session, ok).await;
+    run(&session, "SELECT * FROM ok WHERE domain = 'a.example'").await;
+    assert_eq!(count(&rest_stats(&sandbox), "requests", "accounts"), 1);
+    for (name, location, extra) in [
+        ("moved", "/accounts/{domain}", ", 'base_url' 'https://elsewhere.example'"),
+        ("elsewhere", "https://elsewhere.example/accounts/{domain}", ""),
+    ] {
+        let sql = format!(
+            "CREATE EXTERNAL TABLE {name} (domain TEXT NOT NULL) STORED AS HTTP LOCATION '{location}'
+             OPTIONS ('connection' 'scoped'{extra})"
+        );
+        let error = fails(&session, &sql).await;
+        assert!(error.contains("scoped") && error.contains("credential"), "{name}: {error}");
+    }
+}

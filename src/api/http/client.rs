@@ -160,6 +160,9 @@ impl HttpClient {
             .ok()
             .and_then(|u| u.host_str().map(|h| format!("{h}:{}", u.port_or_known_default().unwrap_or(0))))
             .unwrap_or_default();
+        // Tables with other secrets (a header's, say) pace apart even where the auth credential
+        // is the same, or absent.
+        let host = format!("{host}#{}", def.credential_scope());
         let transport = Transport::new(&host, def.credential.clone(), config, &context.gates)?;
         let scope = def.cache_scope().into();
         Ok(HttpClient { def: Arc::new(def), transport: Arc::new(transport), context, scope })
@@ -358,7 +361,9 @@ impl HttpClient {
     /// Hands each row to the key it answers: a single key gets every row; in a batch, the row's
     /// `key_path` value says which (rows for keys not asked are dropped).
     fn attribute(&self, keys: &[Key], rows: Vec<Value>) -> Vec<(Key, Vec<Value>)> {
-        let (Some(position), [_, _, ..]) = (self.batch_position(), keys) else {
+        // Whenever keys are batched, even a batch that holds one key: a row may answer a key
+        // that was not asked, and must not be handed to the one that was.
+        let Some(position) = self.batch_position().filter(|_| self.def.options.batch_size > 1) else {
             return vec![(keys[0].clone(), rows)];
         };
         let batch = self.def.batch_key.as_deref().unwrap_or_default();
@@ -414,8 +419,6 @@ impl HttpClient {
             headers.push((name, value));
         }
         let meter = Meters([tally, &self.context.totals]);
-        let table = def.name.clone();
-        let auth = super::auth::auth_name(def.options.auth);
         let result = self
             .transport
             .send(
@@ -430,7 +433,7 @@ impl HttpClient {
                     request
                 },
                 &meter,
-                |answer| classify(answer, &table, auth),
+                |answer| classify(answer, def),
             )
             .await;
         match result {
@@ -466,11 +469,8 @@ impl Meter for Meters<'_> {
 }
 
 /// What one attempt's answer means.
-fn classify(
-    answer: Result<crate::api::transport::Response, NoAnswer>,
-    table: &str,
-    auth: &'static str,
-) -> Verdict<Page, Problem> {
+fn classify(answer: Result<crate::api::transport::Response, NoAnswer>, def: &HttpTableDef) -> Verdict<Page, Problem> {
+    let (table, auth) = (def.name.as_str(), super::auth::auth_name(def.options.auth));
     let key = |message: String, status: Option<u16>| {
         Problem::Key(KeyFailure { message, http_status: status, not_found: false })
     };
@@ -479,7 +479,12 @@ fn classify(
         Err(no) => return Verdict::Retry(key(no.message, None)),
     };
     let status = response.status;
-    let detail = || snippet(&response.body);
+    // What the API says goes into messages and `_error`, less any secret it echoes.
+    let detail = || def.redact(&snippet(&response.body));
+    // Some APIs answer a spent rate limit with 403 (GitHub): a wait, not a refusal.
+    let throttled = status == 403
+        && (response.headers.contains_key(reqwest::header::RETRY_AFTER)
+            || crate::api::transport::header_number(&response.headers, "x-ratelimit-remaining") == Some(0.0));
     match status {
         200..=299 => {
             if response.body.iter().all(u8::is_ascii_whitespace) {
@@ -493,6 +498,7 @@ fn classify(
             }
         }
         404 => Verdict::Done(Page::NotFound),
+        403 if throttled => Verdict::Retry(key(format!("HTTP 403 (rate limited): {}", detail()), Some(status))),
         401 | 403 => {
             let text = detail();
             let detail = if text.is_empty() { String::new() } else { format!(": {text}") };
@@ -523,4 +529,29 @@ fn snippet(body: &[u8]) -> String {
 /// A key as the cache files it.
 fn item_of(key: &Key) -> String {
     key.join("\u{1f}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::http::definition::option_map;
+    use crate::api::http::extract::Kind;
+    use crate::api::http::options::HttpOptions;
+
+    #[test]
+    fn a_batch_of_one_key_still_keeps_only_the_rows_of_that_key() {
+        let options = HttpOptions::parse(
+            &option_map(&[("batch_size", "50"), ("key_path.id", "/id"), ("rows_path", "/data")]),
+            &|_| None,
+        )
+        .unwrap();
+        let def =
+            HttpTableDef::new("t", vec![("id".into(), Kind::Text)], "https://x.example/?ids={id*}", options).unwrap();
+        let client = HttpClient::new(def, Arc::new(HttpContext::default())).unwrap();
+        let rows = vec![json!({"id": "a", "n": 1}), json!({"id": "zz", "n": 2}), json!({"id": 7})];
+        let one = client.attribute(&[vec!["a".to_string()]], rows.clone());
+        assert_eq!(one, vec![(vec!["a".to_string()], vec![json!({"id": "a", "n": 1})])]);
+        let two = client.attribute(&[vec!["a".to_string()], vec!["7".to_string()]], rows);
+        assert_eq!(two[1], (vec!["7".to_string()], vec![json!({"id": 7})]), "a number answers the key it spells");
+    }
 }

@@ -41,8 +41,11 @@ pub struct HttpTableDef {
     /// The key whose values a request carries as a batch (`{col*}`), if any.
     pub batch_key: Option<String>,
     pub credential: Option<Credential>,
-    /// A digest of the secret, so answers fetched with one credential never serve another.
+    /// A digest of the secrets, so answers fetched with one credential never serve another.
     secret_digest: String,
+    /// Every secret value the requests carry (and the forms they are sent in), to blank out of
+    /// whatever the API sends back into a message.
+    secrets: Vec<secrecy::SecretString>,
 }
 
 /// Why a definition cannot be used.
@@ -73,6 +76,7 @@ impl HttpTableDef {
         options: HttpOptions,
     ) -> Result<HttpTableDef, DefinitionError> {
         let url = UrlTemplate::parse(location)?;
+        refuse_written_credentials(&url)?;
         let body = options.body.as_deref().map(BodyTemplate::parse).transpose()?;
         if body.is_some() && options.method == Method::Get {
             return Err(invalid("option 'body' is set but 'method' is GET; add 'method' 'POST' (or PUT, PATCH)"));
@@ -134,13 +138,15 @@ impl HttpTableDef {
         }
         check_paging(&options)?;
         let credential = auth::credential(&options)?;
-        if credential.is_some() && !options.allow_http && insecure(&url) {
+        let secret_headers = options.headers.iter().any(|(_, v)| matches!(v, super::options::HeaderValue::Secret(_)));
+        if (credential.is_some() || secret_headers) && !options.allow_http && insecure(&url) {
             return Err(invalid(format!(
                 "LOCATION '{}' is http:// to a host that is not this machine, and the table sends a credential: it would travel in clear. Use https://, or add 'allow_http' 'true'",
                 url.text()
             )));
         }
         let secret_digest = digest_secret(&options);
+        let secrets = secret_values(&options);
         Ok(HttpTableDef {
             name: name.to_string(),
             columns,
@@ -151,7 +157,27 @@ impl HttpTableDef {
             batch_key,
             credential,
             secret_digest,
+            secrets,
         })
+    }
+
+    /// `text` (an API's answer, quoted in a message) with every secret of the table blanked: an
+    /// API may echo the key or the URL it was sent.
+    pub fn redact(&self, text: &str) -> String {
+        use secrecy::ExposeSecret;
+        let mut out = text.to_string();
+        for secret in &self.secrets {
+            let secret = secret.expose_secret();
+            if secret.len() >= 4 {
+                out = out.replace(secret, "***");
+            }
+        }
+        out
+    }
+
+    /// What tells this table's credentials from others' for the rate gates (a digest).
+    pub fn credential_scope(&self) -> &str {
+        &self.secret_digest
     }
 
     /// The column called `name`.
@@ -189,6 +215,9 @@ impl HttpTableDef {
             o.batch_separator,
             self.secret_digest,
         );
+        // What a cached answer means depends on these too: a 404 is "no rows" or a failure,
+        // and rows of a batch go to keys by key_path.
+        let shape = format!("{shape}|{:?}|{:?}", o.not_found, o.key_paths);
         format!("http|{}", hex(&sha2::Sha256::digest(shape.as_bytes())[..12]))
     }
 
@@ -272,6 +301,55 @@ fn digest_secret(options: &HttpOptions) -> String {
     hex(&hasher.finalize()[..8])
 }
 
+/// The secret values `options` send, as sent (percent-encoded in a query, a Basic
+/// credential base64-encoded).
+fn secret_values(options: &HttpOptions) -> Vec<secrecy::SecretString> {
+    use base64::Engine;
+    use secrecy::{ExposeSecret, SecretString};
+    let mut out: Vec<SecretString> = Vec::new();
+    for secret in [options.token.as_ref(), options.password.as_ref()].into_iter().flatten() {
+        out.push(secret.clone());
+        let encoded = percent_encoding::utf8_percent_encode(secret.expose_secret(), percent_encoding::NON_ALPHANUMERIC)
+            .to_string();
+        out.push(SecretString::from(encoded));
+    }
+    if let (Some(user), Some(password)) = (&options.username, &options.password) {
+        let pair = format!("{user}:{}", password.expose_secret());
+        out.push(SecretString::from(base64::engine::general_purpose::STANDARD.encode(pair)));
+    }
+    for (_, value) in &options.headers {
+        if let super::options::HeaderValue::Secret(secret) = value {
+            out.push(secret.clone());
+        }
+    }
+    out
+}
+
+/// A credential written into the `LOCATION` itself (`https://user:pass@…`, `?api_key=abc`)
+/// would show in EXPLAIN, `\d`, errors and the history: it is refused for the auth options.
+fn refuse_written_credentials(url: &UrlTemplate) -> Result<(), DefinitionError> {
+    let text = url.text();
+    let authority = text.split("://").nth(1).unwrap_or("").split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Err(invalid(
+            "LOCATION holds a user and a password: give them as 'auth' 'basic' with 'username' and 'password' ('${env:NAME}'), so no message shows them",
+        ));
+    }
+    let query = text.split_once('?').map_or("", |(_, q)| q.split('#').next().unwrap_or(""));
+    for pair in query.split('&') {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let lower = name.to_ascii_lowercase();
+        let credential = ["key", "token", "secret", "password", "signature", "auth"].iter().any(|w| lower.contains(w));
+        let placeholder = value.starts_with('{') && value.ends_with('}');
+        if credential && !value.is_empty() && !placeholder {
+            return Err(invalid(format!(
+                "LOCATION's query parameter '{name}' looks like a credential written into the SQL; send it with 'auth' 'query', 'auth_param' '{name}' and 'token' '${{env:NAME}}'"
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -312,12 +390,25 @@ mod tests {
             ("https://x.example/{domain}", &[("paginate", "cursor")], "cursor_path"),
             ("http://x.example/{domain}", &[("auth", "bearer"), ("token", "${env:T}")], "allow_http"),
             ("https://x.example/{domain}", &[("key_path.arr", "/a")], "key_path.arr"),
+            ("http://x.example/{domain}", &[("header.x-api-key", "${env:T}")], "allow_http"),
+            ("https://me:pw@x.example/{domain}", &[], "'auth' 'basic'"),
+            ("https://x.example/{domain}?api_key=abc123", &[], "'auth_param' 'api_key'"),
         ];
         for (location, pairs, expected) in cases {
             let error = def(location, pairs).unwrap_err().to_string();
             assert!(error.contains(expected), "{location} {pairs:?}: {error}");
         }
         assert!(def("http://127.0.0.1:9/{domain}", &[("auth", "bearer"), ("token", "${env:T}")]).is_ok());
+        assert!(def("https://x.example/{domain}?fields=name&page_token={domain}", &[]).is_ok(), "a key may fill it");
+    }
+
+    #[test]
+    fn secrets_an_api_echoes_are_blanked() {
+        let d = def("https://x.example/{domain}", &[("auth", "basic"), ("username", "u"), ("password", "${env:T}")])
+            .unwrap();
+        let basic = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "u:t0ken");
+        let shown = d.redact(&format!("bad request: Authorization: Basic {basic} with t0ken"));
+        assert!(!shown.contains("t0ken") && !shown.contains(&basic), "{shown}");
     }
 
     #[test]
@@ -329,7 +420,10 @@ mod tests {
         let b = HttpTableDef::new("crm2", vec![("domain".into(), Kind::Text)], "https://x.example/{domain}", options)
             .unwrap();
         assert_ne!(a.cache_scope(), b.cache_scope());
-        assert!(!a.cache_scope().contains("t0ken"));
+        let strict =
+            def("https://x.example/{domain}", &[("auth", "bearer"), ("token", "${env:T}"), ("not_found", "error")])
+                .unwrap();
+        assert_ne!(a.cache_scope(), strict.cache_scope(), "a cached 404 means another thing under 'not_found' 'error'");
         assert_eq!(
             a.cache_scope(),
             def("https://x.example/{domain}", &[("auth", "bearer"), ("token", "${env:T}")]).unwrap().cache_scope()

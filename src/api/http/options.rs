@@ -173,14 +173,16 @@ fn choice<T: Copy>(name: &str, value: &str, choices: &[(&str, T)]) -> Result<T, 
     })
 }
 
-fn number<T>(name: &str, value: &str, at_least: T) -> Result<T, OptionsError>
+/// A whole number from `at_least` to `at_most`: the bounds keep every later computation with
+/// it (a retry count plus one, a semaphore's size) from overflowing.
+fn number<T>(name: &str, value: &str, at_least: T, at_most: T) -> Result<T, OptionsError>
 where
     T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
 {
-    value.trim().parse::<T>().ok().filter(|n| *n >= at_least).ok_or_else(|| OptionsError::BadValue {
+    value.trim().parse::<T>().ok().filter(|n| *n >= at_least && *n <= at_most).ok_or_else(|| OptionsError::BadValue {
         name: name.into(),
         value: value.into(),
-        expected: format!("a whole number, at least {at_least}"),
+        expected: format!("a whole number from {at_least} to {at_most}"),
     })
 }
 
@@ -199,10 +201,13 @@ fn rate(name: &str, value: &str) -> Result<Rate, OptionsError> {
         "h" | "hour" => 3600.0,
         _ => return Err(bad()),
     };
-    if !(count > 0.0 && count.is_finite()) {
+    // At least one request a day, at most a million a second: a pause between requests must
+    // fit a Duration.
+    let per_second = count / seconds;
+    if !(count > 0.0 && count.is_finite() && (1.0 / 86_400.0..=1e6).contains(&per_second)) {
         return Err(bad());
     }
-    Ok(Rate(count / seconds))
+    Ok(Rate(per_second))
 }
 
 /// `30s`, `500ms`, `2m`, or a bare number of seconds.
@@ -223,12 +228,13 @@ fn duration(name: &str, value: &str) -> Result<Duration, OptionsError> {
         .trim()
         .parse::<f64>()
         .ok()
-        .filter(|n| *n >= 0.0 && n.is_finite())
+        // Up to ten years: long enough for any cache, short enough for a Duration.
+        .filter(|n| *n >= 0.0 && n.is_finite() && n * scale <= 10.0 * 365.0 * 86_400.0)
         .map(|n| Duration::from_secs_f64(n * scale))
         .ok_or_else(|| OptionsError::BadValue {
             name: name.into(),
             value: value.into(),
-            expected: "a duration, e.g. '30s' or '500ms'".into(),
+            expected: "a duration up to ten years, e.g. '30s', '500ms' or '24h'".into(),
         })
 }
 
@@ -376,26 +382,26 @@ impl HttpOptions {
                 ];
                 out.paginate = choice(name, value, &styles)?;
             }
-            "page_size" => out.page_size = Some(number(name, value, 1usize)?),
+            "page_size" => out.page_size = Some(number(name, value, 1usize, 1_000_000)?),
             "limit_param" => out.limit_param = value.trim().to_string(),
             "offset_param" => out.offset_param = value.trim().to_string(),
             "page_param" => out.page_param = value.trim().to_string(),
-            "page_start" => out.page_start = number(name, value, 0usize)?,
+            "page_start" => out.page_start = number(name, value, 0usize, 1_000_000)?,
             "cursor_param" => out.cursor_param = Some(value.trim().to_string()),
             "cursor_path" => out.cursor_path = Some(pointer(name, value)?),
             "next_url_path" => out.next_url_path = Some(pointer(name, value)?),
             "has_more_path" => out.has_more_path = Some(pointer(name, value)?),
-            "max_pages" => out.max_pages = number(name, value, 1usize)?,
-            "batch_size" => out.batch_size = number(name, value, 1usize)?,
+            "max_pages" => out.max_pages = number(name, value, 1usize, 10_000_000)?,
+            "batch_size" => out.batch_size = number(name, value, 1usize, 10_000)?,
             "batch_separator" => out.batch_separator = value.to_string(),
             "not_found" => {
                 out.not_found = choice(name, value, &[("empty", NotFound::Empty), ("error", NotFound::Error)])?
             }
             "rate" => out.rate = Some(rate(name, value)?),
-            "burst" => out.burst = Some(number(name, value, 1u32)?),
-            "max_in_flight" => out.max_in_flight = Some(number(name, value, 1usize)?),
+            "burst" => out.burst = Some(number(name, value, 1u32, 100_000)?),
+            "max_in_flight" => out.max_in_flight = Some(number(name, value, 1usize, 1_024)?),
             "timeout" => out.timeout = Some(duration(name, value)?),
-            "max_retries" => out.max_retries = Some(number(name, value, 0u32)?),
+            "max_retries" => out.max_retries = Some(number(name, value, 0u32, 100)?),
             "cache_ttl" => out.cache_ttl = Some(duration(name, value)?),
             "allow_http" => out.allow_http = choice(name, value, &[("true", true), ("false", false)])?,
             "base_url" => out.base_url = Some(value.trim().to_string()),
@@ -512,9 +518,18 @@ mod tests {
         assert!(style.contains("link_header") && style.contains("next_url"), "{style}");
         let path = parse(&[("rows_path", "data")]).unwrap_err().to_string();
         assert!(path.contains("JSON pointer") && path.contains("'/data'"), "{path}");
-        for (name, value) in
-            [("rate", "ten"), ("rate", "0/s"), ("batch_size", "0"), ("timeout", "soon"), ("method", "DELETE")]
-        {
+        for (name, value) in [
+            ("rate", "ten"),
+            ("rate", "0/s"),
+            ("rate", "1e-300/s"),
+            ("batch_size", "0"),
+            ("timeout", "soon"),
+            ("timeout", "1e20"),
+            ("cache_ttl", "1e300h"),
+            ("max_retries", "4294967295"),
+            ("max_in_flight", "100000000"),
+            ("method", "DELETE"),
+        ] {
             assert!(matches!(parse(&[(name, value)]), Err(OptionsError::BadValue { .. })), "{name} = {value}");
         }
     }

@@ -32,6 +32,10 @@ pub enum PageError {
     OtherOrigin(String),
     #[error("the next page's URL '{0}' is not a URL")]
     BadUrl(String),
+    #[error("the Link header '{0}' holds no <URL>; is 'paginate' 'link_header' right for this API?")]
+    BadLink(String),
+    #[error("'has_more_path' '{0}' finds nothing true or false in the answer; point it at the API's flag")]
+    NoHasMore(String),
 }
 
 /// The paging state of one request.
@@ -106,10 +110,20 @@ impl<'a> Pager<'a> {
             return Err(PageError::RepeatedPage(self.pages));
         }
         self.last_page = Some(digest);
-        if let Some(pointer) = &o.has_more_path
-            && matches!(body.pointer(pointer), Some(Value::Bool(false)) | Some(Value::Null) | None)
-        {
-            return Ok(None);
+        if let Some(pointer) = &o.has_more_path {
+            match body.pointer(pointer) {
+                Some(Value::Bool(false)) | Some(Value::Null) => return Ok(None),
+                Some(Value::Bool(true)) => {}
+                // A pointer that finds nothing is a typo, not the last page: paging would stop
+                // after the first page and cache it as complete.
+                None => return Err(PageError::NoHasMore(pointer.clone())),
+                Some(other) => {
+                    return Err(PageError::NoHasMore(format!(
+                        "{pointer}' (a {}, not true or false)",
+                        super::extract::json_kind(other)
+                    )));
+                }
+            }
         }
         let short = o.page_size.is_some_and(|size| rows < size);
         let next = match o.paginate {
@@ -140,7 +154,7 @@ impl<'a> Pager<'a> {
                 let param = o.cursor_param.as_deref().unwrap_or("cursor");
                 self.with_params(&[(param, cursor)])
             }
-            Paginate::LinkHeader => match link_next(headers) {
+            Paginate::LinkHeader => match link_next(headers)? {
                 Some(link) => self.follow(current, &link)?,
                 None => return Ok(None),
             },
@@ -205,26 +219,34 @@ fn page_digest(body: &Value) -> u64 {
     hasher.finish()
 }
 
-/// The `rel="next"` target of a `Link` header (RFC 8288).
-fn link_next(headers: &HeaderMap) -> Option<String> {
+/// The `rel="next"` target of a `Link` header (RFC 8288). Each link is `<target>` and its
+/// parameters up to the next `<`: a target may hold commas (`?ids=a,b`), so the header is not
+/// split on them. `Err` when a `Link` header holds no `<target>` at all.
+fn link_next(headers: &HeaderMap) -> Result<Option<String>, PageError> {
     for value in headers.get_all(reqwest::header::LINK) {
-        let Ok(text) = value.to_str() else { continue };
-        for part in text.split(',') {
-            let mut pieces = part.split(';');
-            let target = pieces.next()?.trim();
-            let target = target.strip_prefix('<').and_then(|t| t.strip_suffix('>'))?;
-            let next = pieces.any(|p| {
-                let p = p.trim().to_ascii_lowercase();
-                p.strip_prefix("rel=")
-                    .map(|r| r.trim_matches('"').split_whitespace().any(|r| r == "next"))
-                    .unwrap_or(false)
+        let text = value.to_str().map_err(|_| PageError::BadLink(String::from_utf8_lossy(value.as_bytes()).into()))?;
+        let mut rest = text;
+        let mut any = false;
+        while let Some(open) = rest.find('<') {
+            let Some(close) = rest[open..].find('>') else { break };
+            let target = &rest[open + 1..open + close];
+            let after = &rest[open + close + 1..];
+            let params = &after[..after.find('<').unwrap_or(after.len())];
+            any = true;
+            let next = params.split(';').any(|p| {
+                let p = p.trim().trim_end_matches(',').trim().to_ascii_lowercase();
+                p.strip_prefix("rel=").is_some_and(|r| r.trim_matches('"').split_whitespace().any(|r| r == "next"))
             });
             if next {
-                return Some(target.to_string());
+                return Ok(Some(target.trim().to_string()));
             }
+            rest = after;
+        }
+        if !any && !text.trim().is_empty() {
+            return Err(PageError::BadLink(text.to_string()));
         }
     }
-    None
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -293,6 +315,24 @@ mod tests {
     }
 
     #[test]
+    fn a_link_target_may_hold_commas_and_a_link_without_a_target_is_an_error() {
+        let o = options(&[("paginate", "link_header")]);
+        let mut pager = Pager::new(&o, url("https://x.example/items?ids=a,b"));
+        let first = pager.first();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "link",
+            r#"<https://x.example/items?ids=a,b&page=1>; rel="prev", <https://x.example/items?ids=a,b&page=3>; rel="next""#
+                .parse()
+                .unwrap(),
+        );
+        let next = pager.next(&first, &json!([1]), &headers, 1).unwrap().unwrap();
+        assert_eq!(next.as_str(), "https://x.example/items?ids=a,b&page=3");
+        headers.insert("link", "page=4".parse().unwrap());
+        assert!(matches!(pager.next(&next, &json!([2]), &headers, 1), Err(PageError::BadLink(_))));
+    }
+
+    #[test]
     fn has_more_false_stops_and_max_pages_is_an_error() {
         let o = options(&[("paginate", "page"), ("has_more_path", "/more"), ("max_pages", "2"), ("page_start", "1")]);
         let mut pager = Pager::new(&o, url("https://x.example/items"));
@@ -300,6 +340,9 @@ mod tests {
         assert_eq!(first.as_str(), "https://x.example/items?page=1");
         let none = HeaderMap::new();
         assert_eq!(pager.next(&first, &json!({"more": false, "a": 1}), &none, 1).unwrap(), None);
+        let mut typo = Pager::new(&o, url("https://x.example/items"));
+        let first = typo.first();
+        assert!(matches!(typo.next(&first, &json!({"hasMore": true}), &none, 1), Err(PageError::NoHasMore(_))));
         let mut pager = Pager::new(&o, url("https://x.example/items"));
         let first = pager.first();
         let second = pager.next(&first, &json!({"more": true, "a": 1}), &none, 1).unwrap().expect("page 2");
