@@ -75,6 +75,10 @@ pub struct SandboxArgs {
     /// a 429 with Retry-After.
     #[arg(long, default_value_t = 0.0)]
     rest_rate: f64,
+    /// Share (0–1) of accepted webhook posts (/webhook/ID) whose connection is reset before the
+    /// answer: the rows arrived, the sender cannot know it.
+    #[arg(long, default_value_t = 0.0)]
+    webhook_lost_rate: f64,
     /// Write the data set as Parquet files into DIR and exit instead of serving.
     #[arg(long, value_name = "DIR")]
     dump: Option<PathBuf>,
@@ -133,6 +137,7 @@ pub async fn run(args: SandboxArgs) -> ExitCode {
             no_credit_header: args.v2_no_credits_header,
         },
         rest_rate: (args.rest_rate > 0.0).then_some(args.rest_rate),
+        webhook_lost_rate: args.webhook_lost_rate,
     };
     let sandbox = match Sandbox::start(config).await {
         Ok(sandbox) => sandbox,
@@ -150,6 +155,7 @@ pub async fn run(args: SandboxArgs) -> ExitCode {
         eprintln!("v2 at {} (key: hg_v2_ and the v1 key)", sandbox.base_url_v2());
     }
     eprintln!("a generic REST API for HTTP tables at {}", sandbox.rest_url());
+    eprintln!("Clay-like webhooks at {} (any ID)", sandbox.webhook_url("ID"));
     eprintln!("counters at {}/__sandbox/stats; Ctrl-C stops", sandbox.root_url());
     let _ = tokio::signal::ctrl_c().await;
     sandbox.stop();

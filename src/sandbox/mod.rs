@@ -30,6 +30,7 @@ pub mod rest;
 mod server;
 mod stats;
 pub mod v2;
+pub mod webhook;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -76,6 +77,9 @@ pub struct SandboxConfig {
     /// Requests per second the generic REST API (`/rest`, for HTTP tables) allows; `None` for
     /// no limit.
     pub rest_rate: Option<f64>,
+    /// Share (0–1) of accepted webhook posts whose connection is reset before the answer: the
+    /// rows arrived, the sender cannot know it.
+    pub webhook_lost_rate: f64,
 }
 
 /// The API versions a sandbox serves.
@@ -123,6 +127,7 @@ impl Default for SandboxConfig {
             api: Versions::BOTH,
             v2: v2::Quirks::default(),
             rest_rate: None,
+            webhook_lost_rate: 0.0,
         }
     }
 }
@@ -152,6 +157,12 @@ impl SandboxConfig {
     fn check(&self) -> Result<(), SandboxError> {
         if !(0.0..=1.0).contains(&self.fault_rate) {
             return Err(SandboxError::Config(format!("fault rate must be between 0 and 1, got {}", self.fault_rate)));
+        }
+        if !(0.0..=1.0).contains(&self.webhook_lost_rate) {
+            return Err(SandboxError::Config(format!(
+                "the webhook lost-answer rate must be between 0 and 1, got {}",
+                self.webhook_lost_rate
+            )));
         }
         if self.companies == 0 {
             return Err(SandboxError::Config("the data set needs at least one company".into()));
@@ -235,6 +246,7 @@ impl Sandbox {
         let credits = self.app.ledger.lock().expect("ledger").remaining();
         let mut stats = self.app.stats.to_json(credits);
         stats["rest"] = self.app.rest.to_json();
+        stats["webhooks"] = self.app.webhooks.to_json();
         stats
     }
 
@@ -243,10 +255,21 @@ impl Sandbox {
         format!("http://{}{}", self.addr, rest::REST_PATH)
     }
 
+    /// `http://127.0.0.1:PORT/webhook/ID`: a Clay-like webhook receiver (`webhook.rs`).
+    pub fn webhook_url(&self, id: &str) -> String {
+        format!("http://{}{}{id}", self.addr, webhook::WEBHOOK_PATH)
+    }
+
+    /// The rows webhook `id` has kept, in arrival order.
+    pub fn webhook_rows(&self, id: &str) -> Vec<serde_json::Value> {
+        self.app.webhooks.rows(id)
+    }
+
     /// Zeroes the counters, as `POST /__sandbox/reset` does.
     pub fn reset_stats(&self) {
         self.app.stats.reset();
         self.app.rest.reset();
+        self.app.webhooks.reset();
     }
 
     /// Stops accepting and closes open connections.

@@ -48,6 +48,19 @@ impl TokenBucket {
         }
     }
 
+    /// Takes `n` tokens if there are that many, else none (a webhook counts rows, not posts).
+    pub fn try_take_many(&self, n: u32) -> bool {
+        let Some(rate) = self.rate else { return true };
+        let mut state = self.state.lock().expect("bucket");
+        self.refill(&mut state, rate);
+        if state.0 >= f64::from(n) {
+            state.0 -= f64::from(n);
+            true
+        } else {
+            false
+        }
+    }
+
     pub fn state(&self) -> RateState {
         let Some(rate) = self.rate else {
             return RateState { limit: UNLIMITED, remaining: UNLIMITED, reset_seconds: 0 };

@@ -28,6 +28,7 @@ use super::ratelimit::TokenBucket;
 use super::rest::{self, Rest};
 use super::stats::Stats;
 use super::v2;
+use super::webhook::{self, Webhooks};
 
 /// Every API path starts with this.
 pub const BASE_PATH: &str = "/data-api/v1";
@@ -47,6 +48,10 @@ pub struct App {
     pub stats: Stats,
     /// The generic REST API beside HG's.
     pub rest: Rest,
+    /// Clay-like webhook receivers.
+    pub webhooks: Webhooks,
+    /// Draws which accepted webhook posts lose their answer.
+    lost: Mutex<rand_chacha::ChaCha8Rng>,
 }
 
 impl App {
@@ -59,6 +64,8 @@ impl App {
             faults: Faults::new(config.seed, config.fault_rate, &config.fault_kinds, config.latency, config.jitter),
             stats: Stats::default(),
             rest: Rest::new(config.rest_rate),
+            webhooks: Webhooks::default(),
+            lost: Mutex::new(rand::SeedableRng::seed_from_u64(config.seed ^ 0x1057)),
             config,
         }
     }
@@ -80,6 +87,7 @@ async fn stats(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
     let credits = app.ledger.lock().expect("ledger").remaining();
     let mut stats = app.stats.to_json(credits);
     stats["rest"] = app.rest.to_json();
+    stats["webhooks"] = app.webhooks.to_json();
     Json(stats)
 }
 
@@ -87,6 +95,7 @@ async fn stats(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
 async fn reset(State(app): State<Arc<App>>, uri: Uri) -> StatusCode {
     app.stats.reset();
     app.rest.reset();
+    app.webhooks.reset();
     if form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).any(|(k, v)| k == "credits" && v == "true") {
         app.ledger.lock().expect("ledger").reset(app.config.credits);
         app.ledger_v2.lock().expect("ledger").reset(app.config.credits);
@@ -104,6 +113,9 @@ async fn api(
 ) -> Response {
     if uri.path().starts_with(rest::REST_PATH) {
         return serve_rest(&app, reset, &method, &uri, &headers, body).await;
+    }
+    if let Some(id) = uri.path().strip_prefix(webhook::WEBHOOK_PATH) {
+        return serve_webhook(&app, reset, &method, id, &headers, body).await;
     }
     let route = Route::of(&app.config, uri.path());
     let label = route.map_or("unknown", Route::name);
@@ -206,6 +218,57 @@ async fn serve_rest(
         return truncate(response).await;
     }
     response
+}
+
+/// A post to a webhook receiver: HG's latency and faults first (no row is kept under a
+/// fault), then the receiver, which may keep the rows and ask for the answer to be lost.
+async fn serve_webhook(
+    app: &App,
+    reset: Option<Extension<ConnectionReset>>,
+    method: &Method,
+    id: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Response {
+    let (delay, fault) = app.faults.draw();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let reset_now = |reset: Option<Extension<ConnectionReset>>| async move {
+        match reset {
+            Some(Extension(ConnectionReset(notify))) => {
+                notify.notify_one();
+                std::future::pending::<Response>().await
+            }
+            None => ApiError::unavailable().into_response(),
+        }
+    };
+    if let Some(fault) = fault {
+        app.stats.fault(fault.name());
+        return match fault {
+            Fault::ConnectionReset => reset_now(reset).await,
+            Fault::ServerError | Fault::TruncatedJson => ApiError::internal().into_response(),
+            Fault::Unavailable => ApiError::unavailable().into_response(),
+            Fault::SpuriousTooManyRequests => ApiError::too_many_requests().into_response(),
+        };
+    }
+    if *method != Method::POST {
+        return ApiError::method_not_allowed(method.as_str(), webhook::WEBHOOK_PATH).into_response();
+    }
+    let body = match axum::body::to_bytes(body, webhook::MAX_BODY_BYTES * 2).await {
+        Ok(body) => body,
+        Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+    };
+    let lose = app.config.webhook_lost_rate > 0.0
+        && rand::Rng::random_bool(
+            &mut *app.lost.lock().expect("lost rng"),
+            app.config.webhook_lost_rate.clamp(0.0, 1.0),
+        );
+    let received = app.webhooks.receive(id, headers, &body, lose);
+    if received.reset {
+        return reset_now(reset).await;
+    }
+    received.response
 }
 
 /// An API path: an endpoint of a version the sandbox serves.

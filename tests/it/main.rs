@@ -15,6 +15,7 @@ mod sandbox_endpoints;
 mod sandbox_faults;
 mod sandbox_rules;
 mod sandbox_v2;
+mod sandbox_webhook;
 mod secrets;
 mod sql_explain;
 mod sql_search;
