@@ -255,7 +255,8 @@ async fn serve_webhook(
     if *method != Method::POST {
         return ApiError::method_not_allowed(method.as_str(), webhook::WEBHOOK_PATH).into_response();
     }
-    let body = match axum::body::to_bytes(body, webhook::MAX_BODY_BYTES * 2).await {
+    // Read up to the server's own limit, so the receiver sees (and counts) a body over its cap.
+    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(body) => body,
         Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
     };

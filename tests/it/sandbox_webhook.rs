@@ -28,6 +28,9 @@ async fn rows_are_kept_per_webhook_and_refusals_keep_none() {
     assert_eq!(stats["leads"]["unauthorized"], 1);
     assert_eq!(stats["other"]["rows_received"], 1);
     assert_eq!(sandbox.webhook_rows("leads")[2], json!({"domain": "a.example"}));
+    let big = json!({"notes": "x".repeat(300_000)});
+    assert_eq!(post(&url, big, Some(TOKEN)).await.unwrap(), 413);
+    assert_eq!(sandbox.stats()["webhooks"]["leads"]["too_large"], 1, "a body over 100 KB is counted");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
