@@ -289,7 +289,8 @@ impl HttpClient {
             if Some(i) == batch { keys.iter().map(|k| k[i].clone()).collect() } else { vec![keys[0][i].clone()] }
         };
         let fail_all = |message: String, http_status: Option<u16>, not_found: bool| -> Vec<(Key, Outcome)> {
-            let failure = KeyFailure { message, http_status, not_found };
+            // A next link or a header the API sent may carry a query-parameter credential back.
+            let failure = KeyFailure { message: def.redact(&message), http_status, not_found };
             keys.iter().map(|k| (k.clone(), Err(failure.clone()))).collect()
         };
         let url = match def.url.render(&|c| Some(values(c)), &def.options.batch_separator) {
