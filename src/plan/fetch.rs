@@ -10,12 +10,11 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_expr::PhysicalExpr;
-use datafusion::physical_expr::expressions::DynamicFilterPhysicalExpr;
 use datafusion::physical_plan::metrics::{Count, ExecutionPlanMetricsSet, Gauge, MetricBuilder, Time};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 
-use super::keys::{self, KeySet, references};
+use super::keys::{self, Known};
 use super::options::{OnError, ScanOptions};
 use super::pushdown::Pushed;
 use super::request::{api_fields, api_filters, company_request, contradicts, missing_keys_message, pinned};
@@ -174,7 +173,7 @@ pub(super) fn stream(
 }
 
 /// Ends `batches` after `limit` rows, without asking for more.
-fn limit_rows(
+pub(super) fn limit_rows(
     batches: BoxStream<'static, Result<RecordBatch>>,
     limit: Option<usize>,
 ) -> BoxStream<'static, Result<RecordBatch>> {
@@ -191,15 +190,6 @@ fn limit_rows(
             })))
         })
         .boxed()
-}
-
-/// What is known of the values one column may take.
-enum Known {
-    Values(BTreeSet<String>),
-    /// No literal and no join on the column.
-    Absent,
-    /// A join on the column whose filter lists no values (`hash_lookup`, an expression).
-    Unreadable(String),
 }
 
 impl Run {
@@ -234,24 +224,8 @@ impl Run {
 
     /// Literal values of `column` intersected with what every join on it allows.
     fn known(&self, column: &'static str) -> Known {
-        let mut values = self.pushed.keys.iter().find(|(c, _)| c == column).map(|(_, v)| v.clone());
-        let mut unreadable = None;
-        for filter in self.join_filters.iter().filter(|f| references(f, column)) {
-            match keys::extract(filter, column) {
-                KeySet::Values(found) => {
-                    values = Some(match values {
-                        Some(before) => before.intersection(&found).cloned().collect(),
-                        None => found,
-                    })
-                }
-                KeySet::Unknown => unreadable = Some(shape(filter)),
-            }
-        }
-        match (values, unreadable) {
-            (Some(values), _) => Known::Values(values),
-            (None, Some(shape)) => Known::Unreadable(shape),
-            (None, None) => Known::Absent,
-        }
+        let literal = self.pushed.keys.iter().find(|(c, _)| c == column).map(|(_, v)| v);
+        keys::known(literal, &self.join_filters, column)
     }
 
     fn no_keys(&self) -> DataFusionError {
@@ -503,15 +477,6 @@ fn match_batch(
     let records: Vec<Record> =
         records_at.iter().map(|&(e, row, rank, failure)| Record { row, echo: &echo_rows[e], rank, failure }).collect();
     Ok(to_batch(spec, projection, &records)?)
-}
-
-/// A filter as text for messages, cut short.
-fn shape(filter: &Arc<dyn PhysicalExpr>) -> String {
-    let text = match filter.as_ref().downcast_ref::<DynamicFilterPhysicalExpr>().map(|d| d.current()) {
-        Some(Ok(current)) => current.to_string(),
-        _ => filter.to_string(),
-    };
-    if text.chars().count() > 160 { format!("{}…", text.chars().take(160).collect::<String>()) } else { text }
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use super::http_scan::HttpScanExec;
 use super::options::{HgOptions, ScanOptions};
 use super::pushdown::text;
-use crate::api::http::options::HttpOptions;
+use crate::api::http::options::{HttpOptions, is_reference, is_secret_option};
 use crate::api::http::{HttpClient, HttpContext, HttpTableDef};
 use crate::tables::http as arrow_rows;
 
@@ -44,7 +44,8 @@ impl TableProviderFactory for HttpTableFactory {
         let options: BTreeMap<String, String> = cmd.options.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         let env = |name: &str| std::env::var(name).ok();
         // A named connection's options first; the table's own override them.
-        let named = HttpOptions::parse(&options, &env).ok().and_then(|o| o.connection);
+        let named =
+            options.get("connection").or_else(|| options.get("format.connection")).map(|c| c.trim().to_string());
         let connection = match &named {
             Some(connection) => self.context.connections.get(connection).cloned().ok_or_else(|| {
                 let known: Vec<&str> = self.context.connections.keys().map(String::as_str).collect();
@@ -116,13 +117,7 @@ fn with_base(location: &str, base: Option<&str>, connection: Option<&str>) -> st
 /// An option's value as `\d` shows it: a reference to the environment as written, any other
 /// secret as `***`.
 fn shown_value(key: &str, value: &str) -> String {
-    let secret = matches!(key, "token" | "password")
-        || key.strip_prefix("header.").is_some_and(|h| {
-            let h = h.to_ascii_lowercase();
-            h == "authorization" || ["token", "key", "secret", "auth", "cookie"].iter().any(|w| h.contains(w))
-        });
-    let reference = value.trim().starts_with("${env:") && value.trim().ends_with('}');
-    if secret && !reference { "***".to_string() } else { value.to_string() }
+    if is_secret_option(key) && !is_reference(value) { "***".to_string() } else { value.to_string() }
 }
 
 /// One HTTP table.

@@ -27,7 +27,7 @@ use datafusion::physical_plan::{
 };
 use futures::stream::{self, StreamExt, TryStreamExt};
 
-use super::keys::{self, KeySet, references};
+use super::keys::{self, Known, references};
 use super::options::{OnError, ScanOptions};
 use crate::api::Tally;
 use crate::api::http::options::Paginate;
@@ -361,31 +361,21 @@ impl ExecutionPlan for HttpScanExec {
             Ok::<_, DataFusionError>(run.fetch(keys, tally))
         })
         .try_flatten()
-        .scan(0usize, move |seen, item| {
-            let out = match (limit, item) {
-                (Some(limit), _) if *seen >= limit => None,
-                (Some(limit), Ok(batch)) => {
-                    let take = (limit - *seen).min(batch.num_rows());
-                    *seen += take;
-                    Some(Ok(batch.slice(0, take)))
+        .boxed();
+        let batches = super::fetch::limit_rows(batches, limit)
+            .inspect(move |item| {
+                if let Ok(batch) = item {
+                    output_rows.add(batch.num_rows());
                 }
-                (_, item) => Some(item),
-            };
-            std::future::ready(out)
-        })
-        .inspect(move |item| {
-            if let Ok(batch) = item {
-                output_rows.add(batch.num_rows());
-            }
-            update();
-        })
-        .map(Some)
-        // Once more at the end, for requests that gave no rows.
-        .chain(stream::once(async move {
-            at_end();
-            None
-        }))
-        .filter_map(std::future::ready);
+                update();
+            })
+            .map(Some)
+            // Once more at the end, for requests that gave no rows.
+            .chain(stream::once(async move {
+                at_end();
+                None
+            }))
+            .filter_map(std::future::ready);
         Ok(Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), batches.boxed())))
     }
 
@@ -443,28 +433,17 @@ impl Run {
         let def = self.client.def();
         let mut per_column: Vec<BTreeSet<String>> = Vec::new();
         for column in &def.keys {
-            let mut values = self.literal.get(column).cloned();
-            for filter in self.join_filters.iter().filter(|f| references(f, column)) {
-                match keys::extract(filter, column) {
-                    KeySet::Values(found) => {
-                        values = Some(match values {
-                            Some(before) => before.intersection(&found).cloned().collect(),
-                            None => found,
-                        })
-                    }
-                    KeySet::Unknown => {
-                        let message = format!(
-                            "{}: the keys of the join on {column} cannot be read from the filter DataFusion built. Join on the column itself (not an expression of it)",
-                            def.name
-                        );
-                        return Err(fail(DataFusionError::Execution(message), waited));
-                    }
+            match keys::known(self.literal.get(column), &self.join_filters, column) {
+                Known::Values(values) => per_column.push(values),
+                Known::Unreadable(shape) => {
+                    let message = format!(
+                        "{}: the keys of the join on {column} cannot be read from the filter DataFusion built ({shape}). Join on the column itself (not an expression of it)",
+                        def.name
+                    );
+                    return Err(fail(DataFusionError::Execution(message), waited));
                 }
-            }
-            match values {
-                Some(values) => per_column.push(values),
                 // The plan's guard makes sure of keys; a plan rewritten after it could still lose them.
-                None => {
+                Known::Absent => {
                     let message = format!("{}: the query gives no values for its key {column}", def.name);
                     return Err(fail(DataFusionError::Plan(message), waited));
                 }

@@ -48,6 +48,49 @@ impl KeySet {
     }
 }
 
+/// What is known of the values one key column may take, from literal filters and joins.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Known {
+    Values(BTreeSet<String>),
+    /// No literal and no join on the column.
+    Absent,
+    /// A join on the column whose filter lists no values (`hash_lookup`, an expression): its
+    /// shape, for the message.
+    Unreadable(String),
+}
+
+/// The `literal` values of `column` intersected with what every filter of `joins` on it
+/// allows.
+pub fn known(literal: Option<&BTreeSet<String>>, joins: &[Arc<dyn PhysicalExpr>], column: &str) -> Known {
+    let mut values = literal.cloned();
+    let mut unreadable = None;
+    for filter in joins.iter().filter(|f| references(f, column)) {
+        match extract(filter, column) {
+            KeySet::Values(found) => {
+                values = Some(match values {
+                    Some(before) => before.intersection(&found).cloned().collect(),
+                    None => found,
+                })
+            }
+            KeySet::Unknown => unreadable = Some(shape(filter)),
+        }
+    }
+    match (values, unreadable) {
+        (Some(values), _) => Known::Values(values),
+        (None, Some(shape)) => Known::Unreadable(shape),
+        (None, None) => Known::Absent,
+    }
+}
+
+/// A filter as text for messages, cut short.
+pub fn shape(filter: &Arc<dyn PhysicalExpr>) -> String {
+    let text = match filter.as_ref().downcast_ref::<DynamicFilterPhysicalExpr>().map(|d| d.current()) {
+        Some(Ok(current)) => current.to_string(),
+        _ => filter.to_string(),
+    };
+    if text.chars().count() > 160 { format!("{}…", text.chars().take(160).collect::<String>()) } else { text }
+}
+
 /// The values of `key` that can pass `filter`.
 pub fn extract(filter: &Arc<dyn PhysicalExpr>, key: &str) -> KeySet {
     let expr = filter.as_ref();

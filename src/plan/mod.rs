@@ -5,8 +5,8 @@
 //! → `http_scan`, which shares `keys` and `joins` (waiting for a join's keys) with the HG scan.
 //!
 //! Imports run one way: `provider` → `scan` → `fetch` → `request`, `keys`, `joins`, `pushdown`,
-//! `options`; `http_factory` → `http_scan` → `keys`, `joins`; `rules` → `scan`, `http_scan`,
-//! `request`. Nothing imports `provider`, `http_factory` or `rules` back.
+//! `options`; `http_factory` → `http_scan` → `keys`, `joins`, `fetch` (its row limit); `rules` →
+//! `scan`, `http_scan`, `request`. Nothing imports `provider`, `http_factory` or `rules` back.
 
 mod fetch;
 mod http_factory;

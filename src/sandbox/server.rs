@@ -135,9 +135,7 @@ async fn api(
             // Not served by our accept loop, so the connection cannot be reset: a 503 instead.
             ApiError::unavailable().into_response()
         }
-        Some(Fault::ServerError) => ApiError::internal().into_response(),
-        Some(Fault::Unavailable) => ApiError::unavailable().into_response(),
-        Some(Fault::SpuriousTooManyRequests) => ApiError::too_many_requests().into_response(),
+        Some(fault @ (Fault::ServerError | Fault::Unavailable | Fault::SpuriousTooManyRequests)) => injected(fault),
         Some(Fault::TruncatedJson) | None => {
             let result = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
                 Ok(body) => {
@@ -203,9 +201,7 @@ async fn serve_rest(
             }
             ApiError::unavailable().into_response()
         }
-        Some(Fault::ServerError) => ApiError::internal().into_response(),
-        Some(Fault::Unavailable) => ApiError::unavailable().into_response(),
-        Some(Fault::SpuriousTooManyRequests) => ApiError::too_many_requests().into_response(),
+        Some(fault @ (Fault::ServerError | Fault::Unavailable | Fault::SpuriousTooManyRequests)) => injected(fault),
         Some(Fault::TruncatedJson) | None => match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
             Ok(body) => rest::serve(&app.rest, &app.data, method, uri, headers, &body),
             Err(_) => ApiError::too_large(MAX_BODY_BYTES).into_response(),
@@ -218,6 +214,15 @@ async fn serve_rest(
         return truncate(response).await;
     }
     response
+}
+
+/// The answer to an injected fault that is an answer (a reset and a truncation are not).
+fn injected(fault: Fault) -> Response {
+    match fault {
+        Fault::Unavailable | Fault::ConnectionReset => ApiError::unavailable().into_response(),
+        Fault::SpuriousTooManyRequests => ApiError::too_many_requests().into_response(),
+        Fault::ServerError | Fault::TruncatedJson => ApiError::internal().into_response(),
+    }
 }
 
 /// A post to a webhook receiver: HG's latency and faults first (no row is kept under a
@@ -247,9 +252,8 @@ async fn serve_webhook(
         app.stats.fault(fault.name());
         return match fault {
             Fault::ConnectionReset => reset_now(reset).await,
-            Fault::ServerError | Fault::TruncatedJson => ApiError::internal().into_response(),
-            Fault::Unavailable => ApiError::unavailable().into_response(),
-            Fault::SpuriousTooManyRequests => ApiError::too_many_requests().into_response(),
+            // A webhook answers no JSON worth cutting: a truncation is a 500 here.
+            fault => injected(fault),
         };
     }
     if *method != Method::POST {

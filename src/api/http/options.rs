@@ -266,12 +266,23 @@ pub fn holds_literal_secret(sql: &str) -> bool {
         rest = &after[end + 1..];
     }
     quoted.windows(2).any(|pair| {
-        let key = pair[0].trim().to_ascii_lowercase();
-        let key = key.strip_prefix("format.").unwrap_or(&key);
-        let secret = matches!(key, "token" | "password") || key.strip_prefix("header.").is_some_and(credential_header);
         let value = pair[1].trim();
-        secret && !value.is_empty() && !value.starts_with("${env:")
+        is_secret_option(&pair[0]) && !value.is_empty() && !is_reference(value)
     })
+}
+
+/// Whether the option `key` (as written or as DataFusion hands it over, `format.` and all)
+/// takes a secret: `token`, `password`, or a credential header.
+pub fn is_secret_option(key: &str) -> bool {
+    let key = key.trim().to_ascii_lowercase();
+    let key = key.strip_prefix("format.").unwrap_or(&key);
+    matches!(key, "token" | "password") || key.strip_prefix("header.").is_some_and(credential_header)
+}
+
+/// Whether `value` names an environment variable (`${env:NAME}`) rather than holding a value.
+pub fn is_reference(value: &str) -> bool {
+    let value = value.trim();
+    value.starts_with("${env:") && value.ends_with('}')
 }
 
 /// Whether a header of this name carries a credential, so a literal value is refused.
