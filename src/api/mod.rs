@@ -15,6 +15,7 @@
 pub mod files;
 pub mod hg;
 pub mod http;
+pub mod options;
 pub mod transport;
 pub mod webhook;
 

@@ -71,7 +71,7 @@ pub async fn run(connection: &Connection, cli: &Cli) -> u8 {
             continue;
         }
         // A secret typed into the SQL is refused, and kept out of the history file too.
-        if !crate::api::http::options::holds_literal_secret(&text) {
+        if !crate::api::options::holds_literal_secret(&text) {
             let _ = editor.add_history_entry(text.as_str());
             if let Some(path) = &history {
                 let _ = editor.append_history(path);

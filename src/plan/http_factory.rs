@@ -15,8 +15,9 @@ use datafusion::physical_plan::ExecutionPlan;
 use super::http_scan::HttpScanExec;
 use super::options::{HgOptions, ScanOptions};
 use super::pushdown::text;
-use crate::api::http::options::{HttpOptions, is_reference, is_secret_option};
+use crate::api::http::options::HttpOptions;
 use crate::api::http::{HttpClient, HttpContext, HttpTableDef};
+use crate::api::options::shown_value;
 use crate::tables::http as arrow_rows;
 
 /// Makes HTTP tables for one session.
@@ -112,12 +113,6 @@ fn with_base(location: &str, base: Option<&str>, connection: Option<&str>) -> st
         }
         _ => Ok(location.to_string()),
     }
-}
-
-/// An option's value as `\d` shows it: a reference to the environment as written, any other
-/// secret as `***`.
-fn shown_value(key: &str, value: &str) -> String {
-    if is_secret_option(key) && !is_reference(value) { "***".to_string() } else { value.to_string() }
 }
 
 /// One HTTP table.
@@ -275,14 +270,5 @@ mod tests {
         assert!(elsewhere.contains("connection clay") && elsewhere.contains("credential"), "{elsewhere}");
         assert!(with_base("https://api.clay.com/v2/{domain}", Some("https://api.clay.com"), Some("clay")).is_ok());
         assert_eq!(with_base("https://x.example/{id}", None, None).unwrap(), "https://x.example/{id}");
-    }
-
-    #[test]
-    fn secrets_show_as_stars_and_references_as_written() {
-        assert_eq!(shown_value("token", "abc"), "***");
-        assert_eq!(shown_value("token", "${env:CRM_TOKEN}"), "${env:CRM_TOKEN}");
-        assert_eq!(shown_value("header.x-api-key", "abc"), "***");
-        assert_eq!(shown_value("header.accept", "application/json"), "application/json");
-        assert_eq!(shown_value("rows_path", "/data"), "/data");
     }
 }

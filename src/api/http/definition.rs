@@ -273,11 +273,7 @@ fn check_paging(options: &HttpOptions) -> Result<(), DefinitionError> {
 
 /// Whether requests would go in clear over a network: `http://` to a host other than loopback.
 fn insecure(url: &UrlTemplate) -> bool {
-    let Ok(parsed) = reqwest::Url::parse(&url.text().replace(['{', '}', '*'], "")) else { return true };
-    if parsed.scheme() != "http" {
-        return false;
-    }
-    !matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]" | "::1"))
+    crate::api::options::in_clear(&url.text().replace(['{', '}', '*'], ""))
 }
 
 fn digest_secret(options: &HttpOptions) -> String {

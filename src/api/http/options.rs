@@ -8,6 +8,12 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+pub use crate::api::options::{HeaderValue, OptionsError, Rate};
+use crate::api::options::{bare_name, choice, duration, flag, header_value, number, rate, resolved, secret};
+
+/// Where else a secret refused in SQL may come from.
+const ELSEWHERE: &str = "name a connection ('connection' 'crm' and [http.crm] in the config file)";
+
 /// Every option an HTTP table takes, but the per-column and per-header families
 /// (`path.<col>`, `key_path.<col>`, `header.<name>`).
 pub const OPTIONS: &[&str] = &[
@@ -82,17 +88,6 @@ pub enum NotFound {
     Error,
 }
 
-/// Requests a second at most, from `10/s` or `600/min`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Rate(pub f64);
-
-/// A header value: sent as written, or a secret.
-#[derive(Clone, Debug)]
-pub enum HeaderValue {
-    Plain(String),
-    Secret(SecretString),
-}
-
 /// An HTTP table's options, read and checked.
 #[derive(Clone, Debug)]
 pub struct HttpOptions {
@@ -137,21 +132,6 @@ pub struct HttpOptions {
     pub base_url: Option<String>,
 }
 
-/// Why the options cannot be used; each message names the option and the fix.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum OptionsError {
-    #[error("unknown option '{name}' for an HTTP table; the options are: {}, and path.<column>, key_path.<column>, header.<name>", OPTIONS.join(", "))]
-    Unknown { name: String },
-    #[error("option '{name}' = '{value}': {expected}")]
-    BadValue { name: String, value: String, expected: String },
-    #[error(
-        "option '{name}' holds a secret written into the SQL, which lands in the history; write '${{env:NAME}}' and set the environment variable NAME, or name a connection ('connection' 'crm' and [http.crm] in the config file)"
-    )]
-    LiteralSecret { name: String },
-    #[error("option '{name}' = '${{env:{variable}}}': the environment variable {variable} is not set")]
-    MissingEnv { name: String, variable: String },
-}
-
 /// A JSON pointer (RFC 6901): empty, or starting with `/`.
 fn pointer(name: &str, value: &str) -> Result<String, OptionsError> {
     if value.is_empty() || value.starts_with('/') {
@@ -162,133 +142,6 @@ fn pointer(name: &str, value: &str) -> Result<String, OptionsError> {
         value: value.into(),
         expected: format!("a JSON pointer: '' for the whole body, or starting with '/', e.g. '/{value}'"),
     })
-}
-
-fn choice<T: Copy>(name: &str, value: &str, choices: &[(&str, T)]) -> Result<T, OptionsError> {
-    let wanted = value.trim().to_ascii_lowercase();
-    choices.iter().find(|(c, _)| *c == wanted).map(|(_, t)| *t).ok_or_else(|| OptionsError::BadValue {
-        name: name.into(),
-        value: value.into(),
-        expected: format!("one of {}", choices.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", ")),
-    })
-}
-
-/// A whole number from `at_least` to `at_most`: the bounds keep every later computation with
-/// it (a retry count plus one, a semaphore's size) from overflowing.
-fn number<T>(name: &str, value: &str, at_least: T, at_most: T) -> Result<T, OptionsError>
-where
-    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
-{
-    value.trim().parse::<T>().ok().filter(|n| *n >= at_least && *n <= at_most).ok_or_else(|| OptionsError::BadValue {
-        name: name.into(),
-        value: value.into(),
-        expected: format!("a whole number from {at_least} to {at_most}"),
-    })
-}
-
-/// `10/s`, `600/min`, `2/h`, or a bare number of requests a second.
-fn rate(name: &str, value: &str) -> Result<Rate, OptionsError> {
-    let bad = || OptionsError::BadValue {
-        name: name.into(),
-        value: value.into(),
-        expected: "requests per unit of time, e.g. '10/s' or '600/min'".into(),
-    };
-    let (count, unit) = value.trim().split_once('/').unwrap_or((value.trim(), "s"));
-    let count: f64 = count.trim().parse().map_err(|_| bad())?;
-    let seconds = match unit.trim().to_ascii_lowercase().as_str() {
-        "s" | "sec" | "second" => 1.0,
-        "m" | "min" | "minute" => 60.0,
-        "h" | "hour" => 3600.0,
-        _ => return Err(bad()),
-    };
-    // At least one request a day, at most a million a second: a pause between requests must
-    // fit a Duration.
-    let per_second = count / seconds;
-    if !(count > 0.0 && count.is_finite() && (1.0 / 86_400.0..=1e6).contains(&per_second)) {
-        return Err(bad());
-    }
-    Ok(Rate(per_second))
-}
-
-/// `30s`, `500ms`, `2m`, or a bare number of seconds.
-fn duration(name: &str, value: &str) -> Result<Duration, OptionsError> {
-    let text = value.trim().to_ascii_lowercase();
-    let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = text.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = text.strip_suffix('m') {
-        (n, 60.0)
-    } else if let Some(n) = text.strip_suffix('h') {
-        (n, 3600.0)
-    } else {
-        (text.as_str(), 1.0)
-    };
-    number
-        .trim()
-        .parse::<f64>()
-        .ok()
-        // Up to ten years: long enough for any cache, short enough for a Duration.
-        .filter(|n| *n >= 0.0 && n.is_finite() && n * scale <= 10.0 * 365.0 * 86_400.0)
-        .map(|n| Duration::from_secs_f64(n * scale))
-        .ok_or_else(|| OptionsError::BadValue {
-            name: name.into(),
-            value: value.into(),
-            expected: "a duration up to ten years, e.g. '30s', '500ms' or '24h'".into(),
-        })
-}
-
-/// A value that may be `${env:NAME}`: the variable's value, else the text as written.
-fn resolved(name: &str, value: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<(String, bool), OptionsError> {
-    let trimmed = value.trim();
-    match trimmed.strip_prefix("${env:").and_then(|v| v.strip_suffix('}')) {
-        Some(variable) => {
-            let variable = variable.trim();
-            let found = env(variable).filter(|v| !v.is_empty());
-            found
-                .map(|v| (v, true))
-                .ok_or_else(|| OptionsError::MissingEnv { name: name.into(), variable: variable.into() })
-        }
-        None => Ok((value.to_string(), false)),
-    }
-}
-
-/// Whether `sql` passes a secret as written to an option that must not take one (`'token'
-/// 'abc'`): the REPL keeps such a statement out of its history, since hgsql refuses it anyway.
-/// It reads pairs of quoted strings, so it errs on the side of caution.
-pub fn holds_literal_secret(sql: &str) -> bool {
-    let mut quoted: Vec<String> = Vec::new();
-    let mut rest = sql;
-    while let Some(start) = rest.find('\'') {
-        let after = &rest[start + 1..];
-        let Some(end) = after.find('\'') else { break };
-        quoted.push(after[..end].to_string());
-        rest = &after[end + 1..];
-    }
-    quoted.windows(2).any(|pair| {
-        let value = pair[1].trim();
-        is_secret_option(&pair[0]) && !value.is_empty() && !is_reference(value)
-    })
-}
-
-/// Whether the option `key` (as written or as DataFusion hands it over, `format.` and all)
-/// takes a secret: `token`, `password`, or a credential header.
-pub fn is_secret_option(key: &str) -> bool {
-    let key = key.trim().to_ascii_lowercase();
-    let key = key.strip_prefix("format.").unwrap_or(&key);
-    matches!(key, "token" | "password") || key.strip_prefix("header.").is_some_and(credential_header)
-}
-
-/// Whether `value` names an environment variable (`${env:NAME}`) rather than holding a value.
-pub fn is_reference(value: &str) -> bool {
-    let value = value.trim();
-    value.starts_with("${env:") && value.ends_with('}')
-}
-
-/// Whether a header of this name carries a credential, so a literal value is refused.
-fn credential_header(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    name == "authorization" || ["token", "key", "secret", "auth", "cookie"].iter().any(|w| name.contains(w))
 }
 
 impl HttpOptions {
@@ -328,15 +181,8 @@ impl HttpOptions {
         trusted: bool,
     ) -> Result<(), OptionsError> {
         let out = self;
-        let secret = |name: &str, value: &str| -> Result<SecretString, OptionsError> {
-            match resolved(name, value, env)? {
-                (value, _) if trusted => Ok(SecretString::from(value)),
-                (value, true) => Ok(SecretString::from(value)),
-                (_, false) => Err(OptionsError::LiteralSecret { name: name.into() }),
-            }
-        };
-        let key = raw.trim().to_ascii_lowercase();
-        let key = key.strip_prefix("format.").unwrap_or(&key).to_string();
+        let secret = |name: &str, value: &str| secret(name, value, env, trusted, ELSEWHERE);
+        let key = bare_name(raw);
         let name = key.as_str();
         if let Some(column) = name.strip_prefix("path.") {
             out.paths.insert(column.to_string(), pointer(name, value)?);
@@ -347,14 +193,7 @@ impl HttpOptions {
             return Ok(());
         }
         if let Some(header) = name.strip_prefix("header.") {
-            let value = match resolved(name, value, env)? {
-                (v, true) => HeaderValue::Secret(SecretString::from(v)),
-                (v, false) if trusted && credential_header(header) => HeaderValue::Secret(SecretString::from(v)),
-                (_, false) if credential_header(header) => {
-                    return Err(OptionsError::LiteralSecret { name: name.into() });
-                }
-                (v, false) => HeaderValue::Plain(v),
-            };
+            let value = header_value(name, header, value, env, trusted, ELSEWHERE)?;
             out.headers.push((header.to_string(), value));
             return Ok(());
         }
@@ -408,15 +247,18 @@ impl HttpOptions {
             "not_found" => {
                 out.not_found = choice(name, value, &[("empty", NotFound::Empty), ("error", NotFound::Error)])?
             }
-            "rate" => out.rate = Some(rate(name, value)?),
+            "rate" => out.rate = Some(rate(name, value, "requests")?),
             "burst" => out.burst = Some(number(name, value, 1u32, 100_000)?),
             "max_in_flight" => out.max_in_flight = Some(number(name, value, 1usize, 1_024)?),
             "timeout" => out.timeout = Some(duration(name, value)?),
             "max_retries" => out.max_retries = Some(number(name, value, 0u32, 100)?),
             "cache_ttl" => out.cache_ttl = Some(duration(name, value)?),
-            "allow_http" => out.allow_http = choice(name, value, &[("true", true), ("false", false)])?,
+            "allow_http" => out.allow_http = flag(name, value)?,
             "base_url" => out.base_url = Some(value.trim().to_string()),
-            _ => return Err(OptionsError::Unknown { name: name.to_string() }),
+            _ => {
+                let valid = format!("{}, and path.<column>, key_path.<column>, header.<name>", OPTIONS.join(", "));
+                return Err(OptionsError::Unknown { name: name.to_string(), kind: "an HTTP table", valid });
+            }
         }
         Ok(())
     }
@@ -498,15 +340,6 @@ mod tests {
         let defaults = parse(&[]).unwrap();
         assert_eq!((defaults.method, defaults.batch_size, defaults.max_pages), (Method::Get, 1, 1000));
         assert_eq!((defaults.limit_param.as_str(), defaults.batch_separator.as_str()), ("limit", ","));
-    }
-
-    #[test]
-    fn a_literal_secret_is_spotted_in_sql_text() {
-        assert!(holds_literal_secret("CREATE … OPTIONS ('auth' 'bearer', 'token' 'sk-123')"));
-        assert!(holds_literal_secret("… OPTIONS ('header.x-api-key' 'abc')"));
-        assert!(!holds_literal_secret("… OPTIONS ('auth' 'bearer', 'token' '${env:CRM_TOKEN}')"));
-        assert!(!holds_literal_secret("SELECT 'acme.com', 'x' FROM t WHERE a = 'token'"), "no secret option");
-        assert!(!holds_literal_secret("… OPTIONS ('header.accept' 'application/json')"));
     }
 
     #[test]
