@@ -16,6 +16,8 @@ pub struct RateGate {
     paused_until: Mutex<Option<Instant>>,
     /// One token's worth of time, for pausing when the server says it has none left.
     token_period: Duration,
+    /// Tokens the bucket holds at most: what one admission can take at once.
+    capacity: u32,
 }
 
 impl std::fmt::Debug for RateGate {
@@ -34,10 +36,9 @@ impl RateGate {
         // unused: requests that arrive closer together than they left (scheduling, connection
         // set-up) then find a token there instead of a 429. At HG's 25/s with a burst of 25
         // that costs 80 ms once.
-        let slack = if burst > 1 { (burst / 10).max(1) } else { 0 };
-        let burst = burst - slack;
+        let burst = RateGate::usable_burst(burst);
         let bucket = rate.and_then(|_| {
-            let quota = Quota::with_period(token_period)?.allow_burst(NonZeroU32::new(burst.max(1)).expect("non-zero"));
+            let quota = Quota::with_period(token_period)?.allow_burst(NonZeroU32::new(burst).expect("non-zero"));
             Some(RateLimiter::direct(quota))
         });
         RateGate {
@@ -45,12 +46,27 @@ impl RateGate {
             in_flight: std::sync::Arc::new(Semaphore::new(max_in_flight.max(1))),
             paused_until: Mutex::new(None),
             token_period,
+            capacity: burst,
         }
+    }
+
+    /// The most tokens one admission takes: a burst of `burst` leaves a tenth unused (see
+    /// [`RateGate::new`]).
+    pub fn usable_burst(burst: u32) -> u32 {
+        let slack = if burst > 1 { (burst / 10).max(1) } else { 0 };
+        (burst - slack).max(1)
     }
 
     /// Waits for a place among the requests in flight and for the rate limit; returns the
     /// place (held until the response is read) and the time spent waiting for the rate.
     pub async fn admit(&self) -> (OwnedSemaphorePermit, Duration) {
+        self.admit_n(1).await
+    }
+
+    /// [`RateGate::admit`] for a request that counts as `tokens` against the rate (a webhook
+    /// post of several records, where the receiver counts records). More tokens than the
+    /// bucket holds take a full bucket.
+    pub async fn admit_n(&self, tokens: u32) -> (OwnedSemaphorePermit, Duration) {
         let permit = self.in_flight.clone().acquire_owned().await.expect("semaphore never closes");
         let started = Instant::now();
         loop {
@@ -61,7 +77,9 @@ impl RateGate {
             }
         }
         if let Some(bucket) = &self.bucket {
-            bucket.until_ready().await;
+            let tokens = NonZeroU32::new(tokens.clamp(1, self.capacity)).expect("at least one");
+            // Within the capacity by the clamp, so the bucket can always grant it.
+            let _ = bucket.until_n_ready(tokens).await;
         }
         (permit, started.elapsed())
     }
@@ -97,6 +115,21 @@ mod tests {
         }
         // 5 at once, then 5 more at 20 ms each.
         assert!(started.elapsed() >= Duration::from_millis(90), "{:?}", started.elapsed());
+    }
+
+    #[tokio::test]
+    async fn a_weighted_admission_takes_its_tokens_and_never_more_than_the_bucket() {
+        // 10 a second, a burst of 10 with one left unused: 9 at once.
+        let gate = RateGate::new(Some(10.0), 10, 4);
+        assert_eq!(RateGate::usable_burst(10), 9);
+        let started = Instant::now();
+        drop(gate.admit_n(9).await);
+        assert!(started.elapsed() < Duration::from_millis(80), "the burst is there at once");
+        // The next 5 tokens take 500 ms to come back; 50 tokens are clamped to the bucket's 9.
+        drop(gate.admit_n(5).await);
+        assert!(started.elapsed() >= Duration::from_millis(450), "{:?}", started.elapsed());
+        let clamped = tokio::time::timeout(Duration::from_secs(5), gate.admit_n(50)).await;
+        assert!(clamped.is_ok(), "an admission larger than the bucket still completes");
     }
 
     #[tokio::test]

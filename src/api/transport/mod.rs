@@ -118,6 +118,10 @@ pub struct Response {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NoAnswer {
     pub message: String,
+    /// Whether the request may have reached the server: only a connection that failed before
+    /// it was made sent nothing for sure. A caller that must not send twice (a webhook) cannot
+    /// retry the rest.
+    pub may_have_arrived: bool,
 }
 
 /// What the caller makes of one attempt.
@@ -180,19 +184,46 @@ impl Transport {
         config: TransportConfig,
         gates: &Gates,
     ) -> Result<Transport, String> {
+        let fingerprint = credential.as_ref().map_or(0, |c| c.fingerprint);
+        Transport::with_gate(host, fingerprint, credential, config, gates)
+    }
+
+    /// A transport that waits at the gate named `gate`, whatever its credential: for limits a
+    /// server counts over several credentials (Clay's rate, per workspace, binds every webhook).
+    pub fn shared(
+        gate: &str,
+        credential: Option<Credential>,
+        config: TransportConfig,
+        gates: &Gates,
+    ) -> Result<Transport, String> {
+        Transport::with_gate(gate, 0, credential, config, gates)
+    }
+
+    fn with_gate(
+        host: &str,
+        fingerprint: u64,
+        credential: Option<Credential>,
+        config: TransportConfig,
+        gates: &Gates,
+    ) -> Result<Transport, String> {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("hgsql/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        let fingerprint = credential.as_ref().map_or(0, |c| c.fingerprint);
         let gate = gates.gate(host, fingerprint, || RateGate::new(config.rate, config.burst, config.max_in_flight));
         Ok(Transport { http, gate, config, credential, rate_headers: Mutex::default() })
     }
 
     pub fn config(&self) -> &TransportConfig {
         &self.config
+    }
+
+    /// The gate this transport waits at (shared with every transport of its host and
+    /// credential, or of its named gate).
+    pub fn gate(&self) -> &Arc<RateGate> {
+        &self.gate
     }
 
     /// The rate-limit headers of the last answer.
@@ -210,15 +241,35 @@ impl Transport {
         &self,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
         meter: &dyn Meter,
+        read: impl FnMut(Result<Response, NoAnswer>) -> Verdict<T, E>,
+    ) -> Result<T, SendError<E>> {
+        self.send_prepared(1, std::future::ready(Ok(())), build, meter, read).await
+    }
+
+    /// [`Transport::send`] for a request that counts as `tokens` against the rate (a webhook
+    /// post of several records, where the receiver counts records), with `prepare` awaited
+    /// once, after the first admission and before a byte leaves. A caller that must record
+    /// what it is about to send (the webhook ledger's claim) does it there, so nothing still
+    /// waiting for the rate is recorded as sent; when `prepare` fails, nothing is sent.
+    pub async fn send_prepared<T, E>(
+        &self,
+        tokens: u32,
+        prepare: impl Future<Output = Result<(), E>>,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+        meter: &dyn Meter,
         mut read: impl FnMut(Result<Response, NoAnswer>) -> Verdict<T, E>,
     ) -> Result<T, SendError<E>> {
         let policy = &self.config.retry;
         let mut started: Option<Instant> = None;
         let mut waits = policy.waits();
         let mut attempts = 0u32;
+        let mut prepare = Some(prepare);
         loop {
             attempts += 1;
-            let (_permit, rate_wait) = self.gate.admit().await;
+            let (_permit, rate_wait) = self.gate.admit_n(tokens).await;
+            if let Some(prepare) = prepare.take() {
+                prepare.await.map_err(SendError::Failed)?;
+            }
             let began = *started.get_or_insert_with(Instant::now);
             meter.sent(attempts > 1, rate_wait);
             let left = policy.max_total.saturating_sub(began.elapsed()).max(Duration::from_millis(100));
@@ -304,7 +355,7 @@ fn without_url(error: reqwest::Error) -> NoAnswer {
         message.push_str(&cause.to_string());
         source = cause.source();
     }
-    NoAnswer { message }
+    NoAnswer { message, may_have_arrived: !error.is_connect() }
 }
 
 /// A header's leading number: `25`, `25, 25;w=1` and `0.5` all read.
