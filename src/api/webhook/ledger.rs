@@ -4,9 +4,14 @@
 //! answer) the ledger knows the row may have arrived, and a rerun never sends it blindly again.
 //!
 //! It lives under `$XDG_STATE_HOME/hgsql/`, apart from the response cache: `cache clear` must
-//! not forget what was sent. Several processes may share it: a claim is a row of its own, so
-//! two runs cannot both claim one key, and `pending` rows of a run whose process is gone become
-//! `unknown` when the next run opens the destination.
+//! not forget what was sent. Several processes may share it: a claim is a row of its own, made
+//! in a transaction that reads the key's state afresh, so two runs cannot both claim one key,
+//! and `pending` rows of a run whose process is gone become `unknown` when the next run opens
+//! the destination.
+//!
+//! Per destination it also counts the rows that may have reached the receiver (claimed, less
+//! those refused or never delivered): a receiver's lifetime cap (Clay's 50,000 rows) is checked
+//! against it inside the claim, so no run, and no two runs together, pass it.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -26,6 +31,9 @@ pub enum State {
     Rejected,
     /// The body may have arrived, but no answer did (a reset after sending, a crash).
     Unknown,
+    /// Not delivered: the receiver kept answering 429 or 5xx, refused the destination (a bad
+    /// token), or the run stopped first. It goes again on the next run.
+    Failed,
 }
 
 impl State {
@@ -35,6 +43,7 @@ impl State {
             State::Sent => "sent",
             State::Rejected => "rejected",
             State::Unknown => "unknown",
+            State::Failed => "failed",
         }
     }
 
@@ -43,6 +52,7 @@ impl State {
             "sent" => State::Sent,
             "rejected" => State::Rejected,
             "pending" => State::Pending,
+            "failed" => State::Failed,
             _ => State::Unknown,
         }
     }
@@ -59,6 +69,37 @@ pub struct Entry {
     pub attempts: u32,
     /// When it was accepted (unix seconds).
     pub sent_at: Option<i64>,
+    /// Whether a process other than this one holds it `pending` and still runs.
+    pub held_elsewhere: bool,
+}
+
+/// An entry with the row last sent for its key (the JSON object, as sent).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub entry: Entry,
+    pub payload: String,
+}
+
+/// A row to claim: its key, the hash of its content and the JSON object to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claim {
+    pub key: String,
+    pub hash: String,
+    pub payload: String,
+}
+
+/// How a claim of one row went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Claimed {
+    /// Marked `pending` and committed: it may be sent now.
+    Yes,
+    /// Another run that still runs holds it.
+    Held,
+    /// Its entry changed since it was looked at (another run settled it), and `still_to_send`
+    /// says no.
+    Settled,
+    /// The destination's `max_rows` would be passed.
+    OverCap,
 }
 
 /// How one send ended, to record.
@@ -90,12 +131,17 @@ pub fn default_ledger_file() -> PathBuf {
         .join("webhooks.sqlite")
 }
 
+/// The layout's version (`PRAGMA user_version`): a ledger of another layout is refused, not
+/// misread.
+const VERSION: i64 = 1;
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS deliveries (
     destination  TEXT NOT NULL,     -- sha256 of the target URL, never the URL
     row_key      TEXT NOT NULL,
     payload_hash TEXT NOT NULL,
-    state        TEXT NOT NULL,     -- pending | sent | rejected | unknown
+    payload      TEXT NOT NULL,     -- the JSON object last sent for the key
+    state        TEXT NOT NULL,     -- pending | sent | rejected | unknown | failed
     http_status  INTEGER,
     error        TEXT,
     attempts     INTEGER NOT NULL,
@@ -105,6 +151,10 @@ CREATE TABLE IF NOT EXISTS deliveries (
     PRIMARY KEY (destination, row_key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS deliveries_by_state ON deliveries (destination, state);
+CREATE TABLE IF NOT EXISTS destinations (
+    destination  TEXT PRIMARY KEY,
+    submitted    INTEGER NOT NULL   -- rows that may have reached the receiver
+) WITHOUT ROWID;
 ";
 
 /// The ledger file, open.
@@ -148,6 +198,17 @@ impl Ledger {
             .and_then(|()| connection.pragma_update(None, "synchronous", "FULL"))
             .and_then(|()| connection.execute_batch(SCHEMA))
             .map_err(|e| fail(format!("not a usable hgsql ledger ({e})")))?;
+        let version: i64 =
+            connection.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| fail(e.to_string()))?;
+        match version {
+            0 => connection.pragma_update(None, "user_version", VERSION).map_err(|e| fail(e.to_string()))?,
+            VERSION => {}
+            other => {
+                return Err(fail(format!(
+                    "it is of layout {other}, this hgsql reads layout {VERSION}; use the hgsql that wrote it"
+                )));
+            }
+        }
         Ok(Ledger { path: path.to_path_buf(), connection: Mutex::new(connection) })
     }
 
@@ -187,92 +248,123 @@ impl Ledger {
         Ok(recovered)
     }
 
-    /// What the ledger holds for `keys` of `destination`.
+    /// What the ledger holds for `keys` of `destination`, in one read transaction.
     pub fn lookup(&self, destination: &str, keys: &[String]) -> Result<HashMap<String, Entry>, LedgerError> {
-        let connection = self.connection();
-        let mut statement = connection
-            .prepare_cached(
-                "SELECT row_key, payload_hash, state, http_status, error, attempts, sent_at FROM deliveries \
-                 WHERE destination = ?1 AND row_key = ?2",
-            )
-            .map_err(|e| self.fail(e))?;
-        let mut found = HashMap::new();
-        for key in keys {
-            let entry =
-                statement.query_row(params![destination, key], read_entry).optional().map_err(|e| self.fail(e))?;
-            if let Some(entry) = entry {
-                found.insert(key.clone(), entry);
-            }
-        }
-        Ok(found)
-    }
-
-    /// Every entry of `destination`, by key.
-    pub fn entries(&self, destination: &str) -> Result<Vec<Entry>, LedgerError> {
-        let connection = self.connection();
-        let mut statement = connection
-            .prepare(
-                "SELECT row_key, payload_hash, state, http_status, error, attempts, sent_at FROM deliveries \
-                 WHERE destination = ?1 ORDER BY row_key",
-            )
-            .map_err(|e| self.fail(e))?;
-        statement.query_map([destination], read_entry).and_then(|rows| rows.collect()).map_err(|e| self.fail(e))
-    }
-
-    /// Rows of `destination` accepted so far, over every run (a receiver's lifetime cap counts them).
-    pub fn sent_count(&self, destination: &str) -> Result<u64, LedgerError> {
-        let connection = self.connection();
-        connection
-            .query_row(
-                "SELECT count(*) FROM deliveries WHERE destination = ?1 AND state = 'sent'",
-                [destination],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|n| n as u64)
-            .map_err(|e| self.fail(e))
-    }
-
-    /// Claims `rows` (key, payload hash) as `pending` for this process, in one transaction,
-    /// committed before this returns: only then may they be sent. A key another live process
-    /// holds `pending` is not claimed; the keys claimed are returned.
-    pub fn claim(&self, destination: &str, rows: &[(String, String)]) -> Result<Vec<String>, LedgerError> {
         let mut connection = self.connection();
-        let pid = i64::from(std::process::id());
         let transaction = connection.transaction().map_err(|e| self.fail(e))?;
-        let mut claimed = Vec::new();
+        let mut found = HashMap::new();
         {
-            let mut held = transaction
-                .prepare_cached("SELECT state, run_pid FROM deliveries WHERE destination = ?1 AND row_key = ?2")
+            let mut statement = transaction
+                .prepare_cached(&format!(
+                    "SELECT {ENTRY_COLUMNS} FROM deliveries WHERE destination = ?1 AND row_key = ?2"
+                ))
                 .map_err(|e| self.fail(e))?;
-            let mut upsert = transaction
-                .prepare_cached(
-                    "INSERT INTO deliveries (destination, row_key, payload_hash, state, attempts, updated_at, run_pid) \
-                     VALUES (?1, ?2, ?3, 'pending', 1, ?4, ?5) \
-                     ON CONFLICT (destination, row_key) DO UPDATE SET payload_hash = ?3, state = 'pending', \
-                     http_status = NULL, error = NULL, attempts = attempts + 1, updated_at = ?4, run_pid = ?5",
-                )
-                .map_err(|e| self.fail(e))?;
-            for (key, hash) in rows {
-                let current: Option<(String, i64)> = held
-                    .query_row(params![destination, key], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()
-                    .map_err(|e| self.fail(e))?;
-                if let Some((state, owner)) = current
-                    && state == "pending"
-                    && owner != pid
-                    && alive(owner)
-                {
-                    continue;
+            for key in keys {
+                let entry =
+                    statement.query_row(params![destination, key], read_entry).optional().map_err(|e| self.fail(e))?;
+                if let Some(entry) = entry {
+                    found.insert(key.clone(), entry);
                 }
-                upsert.execute(params![destination, key, hash, now(), pid]).map_err(|e| self.fail(e))?;
-                claimed.push(key.clone());
             }
         }
         transaction.commit().map_err(|e| self.fail(e))?;
-        Ok(claimed)
+        Ok(found)
     }
 
-    /// Records how the sends of `outcomes` ended, in one transaction.
+    /// Every entry of `destination` with the row last sent for it, by key.
+    pub fn records(&self, destination: &str) -> Result<Vec<Record>, LedgerError> {
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare(&format!(
+                "SELECT {ENTRY_COLUMNS}, payload FROM deliveries WHERE destination = ?1 ORDER BY row_key"
+            ))
+            .map_err(|e| self.fail(e))?;
+        statement
+            .query_map([destination], |row| Ok(Record { entry: read_entry(row)?, payload: row.get(8)? }))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.fail(e))
+    }
+
+    /// How many entries of `destination` are in each state.
+    pub fn states(&self, destination: &str) -> Result<Vec<(State, u64)>, LedgerError> {
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare("SELECT state, count(*) FROM deliveries WHERE destination = ?1 GROUP BY state ORDER BY state")
+            .map_err(|e| self.fail(e))?;
+        statement
+            .query_map([destination], |r| Ok((State::parse(&r.get::<_, String>(0)?), r.get::<_, i64>(1)? as u64)))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.fail(e))
+    }
+
+    /// Rows of `destination` that may have reached the receiver, over every run: what a
+    /// receiver's lifetime cap is checked against.
+    pub fn submitted(&self, destination: &str) -> Result<u64, LedgerError> {
+        let connection = self.connection();
+        submitted(&connection, destination).map_err(|e| self.fail(e))
+    }
+
+    /// Claims `rows` as `pending` for this process, in one transaction committed before this
+    /// returns: only then may they be sent. Each key's entry is read afresh inside it: a key
+    /// another live process holds is [`Claimed::Held`]; one whose entry `still_to_send` no
+    /// longer wants (another run sent it meanwhile) is [`Claimed::Settled`]; past `max_rows`
+    /// rows that may have reached the receiver, [`Claimed::OverCap`].
+    pub fn claim(
+        &self,
+        destination: &str,
+        rows: &[Claim],
+        still_to_send: &dyn Fn(&Entry, &str) -> bool,
+        max_rows: Option<u64>,
+    ) -> Result<Vec<Claimed>, LedgerError> {
+        let mut connection = self.connection();
+        let pid = i64::from(std::process::id());
+        let transaction =
+            connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(|e| self.fail(e))?;
+        let mut outcomes = Vec::with_capacity(rows.len());
+        let mut submitted_now = submitted(&transaction, destination).map_err(|e| self.fail(e))?;
+        let mut added = 0u64;
+        {
+            let mut current = transaction
+                .prepare_cached(&format!(
+                    "SELECT {ENTRY_COLUMNS} FROM deliveries WHERE destination = ?1 AND row_key = ?2"
+                ))
+                .map_err(|e| self.fail(e))?;
+            let mut upsert = transaction
+                .prepare_cached(
+                    "INSERT INTO deliveries (destination, row_key, payload_hash, payload, state, attempts, updated_at, run_pid) \
+                     VALUES (?1, ?2, ?3, ?4, 'pending', 1, ?5, ?6) \
+                     ON CONFLICT (destination, row_key) DO UPDATE SET payload_hash = ?3, payload = ?4, state = 'pending', \
+                     http_status = NULL, error = NULL, attempts = attempts + 1, updated_at = ?5, run_pid = ?6",
+                )
+                .map_err(|e| self.fail(e))?;
+            for row in rows {
+                let entry = current
+                    .query_row(params![destination, row.key], read_entry)
+                    .optional()
+                    .map_err(|e| self.fail(e))?;
+                let outcome = match &entry {
+                    Some(entry) if entry.held_elsewhere => Claimed::Held,
+                    Some(entry) if !still_to_send(entry, &row.hash) => Claimed::Settled,
+                    _ if max_rows.is_some_and(|max| submitted_now >= max) => Claimed::OverCap,
+                    _ => {
+                        upsert
+                            .execute(params![destination, row.key, row.hash, row.payload, now(), pid])
+                            .map_err(|e| self.fail(e))?;
+                        submitted_now += 1;
+                        added += 1;
+                        Claimed::Yes
+                    }
+                };
+                outcomes.push(outcome);
+            }
+            count_submitted(&transaction, destination, added as i64).map_err(|e| self.fail(e))?;
+        }
+        transaction.commit().map_err(|e| self.fail(e))?;
+        Ok(outcomes)
+    }
+
+    /// Records how the sends of `outcomes` ended, in one transaction. Rows the receiver
+    /// refused or never got (rejected, failed) no longer count toward its cap.
     pub fn settle(&self, destination: &str, outcomes: &[Settled]) -> Result<(), LedgerError> {
         let mut connection = self.connection();
         let transaction = connection.transaction().map_err(|e| self.fail(e))?;
@@ -297,20 +389,48 @@ impl Ledger {
                     ])
                     .map_err(|e| self.fail(e))?;
             }
+            let refused = outcomes.iter().filter(|o| matches!(o.state, State::Rejected | State::Failed)).count();
+            count_submitted(&transaction, destination, -(refused as i64)).map_err(|e| self.fail(e))?;
         }
         transaction.commit().map_err(|e| self.fail(e))
     }
 }
 
+/// The columns [`read_entry`] reads, in its order.
+const ENTRY_COLUMNS: &str = "row_key, payload_hash, state, http_status, error, attempts, sent_at, run_pid";
+
+fn submitted(connection: &Connection, destination: &str) -> rusqlite::Result<u64> {
+    connection
+        .query_row("SELECT submitted FROM destinations WHERE destination = ?1", [destination], |r| r.get::<_, i64>(0))
+        .optional()
+        .map(|n| n.unwrap_or(0).max(0) as u64)
+}
+
+fn count_submitted(connection: &Connection, destination: &str, change: i64) -> rusqlite::Result<()> {
+    if change == 0 {
+        return Ok(());
+    }
+    connection
+        .execute(
+            "INSERT INTO destinations (destination, submitted) VALUES (?1, max(?2, 0)) \
+             ON CONFLICT (destination) DO UPDATE SET submitted = max(submitted + ?2, 0)",
+            params![destination, change],
+        )
+        .map(|_| ())
+}
+
 fn read_entry(row: &rusqlite::Row) -> rusqlite::Result<Entry> {
+    let state = State::parse(&row.get::<_, String>(2)?);
+    let owner: i64 = row.get(7)?;
     Ok(Entry {
         key: row.get(0)?,
         payload_hash: row.get(1)?,
-        state: State::parse(&row.get::<_, String>(2)?),
+        state,
         http_status: row.get::<_, Option<i64>>(3)?.map(|s| s as u16),
         error: row.get(4)?,
         attempts: row.get::<_, i64>(5)? as u32,
         sent_at: row.get(6)?,
+        held_elsewhere: state == State::Pending && owner != i64::from(std::process::id()) && alive(owner),
     })
 }
 
@@ -318,8 +438,16 @@ fn read_entry(row: &rusqlite::Row) -> rusqlite::Result<Entry> {
 mod tests {
     use super::*;
 
-    fn rows(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, h)| (k.to_string(), h.to_string())).collect()
+    fn rows(pairs: &[(&str, &str)]) -> Vec<Claim> {
+        pairs
+            .iter()
+            .map(|(k, h)| Claim { key: k.to_string(), hash: h.to_string(), payload: format!("{{\"k\":\"{k}\"}}") })
+            .collect()
+    }
+
+    /// Claims unless the key was sent with this payload (what `resend 'changed'` wants).
+    fn unless_sent(entry: &Entry, hash: &str) -> bool {
+        !(entry.state == State::Sent && entry.payload_hash == hash)
     }
 
     fn settled(key: &str, state: State) -> Settled {
@@ -331,7 +459,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state/hgsql/webhooks.sqlite");
         let ledger = Ledger::open(&path).unwrap();
-        assert_eq!(ledger.claim("d1", &rows(&[("a", "h1"), ("b", "h2")])).unwrap(), ["a", "b"]);
+        let claimed = ledger.claim("d1", &rows(&[("a", "h1"), ("b", "h2")]), &unless_sent, None).unwrap();
+        assert_eq!(claimed, [Claimed::Yes, Claimed::Yes]);
         drop(ledger);
         // Another connection (as another process would) sees the claims at once.
         let again = Ledger::open(&path).unwrap();
@@ -358,31 +487,69 @@ mod tests {
             (State::Sent, State::Rejected, Some(422))
         );
         assert!(found["a"].sent_at.is_some() && found["b"].sent_at.is_none());
-        assert_eq!(again.sent_count("d1").unwrap(), 1);
-        assert_eq!(again.sent_count("d2").unwrap(), 0, "destinations are apart");
+        assert_eq!(again.submitted("d1").unwrap(), 1, "the rejected row never counted toward a cap");
+        assert_eq!(again.submitted("d2").unwrap(), 0, "destinations are apart");
         // A second claim counts the attempt and takes the new payload.
-        again.claim("d1", &rows(&[("b", "h3")])).unwrap();
+        again.claim("d1", &rows(&[("b", "h3")]), &unless_sent, None).unwrap();
         let b = &again.lookup("d1", &["b".into()]).unwrap()["b"];
         assert_eq!((b.attempts, b.payload_hash.as_str(), b.state), (2, "h3", State::Pending));
+        let records = again.records("d1").unwrap();
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[1].payload, "{\"k\":\"b\"}");
+        assert_eq!(again.states("d1").unwrap(), [(State::Pending, 1), (State::Sent, 1)]);
+    }
+
+    #[test]
+    fn a_claim_reads_the_entry_afresh_and_never_passes_the_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("w.sqlite")).unwrap();
+        ledger.claim("d", &rows(&[("a", "h")]), &unless_sent, None).unwrap();
+        ledger.settle("d", &[settled("a", State::Sent)]).unwrap();
+        // Looked at before it was sent, claimed after: the fresh read says it is done.
+        let claimed =
+            ledger.claim("d", &rows(&[("a", "h"), ("b", "h"), ("c", "h"), ("d", "h")]), &unless_sent, Some(3));
+        assert_eq!(claimed.unwrap(), [Claimed::Settled, Claimed::Yes, Claimed::Yes, Claimed::OverCap]);
+        assert_eq!(ledger.submitted("d").unwrap(), 3);
+        // A row refused by the receiver frees its place.
+        ledger
+            .settle("d", &[Settled { key: "b".into(), state: State::Failed, http_status: Some(503), error: None }])
+            .unwrap();
+        assert_eq!(ledger.claim("d", &rows(&[("d", "h")]), &unless_sent, Some(3)).unwrap(), [Claimed::Yes]);
+        assert_eq!(ledger.claim("d", &rows(&[("e", "h")]), &unless_sent, Some(3)).unwrap(), [Claimed::OverCap]);
     }
 
     #[test]
     fn pending_rows_of_a_gone_process_become_unknown_and_a_live_claim_is_left_alone() {
         let dir = tempfile::tempdir().unwrap();
         let ledger = Ledger::open(&dir.path().join("w.sqlite")).unwrap();
-        ledger.claim("d", &rows(&[("mine", "h")])).unwrap();
-        // A claim of a process that no longer runs (pid beyond the kernel's range).
-        ledger
-            .connection()
-            .execute(
-                "INSERT INTO deliveries (destination, row_key, payload_hash, state, attempts, updated_at, run_pid) \
-                 VALUES ('d', 'theirs', 'h', 'pending', 1, 0, 999999999)",
-                [],
-            )
-            .unwrap();
+        ledger.claim("d", &rows(&[("mine", "h")]), &unless_sent, None).unwrap();
+        // A claim of a process that no longer runs (pid beyond the kernel's range), and one of a
+        // process that runs (pid 1).
+        for (key, pid) in [("theirs", 999_999_999), ("live", 1)] {
+            ledger
+                .connection()
+                .execute(
+                    "INSERT INTO deliveries (destination, row_key, payload_hash, payload, state, attempts, updated_at, run_pid) \
+                     VALUES ('d', ?1, 'h', '{}', 'pending', 1, 0, ?2)",
+                    params![key, pid],
+                )
+                .unwrap();
+        }
         assert_eq!(ledger.recover("d").unwrap(), 1);
-        let found = ledger.lookup("d", &["mine".into(), "theirs".into()]).unwrap();
+        let found = ledger.lookup("d", &["mine".into(), "theirs".into(), "live".into()]).unwrap();
         assert_eq!((found["mine"].state, found["theirs"].state), (State::Pending, State::Unknown));
         assert!(found["theirs"].error.as_deref().unwrap().contains("ended before an answer"));
+        assert!(found["live"].held_elsewhere && !found["mine"].held_elsewhere);
+        assert_eq!(ledger.claim("d", &rows(&[("live", "h")]), &|_, _| true, None).unwrap(), [Claimed::Held]);
+    }
+
+    #[test]
+    fn a_ledger_of_another_layout_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.sqlite");
+        drop(Ledger::open(&path).unwrap());
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", 7).unwrap();
+        let refused = Ledger::open(&path).unwrap_err().to_string();
+        assert!(refused.contains("layout 7") && refused.contains("w.sqlite"), "{refused}");
     }
 }

@@ -1,7 +1,9 @@
 //! Whether a row goes out, given what the ledger says of its key: `resend` (`never`, the
 //! default: a key accepted once is not sent again; `changed`: again when its payload changed;
 //! `always`), `on_unknown` (`skip`, the default: a row whose earlier outcome was lost is not
-//! sent again, so nothing arrives twice; `resend`) and `retry_rejected` (`false`).
+//! sent again, so nothing arrives twice; `resend`) and `retry_rejected` (`false`: a row the
+//! receiver refused goes again only once its content changed). A row that was never delivered
+//! (`failed`) always goes again.
 
 use super::ledger::{Entry, State};
 
@@ -37,6 +39,8 @@ pub enum Skip {
     Rejected,
     /// Its earlier outcome was lost, and `on_unknown` is `skip`.
     Unknown,
+    /// Another run, still running, is sending it.
+    Held,
 }
 
 /// What to do with one row.
@@ -52,14 +56,18 @@ impl Policy {
     /// [`recover`](super::ledger::Ledger::recover) found alive; the claim decides between them.
     pub fn decide(&self, entry: Option<&Entry>, payload_hash: &str) -> Decision {
         let Some(entry) = entry else { return Decision::Send };
+        if entry.held_elsewhere {
+            return Decision::Skip(Skip::Held);
+        }
         match entry.state {
             State::Sent => match self.resend {
                 Resend::Always => Decision::Send,
                 Resend::Changed if entry.payload_hash != payload_hash => Decision::Send,
                 _ => Decision::Skip(Skip::AlreadySent),
             },
-            State::Rejected if self.retry_rejected => Decision::Send,
+            State::Rejected if self.retry_rejected || entry.payload_hash != payload_hash => Decision::Send,
             State::Rejected => Decision::Skip(Skip::Rejected),
+            State::Failed => Decision::Send,
             State::Unknown | State::Pending => match self.on_unknown {
                 OnUnknown::Resend => Decision::Send,
                 OnUnknown::Skip => Decision::Skip(Skip::Unknown),
@@ -81,6 +89,7 @@ mod tests {
             error: None,
             attempts: 1,
             sent_at: None,
+            held_elsewhere: false,
         }
     }
 
@@ -92,6 +101,11 @@ mod tests {
         assert_eq!(policy.decide(Some(&entry(State::Sent, "h")), "other"), Decision::Skip(Skip::AlreadySent));
         assert_eq!(policy.decide(Some(&entry(State::Unknown, "h")), "h"), Decision::Skip(Skip::Unknown));
         assert_eq!(policy.decide(Some(&entry(State::Rejected, "h")), "h"), Decision::Skip(Skip::Rejected));
+        assert_eq!(policy.decide(Some(&entry(State::Rejected, "h")), "fixed"), Decision::Send, "a corrected row goes");
+        assert_eq!(policy.decide(Some(&entry(State::Failed, "h")), "h"), Decision::Send, "never delivered");
+        let held = Entry { held_elsewhere: true, ..entry(State::Pending, "h") };
+        let anything = Policy { resend: Resend::Always, on_unknown: OnUnknown::Resend, retry_rejected: true };
+        assert_eq!(anything.decide(Some(&held), "h"), Decision::Skip(Skip::Held), "another run is sending it");
     }
 
     #[test]
