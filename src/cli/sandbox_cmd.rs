@@ -79,6 +79,10 @@ pub struct SandboxArgs {
     /// answer: the rows arrived, the sender cannot know it.
     #[arg(long, default_value_t = 0.0)]
     webhook_lost_rate: f64,
+    /// Rows a second the webhook receivers take together, as Clay does (0 = no limit); over it,
+    /// a 429 with Retry-After.
+    #[arg(long, default_value_t = sandbox::webhook::ROWS_PER_SECOND)]
+    webhook_rate: f64,
     /// Write the data set as Parquet files into DIR and exit instead of serving.
     #[arg(long, value_name = "DIR")]
     dump: Option<PathBuf>,
@@ -138,6 +142,7 @@ pub async fn run(args: SandboxArgs) -> ExitCode {
         },
         rest_rate: (args.rest_rate > 0.0).then_some(args.rest_rate),
         webhook_lost_rate: args.webhook_lost_rate,
+        webhook_rate: (args.webhook_rate > 0.0).then_some(args.webhook_rate),
     };
     let sandbox = match Sandbox::start(config).await {
         Ok(sandbox) => sandbox,
@@ -155,7 +160,12 @@ pub async fn run(args: SandboxArgs) -> ExitCode {
         eprintln!("v2 at {} (key: hg_v2_ and the v1 key)", sandbox.base_url_v2());
     }
     eprintln!("a generic REST API for HTTP tables at {}", sandbox.rest_url());
-    eprintln!("Clay-like webhooks at {} (any ID)", sandbox.webhook_url("ID"));
+    eprintln!(
+        "Clay-like webhooks at {} or {} (any ID; token {})",
+        sandbox.webhook_url("ID"),
+        sandbox.clay_webhook_url("ID"),
+        sandbox::webhook::TOKEN
+    );
     eprintln!("counters at {}/__sandbox/stats; Ctrl-C stops", sandbox.root_url());
     let _ = tokio::signal::ctrl_c().await;
     sandbox.stop();

@@ -80,6 +80,9 @@ pub struct SandboxConfig {
     /// Share (0–1) of accepted webhook posts whose connection is reset before the answer: the
     /// rows arrived, the sender cannot know it.
     pub webhook_lost_rate: f64,
+    /// Rows a second the webhook receivers take together (Clay's 10, by default, with a burst of
+    /// 20); `None` for no limit.
+    pub webhook_rate: Option<f64>,
 }
 
 /// The API versions a sandbox serves.
@@ -128,6 +131,7 @@ impl Default for SandboxConfig {
             v2: v2::Quirks::default(),
             rest_rate: None,
             webhook_lost_rate: 0.0,
+            webhook_rate: Some(webhook::ROWS_PER_SECOND),
         }
     }
 }
@@ -258,6 +262,12 @@ impl Sandbox {
     /// `http://127.0.0.1:PORT/webhook/ID`: a Clay-like webhook receiver (`webhook.rs`).
     pub fn webhook_url(&self, id: &str) -> String {
         format!("http://{}{}{id}", self.addr, webhook::WEBHOOK_PATH)
+    }
+
+    /// The same receiver as [`Sandbox::webhook_url`] at the path of a Clay table's webhook
+    /// (`/v3/sources/webhook/pull-in-data-from-a-webhook-ID`), as a Clay table shows it.
+    pub fn clay_webhook_url(&self, id: &str) -> String {
+        format!("http://{}{}{id}", self.addr, webhook::CLAY_PATH)
     }
 
     /// The rows webhook `id` has kept, in arrival order.

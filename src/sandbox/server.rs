@@ -64,7 +64,7 @@ impl App {
             faults: Faults::new(config.seed, config.fault_rate, &config.fault_kinds, config.latency, config.jitter),
             stats: Stats::default(),
             rest: Rest::new(config.rest_rate),
-            webhooks: Webhooks::default(),
+            webhooks: Webhooks::new(config.webhook_rate),
             lost: Mutex::new(rand::SeedableRng::seed_from_u64(config.seed ^ 0x1057)),
             config,
         }
@@ -114,7 +114,9 @@ async fn api(
     if uri.path().starts_with(rest::REST_PATH) {
         return serve_rest(&app, reset, &method, &uri, &headers, body).await;
     }
-    if let Some(id) = uri.path().strip_prefix(webhook::WEBHOOK_PATH) {
+    if let Some(id) =
+        uri.path().strip_prefix(webhook::WEBHOOK_PATH).or_else(|| uri.path().strip_prefix(webhook::CLAY_PATH))
+    {
         return serve_webhook(&app, reset, &method, id, &headers, body).await;
     }
     let route = Route::of(&app.config, uri.path());

@@ -6,8 +6,9 @@
 //! - **Auth.** `x-clay-webhook-auth: hook-token` is required; else a 401.
 //! - **Body.** `Content-Type: application/json` and a body that parses, else a 422. More than
 //!   100,000 bytes is a 413.
-//! - **Rate.** 10 rows a second with a burst of 20, counted in rows: a post the bucket cannot
-//!   hold whole is a 429 with `Retry-After: 1`, and none of its rows is kept.
+//! - **Rate.** 10 rows a second with a burst of 20, counted in rows over every webhook (Clay counts
+//!   per workspace): a post the bucket cannot hold whole is a 429 with `Retry-After: 1`, and
+//!   none of its rows is kept. Tests may set another rate, or none.
 //! - **Cap.** A webhook accepts 50,000 rows in its lifetime; a post past it is a 403.
 //! - **Faults.** The HG sandbox's faults, drawn before the body is read (so no row is kept), and
 //!   `lost_rate`: a share of accepted posts whose rows are kept but whose connection is then reset
@@ -27,6 +28,9 @@ use super::ratelimit::TokenBucket;
 
 /// Every webhook path starts with this.
 pub const WEBHOOK_PATH: &str = "/webhook/";
+/// Or with this, as a Clay table's webhook URL does; `/webhook/ID` and this path with the same ID
+/// reach the same receiver.
+pub const CLAY_PATH: &str = "/v3/sources/webhook/pull-in-data-from-a-webhook-";
 pub const TOKEN: &str = "hook-token";
 pub const AUTH_HEADER: &str = "x-clay-webhook-auth";
 pub const MAX_BODY_BYTES: usize = 100_000;
@@ -64,7 +68,7 @@ pub struct Webhooks {
 
 impl Default for Webhooks {
     fn default() -> Webhooks {
-        Webhooks { bucket: TokenBucket::new(Some(ROWS_PER_SECOND), BURST), hooks: Mutex::default() }
+        Webhooks::new(Some(ROWS_PER_SECOND))
     }
 }
 
@@ -75,6 +79,11 @@ pub struct Received {
 }
 
 impl Webhooks {
+    /// Receivers that take `rate` rows a second together (a burst of 20); `None` for no limit.
+    pub fn new(rate: Option<f64>) -> Webhooks {
+        Webhooks { bucket: TokenBucket::new(rate, BURST), hooks: Mutex::default() }
+    }
+
     /// The counters of every webhook, for `/__sandbox/stats` (under `webhooks`).
     pub fn to_json(&self) -> Value {
         let hooks = self.hooks.lock().expect("webhooks");
