@@ -18,6 +18,10 @@
 //! auth = "bearer"
 //! token = "…"              # secrets may be written here, never in SQL
 //! rate = "10/s"
+//!
+//! [webhooks.clay_leads]    # a webhook destination: TO 'webhook://clay_leads'
+//! url = "https://api.clay.com/v3/sources/webhook/…"
+//! token = "…"
 //! ```
 
 use std::fmt;
@@ -95,14 +99,39 @@ struct File {
     /// Named connections of HTTP tables (`'connection' 'crm'` reads `[http.crm]`).
     #[serde(default)]
     http: std::collections::BTreeMap<String, std::collections::BTreeMap<String, toml::Value>>,
+    /// Named webhook destinations (`TO 'webhook://clay_leads'` reads `[webhooks.clay_leads]`).
+    #[serde(default)]
+    webhooks: std::collections::BTreeMap<String, std::collections::BTreeMap<String, toml::Value>>,
 }
 
-/// The `[http.NAME]` sections of the config file: each an HTTP table's options (auth, token,
-/// rate, …) by name. They may hold secrets, so their debug text shows only the names.
+/// Named sections of the config file (`[http.NAME]`, `[webhooks.NAME]`): each a table's or a
+/// destination's options (url, token, rate, …) by name. They may hold secrets, so their debug
+/// text shows only the names.
 #[derive(Clone, Default, PartialEq)]
-pub struct HttpConnections(pub std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>);
+pub struct NamedOptions(pub std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>);
 
-impl fmt::Debug for HttpConnections {
+impl NamedOptions {
+    fn read(
+        sections: &std::collections::BTreeMap<String, std::collections::BTreeMap<String, toml::Value>>,
+    ) -> NamedOptions {
+        NamedOptions(
+            sections
+                .iter()
+                .map(|(name, options)| {
+                    let options = options
+                        .iter()
+                        .map(|(k, v)| {
+                            (k.to_ascii_lowercase(), v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                        })
+                        .collect();
+                    (name.clone(), options)
+                })
+                .collect(),
+        )
+    }
+}
+
+impl fmt::Debug for NamedOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list().entries(self.0.keys()).finish()
     }
@@ -145,7 +174,9 @@ pub struct Settings {
     pub max_attempts: Setting<u32>,
     pub timeout: Setting<Duration>,
     /// `[http.NAME]` sections, for HTTP tables.
-    pub http_connections: HttpConnections,
+    pub http_connections: NamedOptions,
+    /// `[webhooks.NAME]` sections, webhook destinations.
+    pub webhooks: NamedOptions,
 }
 
 /// The config file's default place: `$XDG_CONFIG_HOME/hgsql/config.toml`, else
@@ -266,20 +297,8 @@ impl Settings {
             page_size: from_file_or(chosen.page_size, 100, &in_file),
             max_attempts: from_file_or(chosen.max_attempts, 6, &in_file),
             timeout: from_file_or(chosen.timeout_seconds.map(Duration::from_secs), Duration::from_secs(10), &in_file),
-            http_connections: HttpConnections(
-                file.http
-                    .iter()
-                    .map(|(name, options)| {
-                        let options = options
-                            .iter()
-                            .map(|(k, v)| {
-                                (k.to_ascii_lowercase(), v.as_str().map_or_else(|| v.to_string(), str::to_string))
-                            })
-                            .collect();
-                        (name.clone(), options)
-                    })
-                    .collect(),
-            ),
+            http_connections: NamedOptions::read(&file.http),
+            webhooks: NamedOptions::read(&file.webhooks),
             profile,
             config_file,
         };
@@ -428,6 +447,17 @@ auth_scheme = "bare"
     fn the_key_never_shows_in_settings() {
         let s = resolve(Some(FILE), &[], Overrides::default()).unwrap();
         assert!(!format!("{s:?}").contains("file-key"));
+    }
+
+    #[test]
+    fn webhook_destinations_are_read_by_name_and_never_shown() {
+        let file = "[webhooks.clay_leads]\nurl = \"https://api.clay.com/v3/sources/webhook/s3cr3t\"\nToken = \"t0k\"\nbatch_size = 10\n";
+        let s = resolve(Some(file), &[], Overrides::default()).unwrap();
+        let leads = &s.webhooks.0["clay_leads"];
+        assert_eq!((leads["token"].as_str(), leads["batch_size"].as_str()), ("t0k", "10"));
+        assert!(leads["url"].ends_with("s3cr3t"));
+        let shown = format!("{s:?}");
+        assert!(shown.contains("clay_leads") && !shown.contains("s3cr3t") && !shown.contains("t0k"), "{shown}");
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod plan;
 pub mod sandbox;
 pub mod script;
 pub mod session;
+pub mod sink;
 pub mod tables;
 
 pub use session::{Session, SessionError};

@@ -48,11 +48,13 @@ pub struct Execution {
 
 use crate::api::HgClient;
 use crate::api::http::HttpContext;
+use crate::api::webhook::WebhookContext;
 use crate::atomic::PendingOutput;
 use crate::plan::{
     ApiOnProbeSide, ApiScanGuard, ExplainOnly, HgOptions, HgTable, HttpTableFactory, ScanOptions, ShareEnrichRequests,
 };
 use crate::script;
+use crate::sink::{SendNothing, WEBHOOK, WebhookFormatFactory, WebhookTable, WebhookTableFactory};
 
 /// The schema HG tables live in.
 pub const HG_SCHEMA: &str = "hg";
@@ -66,6 +68,9 @@ pub struct Session {
     client: Option<HgClient>,
     /// What the session's HTTP tables share (cache, rate gates, connections, counters).
     http: Arc<HttpContext>,
+    /// What the session's webhook destinations share (the delivery ledger, named
+    /// destinations, rate gates, the reports of runs).
+    webhooks: Arc<WebhookContext>,
     options: ScanOptions,
     /// A dry run: `COPY … TO` runs but its file is never put in place.
     dry_run: bool,
@@ -127,9 +132,37 @@ impl Session {
             }
             Err(_) => HttpContext::default(),
         };
-        let session = Session { ctx, client: client.ok(), http: Arc::new(http), options, dry_run };
+        let webhooks =
+            WebhookContext::new(crate::api::webhook::ledger::default_ledger_file(), Default::default(), dry_run);
+        let session =
+            Session { ctx, client: client.ok(), http: Arc::new(http), webhooks: Arc::new(webhooks), options, dry_run };
         session.register_http_factory();
+        session.register_webhook_factories();
         session
+    }
+
+    /// Sets what the session's webhook destinations share: the ledger file, the config file's
+    /// `[webhooks.NAME]` destinations, and whether this is a dry run. Tables created before
+    /// keep theirs.
+    pub fn set_webhook_context(&mut self, context: WebhookContext) {
+        self.dry_run = self.dry_run || context.dry_run;
+        self.webhooks = Arc::new(context);
+        self.register_webhook_factories();
+    }
+
+    /// What the session's webhook destinations share, with the reports of their runs.
+    pub fn webhooks(&self) -> &Arc<WebhookContext> {
+        &self.webhooks
+    }
+
+    fn register_webhook_factories(&self) {
+        let state = self.ctx.state_ref();
+        let mut state = state.write();
+        let format = Arc::new(WebhookFormatFactory::new(self.webhooks.clone()));
+        state.register_file_format(format, true).expect("the webhook format registers");
+        state
+            .table_factories_mut()
+            .insert(WEBHOOK.to_uppercase(), Arc::new(WebhookTableFactory::new(self.webhooks.clone())));
     }
 
     /// Sets what the session's HTTP tables share (`STORED AS HTTP`): its cache, refresh and
@@ -191,13 +224,21 @@ impl Session {
             }
         };
         let pending = atomic_copy(&mut statement);
+        self.name_webhook_columns(&mut statement).await;
+        let explaining = matches!(&statement, DFStatement::Explain(_));
         let explain_only = matches!(&statement, DFStatement::Explain(explain) if !explain.options.analyze);
+        // Typed webhook URLs are secrets: EXPLAIN's plan text would print them back.
+        let secrets = if explaining { typed_webhook_urls(&statement) } else { Vec::new() };
         let mut state = self.ctx.state();
         if explain_only {
             state.config_mut().set_extension(Arc::new(ExplainOnly::default()));
         }
+        if explaining {
+            // EXPLAIN ANALYZE runs the query, but a webhook sink only counts what would go.
+            state.config_mut().set_extension(Arc::new(SendNothing));
+        }
         let plan = state.statement_to_plan(statement).await?;
-        let frame = if explain_only {
+        let frame = if explaining {
             datafusion::dataframe::DataFrame::new(state, plan)
         } else {
             self.ctx.execute_logical_plan(plan).await?
@@ -213,8 +254,79 @@ impl Session {
             )),
             None => stream,
         };
+        let stream = if secrets.is_empty() { stream } else { redacting(stream, secrets) };
         Ok(Execution { schema, stream })
     }
+
+    /// `INSERT INTO t SELECT …` into a webhook table names the table's declared columns, which
+    /// the SELECT gives: the table's status columns (`_status`, …) are the ledger's, not the
+    /// INSERT's.
+    async fn name_webhook_columns(&self, statement: &mut DFStatement) {
+        use datafusion::sql::sqlparser::ast::{Ident, ObjectName, Statement, TableObject};
+        let inner = match statement {
+            DFStatement::Statement(inner) => inner,
+            DFStatement::Explain(explain) => match explain.statement.as_mut() {
+                DFStatement::Statement(inner) => inner,
+                _ => return,
+            },
+            _ => return,
+        };
+        let Statement::Insert(insert) = inner.as_mut() else { return };
+        let TableObject::TableName(name) = &insert.table else { return };
+        if !insert.columns.is_empty() {
+            return;
+        }
+        let Ok(provider) = self.ctx.table_provider(name.to_string()).await else { return };
+        if let Some(table) = provider.downcast_ref::<WebhookTable>() {
+            insert.columns = table
+                .declared_columns()
+                .into_iter()
+                .map(|c| ObjectName::from(vec![Ident::with_quote('"', c)]))
+                .collect();
+        }
+    }
+}
+
+/// The webhook URLs typed into `statement` (the target of a `COPY … STORED AS WEBHOOK`).
+fn typed_webhook_urls(statement: &DFStatement) -> Vec<String> {
+    match statement {
+        DFStatement::Explain(explain) => typed_webhook_urls(&explain.statement),
+        DFStatement::CopyTo(copy)
+            if copy.stored_as.as_deref().is_some_and(|f| f.eq_ignore_ascii_case(WEBHOOK))
+                && matches!(
+                    crate::api::webhook::Target::parse(&copy.target),
+                    Some(crate::api::webhook::Target::Url(_))
+                ) =>
+        {
+            vec![copy.target.clone()]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// `stream` with each of `secrets` in its text columns replaced by `***`.
+fn redacting(stream: SendableRecordBatchStream, secrets: Vec<String>) -> SendableRecordBatchStream {
+    use datafusion::arrow::array::{Array, ArrayRef, StringArray};
+    let schema = stream.schema();
+    let out_schema = schema.clone();
+    let redact = move |batch: RecordBatch| -> Result<RecordBatch, DataFusionError> {
+        let columns: Vec<ArrayRef> = batch
+            .columns()
+            .iter()
+            .map(|column| match column.as_any().downcast_ref::<StringArray>() {
+                Some(text) => Arc::new(
+                    text.iter()
+                        .map(|v| {
+                            v.map(|v| secrets.iter().fold(v.to_string(), |v, secret| v.replace(secret.as_str(), "***")))
+                        })
+                        .collect::<StringArray>(),
+                ) as ArrayRef,
+                None => column.clone(),
+            })
+            .collect();
+        Ok(RecordBatch::try_new(out_schema.clone(), columns)?)
+    };
+    Box::pin(RecordBatchStreamAdapter::new(schema, stream.map(move |batch| batch.and_then(&redact))))
 }
 
 /// Points a `COPY … TO` (also under `EXPLAIN ANALYZE`) at a temporary name beside its target,
@@ -225,6 +337,10 @@ fn atomic_copy(statement: &mut DFStatement) -> Option<PendingOutput> {
         DFStatement::Explain(explain) if explain.options.analyze => return atomic_copy(&mut explain.statement),
         _ => return None,
     };
+    // A webhook is not a file to put in place: its ledger keeps it whole instead.
+    if copy.stored_as.as_deref().is_some_and(|format| format.eq_ignore_ascii_case(WEBHOOK)) {
+        return None;
+    }
     let path = match copy.target.strip_prefix("file://") {
         Some(path) => path.to_string(),
         // Other stores (s3://…) are DataFusion's to handle; none is registered.

@@ -115,16 +115,21 @@ pub async fn list_tables(ctx: &SessionContext) -> RecordBatch {
             let mut names = schema.table_names();
             names.sort();
             for name in names {
-                let http = match schema.table(&name).await {
-                    Ok(Some(table)) => table.downcast_ref::<crate::plan::HttpTable>().map(|t| t.request()),
-                    _ => None,
-                };
+                let table = schema.table(&name).await.ok().flatten();
+                let http = table.as_ref().and_then(|t| t.downcast_ref::<crate::plan::HttpTable>()).map(|t| t.request());
+                let webhook =
+                    table.as_ref().and_then(|t| t.downcast_ref::<crate::sink::WebhookTable>()).map(|t| t.source());
                 let qualified = if schema_name == "public" { name } else { format!("{schema_name}.{name}") };
-                rows.push(match http {
-                    Some(request) => {
+                rows.push(match (http, webhook) {
+                    (Some(request), _) => {
                         [qualified, format!("HTTP {request}"), "an HTTP table (STORED AS HTTP)".to_string()]
                     }
-                    None => [qualified, "local".to_string(), "created in this session".to_string()],
+                    (None, Some(source)) => [
+                        qualified,
+                        source,
+                        "a webhook (STORED AS WEBHOOK): INSERT sends rows, SELECT reads its ledger".to_string(),
+                    ],
+                    (None, None) => [qualified, "local".to_string(), "created in this session".to_string()],
                 });
             }
         }
@@ -140,9 +145,13 @@ pub async fn describe(ctx: &SessionContext, table: &str) -> Result<RecordBatch> 
     }
     if !table.starts_with('\'')
         && let Ok(provider) = ctx.table_provider(table).await
-        && let Some(http) = provider.downcast_ref::<crate::plan::HttpTable>()
     {
-        return Ok(text_batch(&["column", "type", "finds rows", "read from"], &http.describe()));
+        if let Some(http) = provider.downcast_ref::<crate::plan::HttpTable>() {
+            return Ok(text_batch(&["column", "type", "finds rows", "read from"], &http.describe()));
+        }
+        if let Some(webhook) = provider.downcast_ref::<crate::sink::WebhookTable>() {
+            return Ok(text_batch(&["column", "type", "role"], &webhook.describe()));
+        }
     }
     let schema = if table.starts_with('\'') {
         ctx.sql(&format!("SELECT * FROM {table} LIMIT 0")).await?.schema().inner().clone()

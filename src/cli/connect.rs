@@ -8,6 +8,8 @@ use super::{ConnectionFlags, exit};
 use std::sync::Arc;
 
 use crate::api::http::HttpContext;
+use crate::api::webhook::WebhookContext;
+use crate::api::webhook::ledger::default_ledger_file;
 use crate::api::{ApiKey, ApiVersion, ClientConfig, HgClient, ResponseCache, default_cache_file};
 use crate::config::{ConfigError, Overrides, Settings, default_config_file};
 use crate::sandbox::{Sandbox, SandboxConfig};
@@ -68,13 +70,17 @@ pub async fn connect(flags: &ConnectionFlags, dry_run: bool) -> Result<Connectio
         };
         Connection { session: Session::build(client, Default::default()), describe, _sandbox: None }
     };
-    let connections = match flags.sandbox {
+    let (connections, webhooks) = match flags.sandbox {
         // The sandbox needs no config file; a broken one is reported where it is needed.
-        true => settings(flags).map(|s| s.http_connections).unwrap_or_default(),
-        false => settings(flags).map_err(|e| (exit::USAGE, e.to_string()))?.http_connections,
+        true => settings(flags).map(|s| (s.http_connections, s.webhooks)).unwrap_or_default(),
+        false => {
+            let settings = settings(flags).map_err(|e| (exit::USAGE, e.to_string()))?;
+            (settings.http_connections, settings.webhooks)
+        }
     };
     let mut connection = connection;
     let mut connections = connections.0;
+    let mut webhooks = webhooks.0;
     if let Some(sandbox) = &connection._sandbox {
         // `'connection' 'sandbox'`: the sandbox's own REST API, as any HTTP table may use it.
         let rest = [
@@ -84,8 +90,15 @@ pub async fn connect(flags: &ConnectionFlags, dry_run: bool) -> Result<Connectio
         connections
             .entry("sandbox".to_string())
             .or_insert_with(|| rest.into_iter().map(|(k, v)| (k.to_string(), v)).collect());
+        // `TO 'webhook://sandbox'`: the sandbox's Clay-like receiver, at a Clay webhook's path.
+        let hook =
+            [("url", sandbox.clay_webhook_url("sandbox")), ("token", crate::sandbox::webhook::TOKEN.to_string())];
+        webhooks
+            .entry("sandbox".to_string())
+            .or_insert_with(|| hook.into_iter().map(|(k, v)| (k.to_string(), v)).collect());
     }
     connection.session.set_http_context(HttpContext::new(cache.clone(), flags.refresh, dry_run, connections));
+    connection.session.set_webhook_context(WebhookContext::new(default_ledger_file(), webhooks, dry_run));
     run_init(&connection.session, flags).await?;
     if let Some(max) = flags.max_credits {
         connection

@@ -10,6 +10,7 @@ use datafusion::sql::sqlparser::parser::ParserError;
 use super::exit;
 use crate::api::HgError;
 use crate::api::http::HttpError;
+use crate::api::webhook::WebhookError;
 use crate::plan::ScanError;
 use crate::tables::http::BatchError;
 
@@ -21,6 +22,8 @@ enum Cause<'a> {
     /// An HTTP table's answer does not fit its declared columns.
     Misfit(String),
     Scan(&'a ScanError),
+    /// A webhook run did not deliver every row, or could not start.
+    Webhook(&'a WebhookError),
     Other(&'a DataFusionError),
 }
 
@@ -35,6 +38,9 @@ fn cause(error: &DataFusionError) -> Cause<'_> {
         }
         if let Some(http) = current.downcast_ref::<HttpError>() {
             return Cause::Http(http.to_string());
+        }
+        if let Some(webhook) = current.downcast_ref::<WebhookError>() {
+            return Cause::Webhook(webhook);
         }
         match current.downcast_ref::<BatchError>() {
             Some(batch @ BatchError::Row { .. }) => return Cause::Http(batch.to_string()),
@@ -52,6 +58,8 @@ fn cause(error: &DataFusionError) -> Cause<'_> {
 pub fn exit_code(error: &DataFusionError) -> u8 {
     match cause(error) {
         Cause::Hg(_) | Cause::Http(_) | Cause::Scan(ScanError::JoinTimeout { .. }) => exit::HG_API,
+        Cause::Webhook(WebhookError::Destination(_)) => exit::QUERY_ERROR,
+        Cause::Webhook(_) => exit::DELIVERY,
         Cause::Scan(_) | Cause::Misfit(_) | Cause::Other(_) => exit::QUERY_ERROR,
     }
 }
@@ -69,6 +77,7 @@ pub fn located(error: &DataFusionError, first_line: usize, first_column: usize) 
         Cause::Hg(hg) => hg.to_string(),
         Cause::Http(text) | Cause::Misfit(text) => text,
         Cause::Scan(scan) => scan.to_string(),
+        Cause::Webhook(webhook) => webhook.to_string(),
         Cause::Other(DataFusionError::SQL(parser, _)) => syntax(parser, first_line, first_column),
         Cause::Other(root) => explain(root.strip_backtrace()),
     }
@@ -79,9 +88,12 @@ pub fn located(error: &DataFusionError, first_line: usize, first_column: usize) 
 pub fn for_statement(error: &DataFusionError, statement: &crate::script::ScriptStatement) -> String {
     let text = located(error, statement.line, statement.column);
     match cause(error) {
-        Cause::Other(DataFusionError::SQL(..)) | Cause::Hg(_) | Cause::Http(_) | Cause::Misfit(_) | Cause::Scan(_) => {
-            text
-        }
+        Cause::Other(DataFusionError::SQL(..))
+        | Cause::Hg(_)
+        | Cause::Http(_)
+        | Cause::Misfit(_)
+        | Cause::Scan(_)
+        | Cause::Webhook(_) => text,
         Cause::Other(_) => with_files(text, &quoted_files(&statement.text)),
     }
 }

@@ -40,6 +40,9 @@ pub enum Destination<'a> {
     Discard,
 }
 
+/// How long a cancelled statement waits for its webhook posts in flight to be answered.
+const WEBHOOK_DRAIN: Duration = Duration::from_secs(60);
+
 /// Why a statement did not complete.
 pub enum Failure {
     Error(DataFusionError),
@@ -229,6 +232,19 @@ pub async fn run_statement(
     };
     if let Some(progress) = progress {
         progress.finish().await;
+    }
+    if result.is_err() {
+        // A webhook run stops between posts: the posts in flight are answered and recorded in
+        // the ledger before the process may end.
+        if !session.webhooks().settled(WEBHOOK_DRAIN).await {
+            eprintln!(
+                "warning: webhook posts still unanswered after {WEBHOOK_DRAIN:?}; the ledger lists their rows as unknown"
+            );
+        }
+    }
+    // One line per webhook run, even in scripts: what was sent is worth a log line.
+    for report in session.webhooks().take_reports() {
+        eprintln!("{}", report.summary());
     }
     let elapsed = started.elapsed();
     let mut calls = None;

@@ -135,6 +135,9 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     /// The HG API: no key, key refused, not entitled, credits exhausted, retries exhausted.
     pub const HG_API: u8 = 3;
+    /// A webhook did not take every row: rejected, refused, failed or of unknown outcome, or
+    /// the destination was refused (`on_error 'continue'` makes a run with such rows succeed).
+    pub const DELIVERY: u8 = 4;
     /// Ctrl-C stopped a script (SIGTERM 143, SIGHUP 129).
     pub const INTERRUPTED: u8 = 130;
     /// Stdout was closed before the script's last statement (as SIGPIPE would report).
@@ -300,14 +303,19 @@ fn fail(code: u8, message: &str) -> ExitCode {
 }
 
 /// Warnings and errors from the library on stderr; `HGSQL_LOG` (e.g. `debug`) shows more. The
-/// key is a secret type and never reaches a log line.
+/// key is a secret type and never reaches a log line; DataFusion's own plan logs, which repeat
+/// the statement's text, stay at `info`.
 /// Colours only on a terminal (and not under `NO_COLOR`), so a script's log holds no escape
 /// codes; timestamps only when `HGSQL_LOG` asks for a trace.
 fn init_logging() {
     use std::io::IsTerminal;
     let asked = std::env::var_os("HGSQL_LOG").is_some();
     let filter = tracing_subscriber::EnvFilter::try_from_env("HGSQL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"))
+        // DataFusion's and the SQL parser's debug logs print whole plans and statements, with
+        // what was typed into them (a webhook URL, a refused token): not even at HGSQL_LOG=trace.
+        .add_directive("datafusion=info".parse().expect("a directive"))
+        .add_directive("sqlparser=info".parse().expect("a directive"));
     let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let logger = tracing_subscriber::fmt()
         .with_env_filter(filter)

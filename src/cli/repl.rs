@@ -70,8 +70,9 @@ pub async fn run(connection: &Connection, cli: &Cli) -> u8 {
         if text.trim().is_empty() {
             continue;
         }
-        // A secret typed into the SQL is refused, and kept out of the history file too.
-        if !crate::api::options::holds_literal_secret(&text) {
+        // A secret typed into the SQL is refused, and kept out of the history file too; so is a
+        // webhook's URL, which is a secret as well.
+        if !crate::api::options::holds_literal_secret(&text) && !crate::api::webhook::destination::holds_url(&text) {
             let _ = editor.add_history_entry(text.as_str());
             if let Some(path) = &history {
                 let _ = editor.append_history(path);

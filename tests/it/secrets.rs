@@ -13,7 +13,7 @@ use super::cli::{SandboxProcess, run};
 const KEY: &str = "test-key-7f3a9c";
 
 /// Every file under `dir`, as text.
-fn all_text(dir: &Path) -> String {
+pub fn all_text(dir: &Path) -> String {
     let mut text = String::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
