@@ -2,7 +2,7 @@
 //!
 //! 1. Each row is checked here first (a NULL key, a payload over `max_payload_bytes`, a key that
 //!    came earlier in the run) and looked up in the ledger, whose entry and the destination's
-//!    rules ([`Policy`]) say whether it goes.
+//!    rules ([`Policy`](super::policy::Policy)) say whether it goes.
 //! 2. Rows that go are grouped into posts of `batch_size` rows and handed to up to
 //!    `max_in_flight` senders. A post waits for the rate gate (counted in records), then claims
 //!    its rows in the ledger (`pending`, committed, the entry read afresh, `max_rows` checked),
