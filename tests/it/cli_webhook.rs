@@ -192,3 +192,15 @@ async fn the_repl_describes_a_webhook_table_and_keeps_a_typed_url_out_of_its_his
     let history = std::fs::read_to_string(state.join("hgsql/history")).unwrap();
     assert!(history.contains("\\d leads") && !history.contains("typed-capability-77"), "{history}");
 }
+
+#[test]
+fn the_worked_example_sends_the_enrichment_into_the_sandboxs_clay_table() {
+    let home = Home::new("https://api.clay.com/v3/sources/webhook/unused".into());
+    let root = env!("CARGO_MANIFEST_DIR");
+    let output =
+        run(home.hgsql().current_dir(root).args(["--sandbox", "--format", "csv", "-f", "queries/to_clay.sql"]));
+    let printed = text(&output);
+    assert!(output.status.success(), "{printed}");
+    assert!(printed.contains("clay_leads: 160 sent, 0 already sent, 0 rejected, 0 unknown"), "{printed}");
+    assert!(printed.contains("_status,rows\nsent,160\n"), "the ledger read back: {printed}");
+}
