@@ -23,16 +23,49 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
-use super::destination::Destination;
+use super::destination::{Destination, DestinationError};
 use super::ledger::{Claim, Claimed, Entry, Ledger, LedgerError, Settled, State};
 use super::options::OnError;
 use super::policy::{Decision, Skip};
 use super::report::{Counts, Report};
 use super::row::{OutRow, RowError};
-use super::{Busy, WebhookError};
 use crate::api::transport::{NoAnswer, Response, SendError, Transport, Verdict};
+
+/// Why rows could not all be delivered, or could not be sent at all.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error(transparent)]
+    Destination(#[from] DestinationError),
+    #[error(transparent)]
+    Ledger(LedgerError),
+    /// The run stopped; [`Run::finish`] says why.
+    #[error("the run to the webhook stopped")]
+    Stopped,
+    #[error(
+        "{reason}. {}. Rows not sent go on the next run of the statement; a webhook table on the same target lists each row's status (SELECT * FROM t WHERE _status <> 'sent')",
+        report.summary()
+    )]
+    Incomplete { reason: String, report: Box<Report> },
+}
+
+/// Counts the runs whose posts are not all settled yet; held by each run's senders.
+pub struct Busy(Arc<watch::Sender<usize>>);
+
+impl Busy {
+    /// One more run busy on `count`, until this is dropped.
+    pub fn new(count: Arc<watch::Sender<usize>>) -> Busy {
+        count.send_modify(|n| *n += 1);
+        Busy(count)
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
 
 /// Why a run stopped early.
 #[derive(Clone, Debug)]

@@ -20,39 +20,13 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-pub use deliver::Run;
+pub use deliver::{Busy, Run, WebhookError};
 pub use destination::{Destination, DestinationError, Named, Target};
 pub use ledger::{Ledger, LedgerError, Record, State};
 pub use report::{Counts, Report};
 pub use row::{OutRow, RowError};
 
 use crate::api::transport::{Gates, RateGate};
-
-/// Why rows could not all be delivered, or could not be sent at all.
-#[derive(Debug, thiserror::Error)]
-pub enum WebhookError {
-    #[error(transparent)]
-    Destination(#[from] DestinationError),
-    #[error(transparent)]
-    Ledger(LedgerError),
-    /// The run stopped; [`Run::finish`] says why.
-    #[error("the run to the webhook stopped")]
-    Stopped,
-    #[error(
-        "{reason}. {}. Rows not sent go on the next run of the statement; a webhook table on the same target lists each row's status (SELECT * FROM t WHERE _status <> 'sent')",
-        report.summary()
-    )]
-    Incomplete { reason: String, report: Box<Report> },
-}
-
-/// Counts the runs whose posts are not all settled yet; held by each run's senders.
-pub struct Busy(Arc<watch::Sender<usize>>);
-
-impl Drop for Busy {
-    fn drop(&mut self) {
-        self.0.send_modify(|n| *n = n.saturating_sub(1));
-    }
-}
 
 /// What the webhook destinations of a session share: the ledger, the config file's named
 /// destinations, the rate gates (Clay's rate binds every Clay webhook), whether this is a dry
@@ -126,8 +100,7 @@ impl WebhookContext {
                 kept.push(transport.gate().clone());
             }
         }
-        self.busy.send_modify(|n| *n += 1);
-        let busy = Busy(self.busy.clone());
+        let busy = Busy::new(self.busy.clone());
         Run::start(destination, ledger, Arc::new(transport), preview, busy).await
     }
 
