@@ -22,3 +22,9 @@ pub mod webhook;
 pub use hg::cache;
 pub use hg::*;
 pub use transport::{ApiKey, AuthScheme, RateHeaders, RetryPolicy};
+
+/// Lower-case hex of `bytes`: how digests name things (a ledger's destination, a cache scope)
+/// without showing what they were taken of.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -218,7 +218,7 @@ impl HttpTableDef {
         // What a cached answer means depends on these too: a 404 is "no rows" or a failure,
         // and rows of a batch go to keys by key_path.
         let shape = format!("{shape}|{:?}|{:?}", o.not_found, o.key_paths);
-        format!("http|{}", hex(&sha2::Sha256::digest(shape.as_bytes())[..12]))
+        format!("http|{}", crate::api::hex(&sha2::Sha256::digest(shape.as_bytes())[..12]))
     }
 
     /// The label answers are counted under in `hgsql cache stats`.
@@ -294,7 +294,7 @@ fn digest_secret(options: &HttpOptions) -> String {
             hasher.update(secret.expose_secret().as_bytes());
         }
     }
-    hex(&hasher.finalize()[..8])
+    crate::api::hex(&hasher.finalize()[..8])
 }
 
 /// The secret values `options` send, as sent (percent-encoded in a query, a Basic
@@ -344,10 +344,6 @@ fn refuse_written_credentials(url: &UrlTemplate) -> Result<(), DefinitionError> 
         }
     }
     Ok(())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Options as `BTreeMap`, for tests and connections.

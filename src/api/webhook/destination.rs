@@ -248,7 +248,7 @@ impl Destination {
         shown.sort();
         Ok(Destination {
             name,
-            id: hex(&Sha256::digest(url.as_str().as_bytes())),
+            id: crate::api::hex(&Sha256::digest(url.as_str().as_bytes())),
             host,
             profile,
             credential,
@@ -329,11 +329,6 @@ pub fn holds_url(sql: &str) -> bool {
             .skip(1)
             .step_by(2)
             .any(|quoted| Target::parse(quoted).is_some_and(|t| matches!(t, Target::Url(_))))
-}
-
-/// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

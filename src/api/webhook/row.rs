@@ -5,7 +5,7 @@
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::destination::hex;
+use crate::api::hex;
 
 /// A row to send.
 #[derive(Clone, Debug, PartialEq, Eq)]
