@@ -54,7 +54,7 @@ use crate::plan::{
     ApiOnProbeSide, ApiScanGuard, ExplainOnly, HgOptions, HgTable, HttpTableFactory, ScanOptions, ShareEnrichRequests,
 };
 use crate::script;
-use crate::sink::{SendNothing, WEBHOOK, WebhookFormatFactory, WebhookTable, WebhookTableFactory};
+use crate::sink::{SendNothing, WEBHOOK, WebhookFormatFactory, WebhookTableFactory};
 
 /// The schema HG tables live in.
 pub const HG_SCHEMA: &str = "hg";
@@ -224,11 +224,11 @@ impl Session {
             }
         };
         let pending = atomic_copy(&mut statement);
-        self.name_webhook_columns(&mut statement).await;
+        crate::sink::statement::name_declared_columns(&self.ctx, &mut statement).await;
         let explaining = matches!(&statement, DFStatement::Explain(_));
         let explain_only = matches!(&statement, DFStatement::Explain(explain) if !explain.options.analyze);
         // Typed webhook URLs are secrets: EXPLAIN's plan text would print them back.
-        let secrets = if explaining { typed_webhook_urls(&statement) } else { Vec::new() };
+        let secrets = if explaining { crate::sink::statement::typed_urls(&statement) } else { Vec::new() };
         let mut state = self.ctx.state();
         if explain_only {
             state.config_mut().set_extension(Arc::new(ExplainOnly::default()));
@@ -254,79 +254,9 @@ impl Session {
             )),
             None => stream,
         };
-        let stream = if secrets.is_empty() { stream } else { redacting(stream, secrets) };
+        let stream = crate::sink::statement::redacting(stream, secrets);
         Ok(Execution { schema, stream })
     }
-
-    /// `INSERT INTO t SELECT …` into a webhook table names the table's declared columns, which
-    /// the SELECT gives: the table's status columns (`_status`, …) are the ledger's, not the
-    /// INSERT's.
-    async fn name_webhook_columns(&self, statement: &mut DFStatement) {
-        use datafusion::sql::sqlparser::ast::{Ident, ObjectName, Statement, TableObject};
-        let inner = match statement {
-            DFStatement::Statement(inner) => inner,
-            DFStatement::Explain(explain) => match explain.statement.as_mut() {
-                DFStatement::Statement(inner) => inner,
-                _ => return,
-            },
-            _ => return,
-        };
-        let Statement::Insert(insert) = inner.as_mut() else { return };
-        let TableObject::TableName(name) = &insert.table else { return };
-        if !insert.columns.is_empty() {
-            return;
-        }
-        let Ok(provider) = self.ctx.table_provider(name.to_string()).await else { return };
-        if let Some(table) = provider.downcast_ref::<WebhookTable>() {
-            insert.columns = table
-                .declared_columns()
-                .into_iter()
-                .map(|c| ObjectName::from(vec![Ident::with_quote('"', c)]))
-                .collect();
-        }
-    }
-}
-
-/// The webhook URLs typed into `statement` (the target of a `COPY … STORED AS WEBHOOK`).
-fn typed_webhook_urls(statement: &DFStatement) -> Vec<String> {
-    match statement {
-        DFStatement::Explain(explain) => typed_webhook_urls(&explain.statement),
-        DFStatement::CopyTo(copy)
-            if copy.stored_as.as_deref().is_some_and(|f| f.eq_ignore_ascii_case(WEBHOOK))
-                && matches!(
-                    crate::api::webhook::Target::parse(&copy.target),
-                    Some(crate::api::webhook::Target::Url(_))
-                ) =>
-        {
-            vec![copy.target.clone()]
-        }
-        _ => Vec::new(),
-    }
-}
-
-/// `stream` with each of `secrets` in its text columns replaced by `***`.
-fn redacting(stream: SendableRecordBatchStream, secrets: Vec<String>) -> SendableRecordBatchStream {
-    use datafusion::arrow::array::{Array, ArrayRef, StringArray};
-    let schema = stream.schema();
-    let out_schema = schema.clone();
-    let redact = move |batch: RecordBatch| -> Result<RecordBatch, DataFusionError> {
-        let columns: Vec<ArrayRef> = batch
-            .columns()
-            .iter()
-            .map(|column| match column.as_any().downcast_ref::<StringArray>() {
-                Some(text) => Arc::new(
-                    text.iter()
-                        .map(|v| {
-                            v.map(|v| secrets.iter().fold(v.to_string(), |v, secret| v.replace(secret.as_str(), "***")))
-                        })
-                        .collect::<StringArray>(),
-                ) as ArrayRef,
-                None => column.clone(),
-            })
-            .collect();
-        Ok(RecordBatch::try_new(out_schema.clone(), columns)?)
-    };
-    Box::pin(RecordBatchStreamAdapter::new(schema, stream.map(move |batch| batch.and_then(&redact))))
 }
 
 /// Points a `COPY … TO` (also under `EXPLAIN ANALYZE`) at a temporary name beside its target,

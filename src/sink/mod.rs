@@ -4,10 +4,13 @@
 //! hands them to the delivery protocol of `api::webhook`. docs/webhooks.md tells the whole
 //! story.
 //!
-//! Imports run one way: `format`, `table` → `webhook_sink` → `encode` → `api::webhook`.
+//! Imports run one way: `statement` → `format`, `table` → `webhook_sink` → `encode` →
+//! `api::webhook`. `statement` is what `session.rs` does around a webhook statement: names an
+//! INSERT's columns, blanks a typed URL out of EXPLAIN.
 
 mod encode;
 mod format;
+pub mod statement;
 mod table;
 mod webhook_sink;
 
