@@ -238,7 +238,7 @@ pub async fn run_statement(
         // the ledger before the process may end.
         if !session.webhooks().settled(WEBHOOK_DRAIN).await {
             eprintln!(
-                "warning: webhook posts still unanswered after {WEBHOOK_DRAIN:?}; the ledger lists their rows as unknown"
+                "warning: webhook posts still unanswered after {WEBHOOK_DRAIN:?}; their rows stay pending in the ledger, and the next run lists them as unknown"
             );
         }
     }

@@ -10,7 +10,8 @@ use datafusion::arrow::record_batch::RecordBatch;
 use crate::api::webhook::options::Nulls;
 use crate::api::webhook::{OutRow, RowError};
 
-/// The rows of `batch`'s `columns`, each filed under the values of `key` (column names).
+/// The rows of `batch`'s `columns`, each filed under the values of `key` (column names); a row
+/// whose key is NULL is that row's error.
 pub fn rows(
     batch: &RecordBatch,
     columns: &[usize],
@@ -31,7 +32,12 @@ pub fn rows(
     }
     let text = String::from_utf8(text).map_err(|e| ArrowError::JsonError(e.to_string()))?;
     // JSON escapes a line break inside a string, so each line is one row.
-    Ok(text.lines().map(|line| OutRow::new(line.to_string(), key)).collect())
+    text.lines()
+        .map(|line| match OutRow::new(line.to_string(), key) {
+            Err(RowError::NotAnObject) => Err(ArrowError::JsonError("a row did not encode as a JSON object".into())),
+            row => Ok(row),
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -132,26 +132,30 @@ impl DataSink for WebhookSink {
         let destination = self.destination.clone();
         let mut run = self.context.start(destination.clone(), preview).await.map_err(external)?;
         *self.counts.lock().expect("counts") = Some(run.counts());
-        let mut failed_input = None;
+        // Whatever stops the reading (the query failed, a row cannot be encoded, the run
+        // stopped), the run is finished: its posts in flight are settled and it reports.
+        let mut failed = None;
         while let Some(batch) = data.next().await {
-            let batch = match batch {
-                Ok(batch) => batch,
+            let rows =
+                batch.and_then(|batch| Ok(encode::rows(&batch, &self.columns, destination.nulls, &destination.key)?));
+            match rows {
+                Ok(rows) => {
+                    if run.push(rows).await.is_err() {
+                        // The run stopped; `finish` says why.
+                        break;
+                    }
+                }
                 Err(error) => {
-                    failed_input = Some(error);
+                    failed = Some(error);
                     break;
                 }
-            };
-            let rows = encode::rows(&batch, &self.columns, destination.nulls, &destination.key)?;
-            if run.push(rows).await.is_err() {
-                // The run stopped; `finish` says why.
-                break;
             }
         }
         drop(data);
         let report = run.finish().await.map_err(external)?;
         let count = if preview { report.would_send } else { report.sent };
         self.context.keep_report(report);
-        match failed_input {
+        match failed {
             Some(error) => Err(error),
             None => Ok(count),
         }

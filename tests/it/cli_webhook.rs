@@ -140,6 +140,8 @@ async fn ctrl_c_stops_between_posts_and_the_ledger_stays_true() {
     assert!(received < 400, "stopped before the end");
     assert!(ledger.values().all(|s| *s == State::Sent), "every post in flight was answered and recorded: {ledger:?}");
     assert_eq!(ledger.len(), received, "the ledger and the receiver agree");
+    let printed = text(&output);
+    assert!(printed.contains(&format!("hook: {received} sent, 0 already sent")), "the run's line: {printed}");
     let rest = run(home.hgsql().args(["-c", copy]));
     assert!(rest.status.success(), "{}", text(&rest));
     assert!(

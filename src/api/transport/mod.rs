@@ -122,6 +122,9 @@ pub struct NoAnswer {
     /// it was made sent nothing for sure. A caller that must not send twice (a webhook) cannot
     /// retry the rest.
     pub may_have_arrived: bool,
+    /// The status the server answered with, when the connection broke while its body was
+    /// read: a webhook's 2xx says the rows were taken, whatever the body.
+    pub status: Option<u16>,
 }
 
 /// What the caller makes of one attempt.
@@ -150,6 +153,9 @@ pub trait Meter: Send + Sync {
     fn throttled(&self);
 }
 
+/// Longest wait for a connection to be made.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Exchanges finished by any transport of this process, answered or not: what a scan waiting
 /// for its join's keys watches to tell a long lookup (HG or another API) from a plan that will
 /// never give them.
@@ -158,6 +164,54 @@ static ACTIVITY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::ne
 /// How many exchanges every transport of this process has finished so far.
 pub fn activity() -> u64 {
     ACTIVITY.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// What a caller that must record a request before it leaves gives
+/// [`Transport::send_prepared`].
+pub struct Prepared<'a, F> {
+    /// What the request weighs against the rate: a webhook post of ten records takes ten
+    /// tokens, since the receiver counts records.
+    pub tokens: u32,
+    /// Awaited once, after the first admission and before a byte leaves. A caller that must
+    /// record what it is about to send (the webhook ledger's claim) does it here, so nothing
+    /// still waiting for the rate is recorded as sent; when it fails, nothing is sent.
+    pub prepare: F,
+    /// When raised, a wait for the rate gate or between attempts ends: before the first
+    /// attempt `prepare` decides, after it the last attempt's error is the request's.
+    pub halt: Option<&'a Halt>,
+}
+
+/// A caller's signal that its requests should stop waiting (a cancelled webhook run): the
+/// request on the wire is answered, none waits on.
+#[derive(Debug, Default)]
+pub struct Halt {
+    raised: std::sync::atomic::AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Halt {
+    pub fn raise(&self) {
+        self.raised.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    pub fn is_raised(&self) -> bool {
+        self.raised.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Completes once raised.
+    pub async fn raised(&self) {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            // Registered before the flag is read, so a raise in between is not missed.
+            notified.as_mut().enable();
+            if self.is_raised() {
+                return;
+            }
+            notified.await;
+        }
+    }
 }
 
 /// One paced, retrying HTTP client for one (host, credential).
@@ -208,6 +262,9 @@ impl Transport {
     ) -> Result<Transport, String> {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
+            // A host that drops connections silently is a connection that failed (nothing
+            // sent), not an exchange that timed out (something may have arrived).
+            .connect_timeout(config.timeout.min(CONNECT_TIMEOUT))
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("hgsql/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -243,30 +300,54 @@ impl Transport {
         meter: &dyn Meter,
         read: impl FnMut(Result<Response, NoAnswer>) -> Verdict<T, E>,
     ) -> Result<T, SendError<E>> {
-        self.send_prepared(1, std::future::ready(Ok(())), build, meter, read).await
+        let plain = Prepared { tokens: 1, prepare: std::future::ready(Ok(())), halt: None };
+        self.send_prepared(plain, build, meter, read).await
     }
 
-    /// [`Transport::send`] for a request that counts as `tokens` against the rate (a webhook
-    /// post of several records, where the receiver counts records), with `prepare` awaited
-    /// once, after the first admission and before a byte leaves. A caller that must record
-    /// what it is about to send (the webhook ledger's claim) does it there, so nothing still
-    /// waiting for the rate is recorded as sent; when `prepare` fails, nothing is sent.
+    /// [`Transport::send`] for a request that weighs `prepared.tokens` against the rate, with
+    /// `prepared.prepare` awaited once, after the first admission and before a byte leaves,
+    /// and waits that end when `prepared.halt` is raised (see [`Prepared`]).
     pub async fn send_prepared<T, E>(
         &self,
-        tokens: u32,
-        prepare: impl Future<Output = Result<(), E>>,
+        prepared: Prepared<'_, impl Future<Output = Result<(), E>>>,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
         meter: &dyn Meter,
         mut read: impl FnMut(Result<Response, NoAnswer>) -> Verdict<T, E>,
     ) -> Result<T, SendError<E>> {
         let policy = &self.config.retry;
+        let Prepared { tokens, prepare, halt } = prepared;
         let mut started: Option<Instant> = None;
         let mut waits = policy.waits();
         let mut attempts = 0u32;
         let mut prepare = Some(prepare);
+        let mut last: Option<E> = None;
         loop {
             attempts += 1;
-            let (_permit, rate_wait) = self.gate.admit_n(tokens).await;
+            let admitted = match halt {
+                // `biased`: a raised halt wins over a gate that admits at once.
+                Some(halt) => tokio::select! {
+                    biased;
+                    () = halt.raised() => None,
+                    admitted = self.gate.admit_n(tokens) => Some(admitted),
+                },
+                None => Some(self.gate.admit_n(tokens).await),
+            };
+            let (_permit, rate_wait) = match (admitted, last.take()) {
+                (Some(admitted), _) => admitted,
+                // Halted while waiting to retry: what the last attempt got stands.
+                (None, Some(error)) => {
+                    let elapsed = started.map_or(Duration::ZERO, |s| s.elapsed());
+                    return Err(SendError::Exhausted { attempts: attempts - 1, elapsed, last: error });
+                }
+                // Halted before the first attempt: `prepare` decides (it knows why), and waits
+                // for the gate after all if it still wants the request sent.
+                (None, None) => {
+                    if let Some(prepare) = prepare.take() {
+                        prepare.await.map_err(SendError::Failed)?;
+                    }
+                    self.gate.admit_n(tokens).await
+                }
+            };
             if let Some(prepare) = prepare.take() {
                 prepare.await.map_err(SendError::Failed)?;
             }
@@ -305,7 +386,21 @@ impl Transport {
             match wait {
                 Some(wait) if began.elapsed() + wait < policy.max_total => {
                     tracing::debug!(attempt = attempts, ?wait, "retrying");
-                    tokio::time::sleep(wait).await;
+                    let halted = match halt {
+                        Some(halt) => tokio::select! {
+                            biased;
+                            () = halt.raised() => true,
+                            () = tokio::time::sleep(wait) => false,
+                        },
+                        None => {
+                            tokio::time::sleep(wait).await;
+                            false
+                        }
+                    };
+                    if halted {
+                        return Err(SendError::Exhausted { attempts, elapsed: began.elapsed(), last: error });
+                    }
+                    last = Some(error);
                 }
                 _ => return Err(SendError::Exhausted { attempts, elapsed: began.elapsed(), last: error }),
             }
@@ -318,7 +413,7 @@ impl Transport {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         self.observe(&headers);
-        let body = response.bytes().await.map_err(without_url)?;
+        let body = response.bytes().await.map_err(|e| NoAnswer { status: Some(status), ..without_url(e) })?;
         Ok(Response { status, headers, body })
     }
 
@@ -355,7 +450,7 @@ fn without_url(error: reqwest::Error) -> NoAnswer {
         message.push_str(&cause.to_string());
         source = cause.source();
     }
-    NoAnswer { message, may_have_arrived: !error.is_connect() }
+    NoAnswer { message, may_have_arrived: !error.is_connect(), status: None }
 }
 
 /// A header's leading number: `25`, `25, 25;w=1` and `0.5` all read.
@@ -398,6 +493,58 @@ mod tests {
     impl Meter for Nothing {
         fn sent(&self, _: bool, _: Duration) {}
         fn throttled(&self) {}
+    }
+
+    /// A halt raised while a request waits to be sent again ends the wait: the last answer is
+    /// the request's, however long the backoff.
+    #[tokio::test]
+    async fn a_halt_ends_the_wait_between_attempts() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buffer = [0u8; 4096];
+                let _ = socket.read(&mut buffer).await;
+                let _ = socket.write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n").await;
+            }
+        });
+        let config = TransportConfig {
+            rate: None,
+            burst: 1,
+            max_in_flight: 1,
+            retry: RetryPolicy {
+                max_attempts: 5,
+                base_delay: Duration::from_secs(20),
+                max_delay: Duration::from_secs(20),
+                max_total: Duration::from_secs(120),
+            },
+            timeout: Duration::from_secs(5),
+        };
+        let transport = Transport::new("127.0.0.1", None, config, &Gates::default()).unwrap();
+        let halt = Halt::default();
+        let attempts = std::sync::atomic::AtomicU32::new(0);
+        let started = Instant::now();
+        let prepared = Prepared { tokens: 1, prepare: std::future::ready(Ok::<(), u16>(())), halt: Some(&halt) };
+        let result: Result<(), SendError<u16>> = transport
+            .send_prepared(
+                prepared,
+                |http| http.get(&url),
+                &Nothing,
+                |answer| {
+                    attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    // The first answer is read: the halt comes while the backoff runs.
+                    halt.raise();
+                    match answer {
+                        Ok(response) => Verdict::Retry(response.status),
+                        Err(_) => Verdict::Retry(0),
+                    }
+                },
+            )
+            .await;
+        assert!(matches!(result, Err(SendError::Exhausted { attempts: 1, last: 503, .. })), "{result:?}");
+        assert_eq!(attempts.load(std::sync::atomic::Ordering::SeqCst), 1, "no attempt after the halt");
+        assert!(started.elapsed() < Duration::from_secs(10), "the backoff did not run out: {:?}", started.elapsed());
     }
 
     /// A server that accepts connections and never answers fails a request within the

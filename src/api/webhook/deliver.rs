@@ -12,14 +12,15 @@
 //!    sending are retried, and when retries run out the rows are `failed` (never delivered, so
 //!    they go again next run); a connection that broke after the body left leaves them
 //!    `unknown`, never guessed, never resent blindly. A 3xx, 401, 403, 404 or 410 is about the
-//!    destination, not the row: the run stops.
+//!    destination, not the row: the run stops (after a 3xx but 307 and 308 the rows are
+//!    `unknown`: the receiver may have processed the post before it redirected).
 //!
 //! A preview (a dry run, EXPLAIN ANALYZE) does step 1 only and counts what would go. Dropping a
 //! run before it finished (Ctrl-C) stops it between posts: posts in flight are answered and
-//! settled, no other leaves.
+//! settled, no other leaves or waits on, and the senders leave the run's report when done.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
@@ -31,7 +32,7 @@ use super::options::OnError;
 use super::policy::{Decision, Skip};
 use super::report::{Counts, Report};
 use super::row::{OutRow, RowError};
-use crate::api::transport::{NoAnswer, Response, SendError, Transport, Verdict};
+use crate::api::transport::{Halt, NoAnswer, Prepared, Response, SendError, Transport, Verdict};
 
 /// Why rows could not all be delivered, or could not be sent at all.
 #[derive(Debug, thiserror::Error)]
@@ -86,13 +87,17 @@ struct Shared {
     ledger: Arc<Ledger>,
     transport: Arc<Transport>,
     counts: Arc<Counts>,
-    stopped: AtomicBool,
+    /// Raised when the run stops: no post claims after it, and no post waits on (for the
+    /// rate, or to be sent again).
+    halted: Halt,
     stop: Mutex<Option<Stop>>,
+    /// Where a run cancelled before its end keeps its report, once its posts are settled.
+    reports: Arc<Mutex<Vec<Report>>>,
 }
 
 impl Shared {
     fn stopped(&self) -> bool {
-        self.stopped.load(Ordering::Acquire)
+        self.halted.is_raised()
     }
 
     /// Stops the run for `reason`, unless it stopped already (the first reason is kept).
@@ -101,7 +106,12 @@ impl Shared {
         if stop.is_none() {
             *stop = Some(reason);
         }
-        self.stopped.store(true, Ordering::Release);
+        self.halted.raise();
+    }
+
+    fn report(&self, preview: bool) -> Report {
+        let destination = &self.destination;
+        Report::of(&destination.name, preview, &self.counts, destination.max_rows, destination.max_payload_bytes)
     }
 
     /// A row was not accepted: under `on_error 'fail'` the run goes no further.
@@ -135,6 +145,7 @@ impl Run {
         transport: Arc<Transport>,
         preview: bool,
         busy: Busy,
+        reports: Arc<Mutex<Vec<Report>>>,
     ) -> Result<Run, WebhookError> {
         let id = destination.id.clone();
         let before = blocking(ledger.clone(), move |ledger| {
@@ -147,8 +158,9 @@ impl Run {
             ledger,
             transport,
             counts: Arc::new(Counts::default()),
-            stopped: AtomicBool::new(false),
+            halted: Halt::default(),
             stop: Mutex::new(None),
+            reports,
         });
         let (queue, worker) = match preview {
             true => (None, None),
@@ -194,13 +206,14 @@ impl Run {
                     continue;
                 }
             };
+            // Posted alone, a row of a batching destination is still an array: `[row]`.
+            let posted = row.payload.len() + if destination.batch_size > 1 { 2 } else { 0 };
             if let Some(max) = destination.max_payload_bytes
-                && row.payload.len() > max
+                && posted > max
             {
                 Counts::add(&counts.too_large, 1);
                 self.shared.not_accepted(&format!(
-                    "a row of {} bytes was refused before sending: it is over max_payload_bytes {max}",
-                    row.payload.len()
+                    "a row of {posted} bytes (as posted) was refused before sending: it is over max_payload_bytes {max}"
                 ));
                 continue;
             }
@@ -239,8 +252,9 @@ impl Run {
 
     async fn add_to_post(&mut self, row: OutRow) -> Result<(), WebhookError> {
         let destination = self.shared.destination.clone();
-        // A post is a JSON array of its rows: brackets and commas besides the rows themselves.
-        let fits = destination.max_payload_bytes.is_none_or(|max| self.post_bytes + row.payload.len() + 3 <= max);
+        // A post is a JSON array of its rows: brackets and a comma a row besides the rows
+        // themselves (`post_bytes` counts each row and its comma).
+        let fits = destination.max_payload_bytes.is_none_or(|max| self.post_bytes + row.payload.len() + 2 <= max);
         if !self.post.is_empty() && !fits {
             self.flush().await?;
         }
@@ -276,17 +290,13 @@ impl Run {
         }
         let _ = self.flush().await;
         self.queue = None;
-        if let Some(worker) = self.worker.take() {
+        // The worker stays ours while we wait: cancelled here, the run still stops (`Drop`).
+        if let Some(worker) = &mut self.worker {
             let _ = worker.await;
         }
+        self.worker = None;
         let destination = &self.shared.destination;
-        let report = Report::of(
-            &destination.name,
-            self.preview,
-            &self.shared.counts,
-            destination.max_rows,
-            destination.max_payload_bytes,
-        );
+        let report = self.shared.report(self.preview);
         let stop = self.shared.stop.lock().expect("stop").clone();
         let reason = match stop {
             Some(Stop::Destination(reason) | Stop::Ledger(reason)) => reason,
@@ -333,7 +343,8 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// The senders: up to `max_in_flight` posts at once, until the queue closes. `busy` is held
-/// until the last post is settled, so a process that is ending can wait for them.
+/// until the last post is settled, so a process that is ending can wait for them; a run
+/// cancelled before its end leaves its report then.
 async fn send_posts(shared: Arc<Shared>, receiver: mpsc::Receiver<Vec<OutRow>>, busy: Busy) {
     let in_flight = shared.destination.max_in_flight.max(1);
     let posts =
@@ -349,6 +360,9 @@ async fn send_posts(shared: Arc<Shared>, receiver: mpsc::Receiver<Vec<OutRow>>, 
         .buffer_unordered(in_flight)
         .for_each(|()| async {})
         .await;
+    if matches!(*shared.stop.lock().expect("stop"), Some(Stop::Cancelled)) {
+        shared.reports.lock().expect("reports").push(shared.report(false));
+    }
     drop(busy);
 }
 
@@ -368,7 +382,8 @@ enum Outcome {
         status: Option<u16>,
         message: String,
     },
-    /// A 3xx, 401, 403, 404 or 410: the destination itself is refused.
+    /// A 3xx, 401, 403, 404 or 410: the destination itself is refused. Only a 307 or 308
+    /// says the post was not processed; after another 3xx the rows may have been taken.
     Refused {
         status: u16,
         detail: String,
@@ -418,7 +433,11 @@ async fn claim(shared: &Arc<Shared>, post: Vec<OutRow>, claimed: &Mutex<Vec<OutR
         match outcome {
             Claimed::Yes => kept.push(row),
             Claimed::Held => Counts::add(&counts.held, 1),
-            Claimed::Settled => Counts::add(&counts.already_sent, 1),
+            // Another run settled it meanwhile: counted as what its entry now says.
+            Claimed::Settled(entry) => match policy.decide(Some(&entry), &row.hash) {
+                Decision::Skip(skip) => Counts::add(skipped(counts, skip), 1),
+                Decision::Send => Counts::add(&counts.already_sent, 1),
+            },
             Claimed::OverCap => {
                 Counts::add(&counts.over_cap, 1);
                 let max = max_rows.unwrap_or_default();
@@ -456,11 +475,11 @@ async fn deliver(
         }
     };
     let destination = &shared.destination;
+    let prepared = Prepared { tokens, prepare: fill, halt: Some(&shared.halted) };
     let result = shared
         .transport
         .send_prepared(
-            tokens,
-            fill,
+            prepared,
             |http| destination.post(http, body.lock().expect("body").clone()),
             shared.counts.as_ref(),
             |answer| verdict(answer, shared.stopped()),
@@ -511,6 +530,8 @@ fn verdict(answer: Result<Response, NoAnswer>, stopped: bool) -> Verdict<u16, Ou
                 _ => Verdict::Fail(Outcome::Rejected { status, detail }),
             }
         }
+        // The status line said the rows were taken; only the rest of the answer was lost.
+        Err(NoAnswer { status: Some(status), .. }) if (200..300).contains(&status) => Verdict::Done(status),
         Err(no) if !no.may_have_arrived => retry(Outcome::Failed { status: None, message: no.message }),
         Err(no) => Verdict::Fail(Outcome::Unknown(no.message)),
     }
@@ -549,6 +570,12 @@ async fn settle(shared: &Arc<Shared>, rows: Vec<OutRow>, outcome: Outcome) {
             let second = rows.split_off(rows.len() / 2);
             tracing::debug!(status, rows = rows.len() + second.len(), "a post was rejected; sending its halves");
             for half in [rows, second] {
+                if shared.stopped() {
+                    // Claimed, not sent again: never delivered as far as anyone knows.
+                    let stopped = Outcome::Failed { status: None, message: "the run stopped first".into() };
+                    Box::pin(settle(shared, half, stopped)).await;
+                    continue;
+                }
                 let tokens = half.len() as u32;
                 let claimed = Arc::new(Mutex::new(half));
                 let no_claim = None::<std::future::Ready<Result<(), Outcome>>>;
@@ -578,9 +605,16 @@ async fn settle(shared: &Arc<Shared>, rows: Vec<OutRow>, outcome: Outcome) {
             (State::Failed, status, Some(error))
         }
         Outcome::Refused { status, detail } => {
-            Counts::add(&counts.failed, rows.len());
             shared.halt(Stop::Destination(refusal(name, status, &detail)));
-            (State::Failed, Some(status), Some(format!("the destination refused the post (HTTP {status}{detail})")))
+            let error = format!("the destination refused the post (HTTP {status}{detail})");
+            if (300..400).contains(&status) && !matches!(status, 307 | 308) {
+                // A 303 after a POST, say, may follow rows the receiver kept.
+                Counts::add(&counts.unknown, rows.len());
+                (State::Unknown, Some(status), Some(format!("{error}; the rows may have been taken")))
+            } else {
+                Counts::add(&counts.failed, rows.len());
+                (State::Failed, Some(status), Some(error))
+            }
         }
         Outcome::NothingClaimed => return,
         Outcome::Ledger(message) => {
@@ -631,10 +665,12 @@ mod tests {
         ));
         assert!(matches!(verdict(answer(404, ""), false), Verdict::Fail(Outcome::Refused { status: 404, .. })));
         assert!(matches!(verdict(answer(307, ""), false), Verdict::Fail(Outcome::Refused { status: 307, .. })));
-        let before = NoAnswer { message: "connection failed".into(), may_have_arrived: false };
+        let before = NoAnswer { message: "connection failed".into(), may_have_arrived: false, status: None };
         assert!(matches!(verdict(Err(before), false), Verdict::Retry(Outcome::Failed { status: None, .. })));
-        let after = NoAnswer { message: "connection reset".into(), may_have_arrived: true };
+        let after = NoAnswer { message: "connection reset".into(), may_have_arrived: true, status: None };
         assert!(matches!(verdict(Err(after), false), Verdict::Fail(Outcome::Unknown(_))));
+        let cut = NoAnswer { message: "body cut".into(), may_have_arrived: true, status: Some(200) };
+        assert!(matches!(verdict(Err(cut), false), Verdict::Done(200)), "a 2xx status line is enough");
     }
 
     #[test]

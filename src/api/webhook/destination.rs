@@ -248,7 +248,7 @@ impl Destination {
         shown.sort();
         Ok(Destination {
             name,
-            id: crate::api::hex(&Sha256::digest(url.as_str().as_bytes())),
+            id: identity(&url),
             host,
             profile,
             credential,
@@ -272,7 +272,8 @@ impl Destination {
     }
 
     /// The transport posts go through. Clay counts its rate per workspace, so every Clay
-    /// webhook of the session waits at one gate; another webhook has a gate of its own.
+    /// webhook of the session with the same pace (rate, burst, posts in flight) waits at one
+    /// gate; another webhook has a gate of its own.
     pub fn transport(&self, gates: &Gates) -> Result<Transport, String> {
         let config = TransportConfig {
             rate: self.rate,
@@ -285,9 +286,11 @@ impl Destination {
             },
             timeout: self.timeout,
         };
+        // Webhooks of one pace share a gate; a statement that sets another pace gets its own.
+        let pace = format!("{:?}/{}/{}", self.rate, self.burst, self.max_in_flight);
         let gate = match self.profile {
-            Profile::Clay => format!("webhook records @ clay {}", self.host),
-            Profile::Generic => format!("webhook records @ {}", self.id),
+            Profile::Clay => format!("webhook records @ clay {} {pace}", self.host),
+            Profile::Generic => format!("webhook records @ {} {pace}", self.id),
         };
         Transport::shared(&gate, self.credential.clone(), config, gates)
     }
@@ -317,6 +320,15 @@ impl Destination {
             if options.is_empty() { String::new() } else { format!(" options: {}", options.join(", ")) }
         )
     }
+}
+
+/// The ledger's name for the destination at `url`: the SHA-256 of the URL, a trailing `/` of
+/// its path aside (the same webhook copied with or without it is one destination).
+fn identity(url: &reqwest::Url) -> String {
+    let mut url = url.clone();
+    let path = url.path().trim_end_matches('/').to_string();
+    url.set_path(&path);
+    crate::api::hex(&Sha256::digest(url.as_str().as_bytes()))
 }
 
 /// Whether `sql` writes a webhook's URL (a `STORED AS WEBHOOK` statement with a quoted
@@ -370,6 +382,8 @@ mod tests {
         assert!(format!("{:?}", bearer.credential).contains("authorization"));
         assert_ne!(clay.id, plain.id);
         assert_eq!(clay.id.len(), 64);
+        let slash = resolve(&format!("{CLAY}/"), &[], &Named::new()).unwrap();
+        assert_eq!(slash.id, clay.id, "a trailing slash is the same webhook");
     }
 
     #[test]

@@ -89,15 +89,15 @@ pub struct Claim {
 }
 
 /// How a claim of one row went.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Claimed {
     /// Marked `pending` and committed: it may be sent now.
     Yes,
     /// Another run that still runs holds it.
     Held,
     /// Its entry changed since it was looked at (another run settled it), and `still_to_send`
-    /// says no.
-    Settled,
+    /// says no: the entry as it stands.
+    Settled(Entry),
     /// The destination's `max_rows` would be passed.
     OverCap,
 }
@@ -147,7 +147,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
     attempts     INTEGER NOT NULL,
     sent_at      INTEGER,
     updated_at   INTEGER NOT NULL,
-    run_pid      INTEGER NOT NULL,  -- the process that claimed it last
+    run_pid      INTEGER NOT NULL,  -- the process that claimed it last,
+    run_started  INTEGER NOT NULL,  -- and when that process started (a pid is reused)
     PRIMARY KEY (destination, row_key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS deliveries_by_state ON deliveries (destination, state);
@@ -173,9 +174,28 @@ fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
-/// Whether the process `pid` still runs (a claim of a live run is not touched).
-fn alive(pid: i64) -> bool {
-    pid == i64::from(std::process::id()) || Path::new(&format!("/proc/{pid}")).exists()
+/// When process `pid` started (clock ticks after boot, from `/proc`): with its pid, what tells
+/// a run from a later process that was given the same pid. `None` where there is no `/proc`.
+fn start_time(pid: i64) -> Option<i64> {
+    let stat = std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("stat")).ok()?;
+    // After the command's name, in parentheses that may hold anything, the 20th field.
+    stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// This process as the ledger names the run that claims: its pid and start time.
+fn this_run() -> (i64, i64) {
+    static THIS: std::sync::OnceLock<(i64, i64)> = std::sync::OnceLock::new();
+    *THIS.get_or_init(|| {
+        let pid = i64::from(std::process::id());
+        (pid, start_time(pid).unwrap_or(0))
+    })
+}
+
+/// Whether the run that claimed as (`pid`, `started`) still runs: this one, or a process of
+/// that pid that started then. Without `/proc` only this one counts, so another process's
+/// claims look ended: its rows become `unknown`, never sent twice.
+fn alive(pid: i64, started: i64) -> bool {
+    (pid, started) == this_run() || start_time(pid) == Some(started)
 }
 
 impl Ledger {
@@ -229,19 +249,21 @@ impl Ledger {
     pub fn recover(&self, destination: &str) -> Result<usize, LedgerError> {
         let connection = self.connection();
         let mut statement = connection
-            .prepare("SELECT DISTINCT run_pid FROM deliveries WHERE destination = ?1 AND state = 'pending'")
+            .prepare(
+                "SELECT DISTINCT run_pid, run_started FROM deliveries WHERE destination = ?1 AND state = 'pending'",
+            )
             .map_err(|e| self.fail(e))?;
-        let pids: Vec<i64> = statement
-            .query_map([destination], |r| r.get(0))
+        let runs: Vec<(i64, i64)> = statement
+            .query_map([destination], |r| Ok((r.get(0)?, r.get(1)?)))
             .and_then(|rows| rows.collect())
             .map_err(|e| self.fail(e))?;
         let mut recovered = 0;
-        for pid in pids.into_iter().filter(|p| !alive(*p)) {
+        for (pid, started) in runs.into_iter().filter(|(pid, started)| !alive(*pid, *started)) {
             recovered += connection
                 .execute(
                     "UPDATE deliveries SET state = 'unknown', error = 'the run sending it ended before an answer came', \
-                     updated_at = ?3 WHERE destination = ?1 AND state = 'pending' AND run_pid = ?2",
-                    params![destination, pid, now()],
+                     updated_at = ?4 WHERE destination = ?1 AND state = 'pending' AND run_pid = ?2 AND run_started = ?3",
+                    params![destination, pid, started, now()],
                 )
                 .map_err(|e| self.fail(e))?;
         }
@@ -280,7 +302,7 @@ impl Ledger {
             ))
             .map_err(|e| self.fail(e))?;
         statement
-            .query_map([destination], |row| Ok(Record { entry: read_entry(row)?, payload: row.get(8)? }))
+            .query_map([destination], |row| Ok(Record { entry: read_entry(row)?, payload: row.get(9)? }))
             .and_then(|rows| rows.collect())
             .map_err(|e| self.fail(e))
     }
@@ -307,7 +329,7 @@ impl Ledger {
     /// Claims `rows` as `pending` for this process, in one transaction committed before this
     /// returns: only then may they be sent. Each key's entry is read afresh inside it: a key
     /// another live process holds is [`Claimed::Held`]; one whose entry `still_to_send` no
-    /// longer wants (another run sent it meanwhile) is [`Claimed::Settled`]; past `max_rows`
+    /// longer wants (another run settled it meanwhile) is [`Claimed::Settled`]; past `max_rows`
     /// rows that may have reached the receiver, [`Claimed::OverCap`].
     pub fn claim(
         &self,
@@ -317,7 +339,7 @@ impl Ledger {
         max_rows: Option<u64>,
     ) -> Result<Vec<Claimed>, LedgerError> {
         let mut connection = self.connection();
-        let pid = i64::from(std::process::id());
+        let (pid, started) = this_run();
         let transaction =
             connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(|e| self.fail(e))?;
         let mut outcomes = Vec::with_capacity(rows.len());
@@ -331,10 +353,10 @@ impl Ledger {
                 .map_err(|e| self.fail(e))?;
             let mut upsert = transaction
                 .prepare_cached(
-                    "INSERT INTO deliveries (destination, row_key, payload_hash, payload, state, attempts, updated_at, run_pid) \
-                     VALUES (?1, ?2, ?3, ?4, 'pending', 1, ?5, ?6) \
+                    "INSERT INTO deliveries (destination, row_key, payload_hash, payload, state, attempts, updated_at, \
+                     run_pid, run_started) VALUES (?1, ?2, ?3, ?4, 'pending', 1, ?5, ?6, ?7) \
                      ON CONFLICT (destination, row_key) DO UPDATE SET payload_hash = ?3, payload = ?4, state = 'pending', \
-                     http_status = NULL, error = NULL, attempts = attempts + 1, updated_at = ?5, run_pid = ?6",
+                     http_status = NULL, error = NULL, attempts = attempts + 1, updated_at = ?5, run_pid = ?6, run_started = ?7",
                 )
                 .map_err(|e| self.fail(e))?;
             for row in rows {
@@ -344,11 +366,11 @@ impl Ledger {
                     .map_err(|e| self.fail(e))?;
                 let outcome = match &entry {
                     Some(entry) if entry.held_elsewhere => Claimed::Held,
-                    Some(entry) if !still_to_send(entry, &row.hash) => Claimed::Settled,
+                    Some(entry) if !still_to_send(entry, &row.hash) => Claimed::Settled(entry.clone()),
                     _ if max_rows.is_some_and(|max| submitted_now >= max) => Claimed::OverCap,
                     _ => {
                         upsert
-                            .execute(params![destination, row.key, row.hash, row.payload, now(), pid])
+                            .execute(params![destination, row.key, row.hash, row.payload, now(), pid, started])
                             .map_err(|e| self.fail(e))?;
                         submitted_now += 1;
                         added += 1;
@@ -397,7 +419,7 @@ impl Ledger {
 }
 
 /// The columns [`read_entry`] reads, in its order.
-const ENTRY_COLUMNS: &str = "row_key, payload_hash, state, http_status, error, attempts, sent_at, run_pid";
+const ENTRY_COLUMNS: &str = "row_key, payload_hash, state, http_status, error, attempts, sent_at, run_pid, run_started";
 
 fn submitted(connection: &Connection, destination: &str) -> rusqlite::Result<u64> {
     connection
@@ -421,7 +443,7 @@ fn count_submitted(connection: &Connection, destination: &str, change: i64) -> r
 
 fn read_entry(row: &rusqlite::Row) -> rusqlite::Result<Entry> {
     let state = State::parse(&row.get::<_, String>(2)?);
-    let owner: i64 = row.get(7)?;
+    let owner: (i64, i64) = (row.get(7)?, row.get(8)?);
     Ok(Entry {
         key: row.get(0)?,
         payload_hash: row.get(1)?,
@@ -430,7 +452,7 @@ fn read_entry(row: &rusqlite::Row) -> rusqlite::Result<Entry> {
         error: row.get(4)?,
         attempts: row.get::<_, i64>(5)? as u32,
         sent_at: row.get(6)?,
-        held_elsewhere: state == State::Pending && owner != i64::from(std::process::id()) && alive(owner),
+        held_elsewhere: state == State::Pending && owner != this_run() && alive(owner.0, owner.1),
     })
 }
 
@@ -508,7 +530,9 @@ mod tests {
         // Looked at before it was sent, claimed after: the fresh read says it is done.
         let claimed =
             ledger.claim("d", &rows(&[("a", "h"), ("b", "h"), ("c", "h"), ("d", "h")]), &unless_sent, Some(3));
-        assert_eq!(claimed.unwrap(), [Claimed::Settled, Claimed::Yes, Claimed::Yes, Claimed::OverCap]);
+        let claimed = claimed.unwrap();
+        assert!(matches!(&claimed[0], Claimed::Settled(entry) if entry.state == State::Sent), "{claimed:?}");
+        assert_eq!(claimed[1..], [Claimed::Yes, Claimed::Yes, Claimed::OverCap]);
         assert_eq!(ledger.submitted("d").unwrap(), 3);
         // A row refused by the receiver frees its place.
         ledger
@@ -523,21 +547,27 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ledger = Ledger::open(&dir.path().join("w.sqlite")).unwrap();
         ledger.claim("d", &rows(&[("mine", "h")]), &unless_sent, None).unwrap();
-        // A claim of a process that no longer runs (pid beyond the kernel's range), and one of a
-        // process that runs (pid 1).
-        for (key, pid) in [("theirs", 999_999_999), ("live", 1)] {
+        // A claim of a process that no longer runs (pid beyond the kernel's range), one of a
+        // process that runs (pid 1), and one of an earlier process given pid 1 (another start).
+        let first = start_time(1).expect("/proc tells when pid 1 started");
+        for (key, pid, started) in [("theirs", 999_999_999, 0), ("live", 1, first), ("reused", 1, first + 1)] {
             ledger
                 .connection()
                 .execute(
-                    "INSERT INTO deliveries (destination, row_key, payload_hash, payload, state, attempts, updated_at, run_pid) \
-                     VALUES ('d', ?1, 'h', '{}', 'pending', 1, 0, ?2)",
-                    params![key, pid],
+                    "INSERT INTO deliveries (destination, row_key, payload_hash, payload, state, attempts, updated_at, \
+                     run_pid, run_started) VALUES ('d', ?1, 'h', '{}', 'pending', 1, 0, ?2, ?3)",
+                    params![key, pid, started],
                 )
                 .unwrap();
         }
-        assert_eq!(ledger.recover("d").unwrap(), 1);
-        let found = ledger.lookup("d", &["mine".into(), "theirs".into(), "live".into()]).unwrap();
+        assert_eq!(ledger.recover("d").unwrap(), 2);
+        let found = ledger.lookup("d", &["mine".into(), "theirs".into(), "live".into(), "reused".into()]).unwrap();
         assert_eq!((found["mine"].state, found["theirs"].state), (State::Pending, State::Unknown));
+        assert_eq!(
+            (found["live"].state, found["reused"].state),
+            (State::Pending, State::Unknown),
+            "a reused pid is not the run"
+        );
         assert!(found["theirs"].error.as_deref().unwrap().contains("ended before an answer"));
         assert!(found["live"].held_elsewhere && !found["mine"].held_elsewhere);
         assert_eq!(ledger.claim("d", &rows(&[("live", "h")]), &|_, _| true, None).unwrap(), [Claimed::Held]);

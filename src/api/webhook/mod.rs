@@ -42,7 +42,7 @@ pub struct WebhookContext {
     /// Gates kept from one statement to the next: a new gate would start with a full bucket
     /// the receiver's does not have.
     kept: Mutex<Vec<Arc<RateGate>>>,
-    reports: Mutex<Vec<Report>>,
+    reports: Arc<Mutex<Vec<Report>>>,
     busy: Arc<watch::Sender<usize>>,
 }
 
@@ -72,7 +72,7 @@ impl WebhookContext {
             dry_run,
             gates: Gates::default(),
             kept: Mutex::default(),
-            reports: Mutex::default(),
+            reports: Arc::default(),
             busy: Arc::new(watch::channel(0).0),
         }
     }
@@ -101,7 +101,7 @@ impl WebhookContext {
             }
         }
         let busy = Busy::new(self.busy.clone());
-        Run::start(destination, ledger, Arc::new(transport), preview, busy).await
+        Run::start(destination, ledger, Arc::new(transport), preview, busy, self.reports.clone()).await
     }
 
     /// Keeps `report` for whoever shows it ([`WebhookContext::take_reports`]).

@@ -1,6 +1,7 @@
 //! One row on its way to a webhook: the JSON object sent, the key the ledger files it under, and
-//! the hash of its content. The hash is taken over the object with its keys sorted, so the
-//! same values are the same row however the query orders its columns.
+//! the hash of its content. The hash is taken over the object with its keys sorted (here, not
+//! by relying on how serde_json orders a map), so the same values are the same row however the
+//! query orders its columns.
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -33,8 +34,7 @@ impl OutRow {
     pub fn new(payload: String, key: &[String]) -> Result<OutRow, RowError> {
         let value: Value = serde_json::from_str(&payload).map_err(|_| RowError::NotAnObject)?;
         let Value::Object(object) = &value else { return Err(RowError::NotAnObject) };
-        // serde_json keeps an object's keys sorted: this text is the same for the same values.
-        let hash = hex(&Sha256::digest(value.to_string().as_bytes()));
+        let hash = hex(&Sha256::digest(canonical(&value).as_bytes()));
         let key = if key.is_empty() {
             hash.clone()
         } else {
@@ -48,6 +48,21 @@ impl OutRow {
             Value::Array(values).to_string()
         };
         Ok(OutRow { key, payload, hash })
+    }
+}
+
+/// `value` as text with every object's keys sorted, whatever order it was read in.
+fn canonical(value: &Value) -> String {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by_key(|(k, _)| *k);
+            let parts: Vec<String> =
+                entries.iter().map(|(k, v)| format!("{}:{}", Value::String((*k).clone()), canonical(v))).collect();
+            format!("{{{}}}", parts.join(","))
+        }
+        Value::Array(items) => format!("[{}]", items.iter().map(canonical).collect::<Vec<_>>().join(",")),
+        other => other.to_string(),
     }
 }
 
