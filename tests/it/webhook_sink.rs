@@ -150,10 +150,11 @@ async fn max_rows_is_never_passed_across_runs() {
     assert_eq!(run(&session, &copy(60, 70, "continue")).await, Ok(0));
     assert!(report(&session).summary().contains("10 refused (over max_rows 50"));
     assert_eq!(sandbox.webhook_rows("capped").len(), 50);
-    // A dry run says so too, sending nothing.
+    // A dry run says so too, sending nothing, and succeeds: it only tells.
     let preview = self::session(&sandbox, "capped", dir.path(), true);
-    assert_eq!(run(&preview, &copy(60, 70, "continue")).await, Ok(0));
-    assert!(report(&preview).summary().contains("0 would be sent"));
+    assert_eq!(run(&preview, &copy(60, 70, "fail")).await, Ok(0));
+    let summary = report(&preview).summary();
+    assert!(summary.contains("0 would be sent") && summary.contains("10 refused (over max_rows 50"), "{summary}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -93,6 +93,8 @@ struct Shared {
     stop: Mutex<Option<Stop>>,
     /// Where a run cancelled before its end keeps its report, once its posts are settled.
     reports: Arc<Mutex<Vec<Report>>>,
+    /// Nothing is sent: rows are counted.
+    preview: bool,
 }
 
 impl Shared {
@@ -109,14 +111,15 @@ impl Shared {
         self.halted.raise();
     }
 
-    fn report(&self, preview: bool) -> Report {
+    fn report(&self) -> Report {
         let destination = &self.destination;
-        Report::of(&destination.name, preview, &self.counts, destination.max_rows, destination.max_payload_bytes)
+        Report::of(&destination.name, self.preview, &self.counts, destination.max_rows, destination.max_payload_bytes)
     }
 
-    /// A row was not accepted: under `on_error 'fail'` the run goes no further.
+    /// A row was not accepted: under `on_error 'fail'` the run goes no further. A preview goes
+    /// on counting.
     fn not_accepted(&self, what: &str) {
-        if self.destination.on_error == OnError::Fail {
+        if self.destination.on_error == OnError::Fail && !self.preview {
             self.halt(Stop::Failure(what.to_string()));
         }
     }
@@ -125,7 +128,6 @@ impl Shared {
 /// One run to one destination.
 pub struct Run {
     shared: Arc<Shared>,
-    preview: bool,
     queue: Option<mpsc::Sender<Vec<OutRow>>>,
     worker: Option<tokio::task::JoinHandle<()>>,
     /// Keys met so far in this run (their hashes' first 16 bytes).
@@ -161,6 +163,7 @@ impl Run {
             halted: Halt::default(),
             stop: Mutex::new(None),
             reports,
+            preview,
         });
         let (queue, worker) = match preview {
             true => (None, None),
@@ -173,7 +176,6 @@ impl Run {
         };
         Ok(Run {
             shared,
-            preview,
             queue,
             worker,
             seen: HashSet::new(),
@@ -231,7 +233,7 @@ impl Run {
         for row in fresh {
             match destination.policy.decide(entries.get(&row.key), &row.hash) {
                 Decision::Skip(skip) => Counts::add(skipped(&counts, skip), 1),
-                Decision::Send if self.preview => self.preview_send(),
+                Decision::Send if self.shared.preview => self.preview_send(),
                 Decision::Send => self.add_to_post(row).await?,
             }
         }
@@ -296,7 +298,11 @@ impl Run {
         }
         self.worker = None;
         let destination = &self.shared.destination;
-        let report = self.shared.report(self.preview);
+        let report = self.shared.report();
+        if self.shared.preview {
+            // A preview tells what would happen, refusals included, and fails nothing.
+            return Ok(report);
+        }
         let stop = self.shared.stop.lock().expect("stop").clone();
         let reason = match stop {
             Some(Stop::Destination(reason) | Stop::Ledger(reason)) => reason,
@@ -361,7 +367,7 @@ async fn send_posts(shared: Arc<Shared>, receiver: mpsc::Receiver<Vec<OutRow>>, 
         .for_each(|()| async {})
         .await;
     if matches!(*shared.stop.lock().expect("stop"), Some(Stop::Cancelled)) {
-        shared.reports.lock().expect("reports").push(shared.report(false));
+        shared.reports.lock().expect("reports").push(shared.report());
     }
     drop(busy);
 }
