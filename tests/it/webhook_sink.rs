@@ -284,3 +284,23 @@ async fn clays_rate_holds_without_a_single_429() {
     // 18 at once (the burst less a tenth), then 12 at 10 a second.
     assert!(started.elapsed() >= std::time::Duration::from_millis(1000), "{:?}", started.elapsed());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_ledger_nothing_is_sent() {
+    let sandbox = sandbox(|c| c.webhook_rate = None).await;
+    let dir = tempfile::tempdir().unwrap();
+    // A file where the ledger's directory should be: the ledger cannot be made.
+    std::fs::write(dir.path().join("blocked"), "").unwrap();
+    let mut named = Named::new();
+    let hook: BTreeMap<String, String> =
+        [("url".to_string(), sandbox.clay_webhook_url("unledgered")), ("token".to_string(), TOKEN.to_string())]
+            .into_iter()
+            .collect();
+    named.insert("hook".into(), hook);
+    let mut session = Session::new();
+    session.set_webhook_context(WebhookContext::new(dir.path().join("blocked/webhooks.sqlite"), named, false));
+    let error = run(&session, "COPY (SELECT 'a.example' AS domain) TO 'webhook://hook' STORED AS WEBHOOK").await;
+    let error = error.unwrap_err();
+    assert!(error.contains("webhook ledger") && error.contains("will not send without it"), "{error}");
+    assert!(sandbox.webhook_rows("unledgered").is_empty());
+}

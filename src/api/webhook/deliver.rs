@@ -229,7 +229,8 @@ impl Run {
         }
         let id = destination.id.clone();
         let keys: Vec<String> = fresh.iter().map(|r| r.key.clone()).collect();
-        let entries = blocking(self.shared.ledger.clone(), move |ledger| ledger.lookup(&id, &keys)).await?;
+        let looked_up = blocking(self.shared.ledger.clone(), move |ledger| ledger.lookup(&id, &keys)).await;
+        let entries = looked_up.inspect_err(|e| self.shared.halt(Stop::Ledger(e.to_string())))?;
         for row in fresh {
             match destination.policy.decide(entries.get(&row.key), &row.hash) {
                 Decision::Skip(skip) => Counts::add(skipped(&counts, skip), 1),
@@ -277,7 +278,9 @@ impl Run {
         self.post_bytes = 0;
         let Some(queue) = &self.queue else { return Ok(()) };
         if let Err(returned) = queue.send(post).await {
+            // The senders are gone before their queue closed: nothing more can be sent.
             Counts::add(&self.shared.counts.not_sent, returned.0.len());
+            self.shared.halt(Stop::Failure("the senders stopped before the rows were all handed over".into()));
             return Err(WebhookError::Stopped);
         }
         Ok(())
