@@ -34,6 +34,36 @@ pub enum OptionsError {
     MissingEnv { name: String, variable: String },
 }
 
+/// A kind of `OPTIONS` (an HTTP table's, a webhook's), set one option at a time.
+pub trait OptionSet: Default {
+    /// Sets one option; a secret written as is is refused unless it comes from a `trusted`
+    /// place (the config file).
+    fn set(
+        &mut self,
+        raw: &str,
+        value: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+        trusted: bool,
+    ) -> Result<(), OptionsError>;
+
+    /// Reads a named section of the config file (`section`, trusted: the file is the user's
+    /// own, not the history), then the statement's `options`, which override it.
+    fn layered(
+        section: &std::collections::BTreeMap<String, String>,
+        options: &std::collections::BTreeMap<String, String>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, OptionsError> {
+        let mut out = Self::default();
+        for (raw, value) in section {
+            out.set(raw, value, env, true)?;
+        }
+        for (raw, value) in options {
+            out.set(raw, value, env, false)?;
+        }
+        Ok(out)
+    }
+}
+
 /// `name` as DataFusion hands it over (lower-cased, maybe prefixed `format.`), as written.
 pub fn bare_name(raw: &str) -> String {
     let key = raw.trim().to_ascii_lowercase();

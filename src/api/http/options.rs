@@ -9,7 +9,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 pub use crate::api::options::{HeaderValue, OptionsError, Rate};
-use crate::api::options::{bare_name, choice, duration, flag, header_value, number, rate, resolved, secret};
+use crate::api::options::{OptionSet, bare_name, choice, duration, flag, header_value, number, rate, resolved, secret};
 
 /// Where else a secret refused in SQL may come from.
 const ELSEWHERE: &str = "name a connection ('connection' 'crm' and [http.crm] in the config file)";
@@ -162,17 +162,11 @@ impl HttpOptions {
         options: &BTreeMap<String, String>,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<HttpOptions, OptionsError> {
-        let mut out = HttpOptions::default();
-        for (raw, value) in connection {
-            out.set(raw, value, env, true)?;
-        }
-        for (raw, value) in options {
-            out.set(raw, value, env, false)?;
-        }
-        Ok(out)
+        HttpOptions::layered(connection, options, env)
     }
+}
 
-    /// Sets one option; a secret written as is is refused unless it comes from a `trusted` place.
+impl OptionSet for HttpOptions {
     fn set(
         &mut self,
         raw: &str,

@@ -11,7 +11,7 @@ use secrecy::SecretString;
 
 use super::policy::{OnUnknown, Policy, Resend};
 use crate::api::options::{
-    HeaderValue, OptionsError, Rate, bare_name, choice, duration, flag, header_value, number, rate, secret,
+    HeaderValue, OptionSet, OptionsError, Rate, bare_name, choice, duration, flag, header_value, number, rate, secret,
 };
 
 /// Every option a webhook takes, but `header.<name>`.
@@ -111,16 +111,11 @@ impl WebhookOptions {
         options: &BTreeMap<String, String>,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<WebhookOptions, OptionsError> {
-        let mut out = WebhookOptions::default();
-        for (raw, value) in config {
-            out.set(raw, value, env, true)?;
-        }
-        for (raw, value) in options {
-            out.set(raw, value, env, false)?;
-        }
-        Ok(out)
+        WebhookOptions::layered(config, options, env)
     }
+}
 
+impl OptionSet for WebhookOptions {
     fn set(
         &mut self,
         raw: &str,
