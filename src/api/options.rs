@@ -19,6 +19,22 @@ pub enum HeaderValue {
     Secret(SecretString),
 }
 
+impl HeaderValue {
+    /// The header `name: self` as it is sent, a secret marked sensitive (no debug output shows
+    /// it); `None` when the name or the value cannot be an HTTP header.
+    pub fn on_the_wire(&self, name: &str) -> Option<(reqwest::header::HeaderName, reqwest::header::HeaderValue)> {
+        use secrecy::ExposeSecret;
+        let (text, secret) = match self {
+            HeaderValue::Plain(text) => (text.as_str(), false),
+            HeaderValue::Secret(secret) => (secret.expose_secret(), true),
+        };
+        let name = reqwest::header::HeaderName::from_bytes(name.as_bytes()).ok()?;
+        let mut value = reqwest::header::HeaderValue::try_from(text).ok()?;
+        value.set_sensitive(secret);
+        Some((name, value))
+    }
+}
+
 /// Why an option cannot be used; each message names the option and the fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OptionsError {

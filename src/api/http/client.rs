@@ -16,12 +16,11 @@ use std::time::{Duration, SystemTime};
 use futures::stream::{self, BoxStream, StreamExt};
 use reqwest::Url;
 use reqwest::header::{ACCEPT, HeaderName, HeaderValue as WireHeader};
-use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 use super::definition::HttpTableDef;
 use super::extract;
-use super::options::{HeaderValue, Method, NotFound};
+use super::options::{Method, NotFound};
 use super::paginate::Pager;
 use crate::api::hg::Tally;
 use crate::api::transport::{Gates, Meter, NoAnswer, RetryPolicy, SendError, Transport, TransportConfig, Verdict};
@@ -405,19 +404,13 @@ impl HttpClient {
         };
         let mut headers: Vec<(HeaderName, WireHeader)> = Vec::new();
         for (name, value) in &def.options.headers {
-            let (text, secret) = match value {
-                HeaderValue::Plain(text) => (text.as_str(), false),
-                HeaderValue::Secret(secret) => (secret.expose_secret(), true),
-            };
-            let (Ok(name), Ok(mut value)) = (HeaderName::from_bytes(name.as_bytes()), WireHeader::try_from(text))
-            else {
+            let Some(header) = value.on_the_wire(name) else {
                 return Err(Problem::All(HttpError::Failed {
                     table: def.name.clone(),
                     message: format!("header.{name} cannot be sent as an HTTP header; check its name and value"),
                 }));
             };
-            value.set_sensitive(secret);
-            headers.push((name, value));
+            headers.push(header);
         }
         let meter = Meters([tally, &self.context.totals]);
         let result = self

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::options::{Nulls, OnError, Profile, WebhookOptions};
 use super::policy::Policy;
-use crate::api::options::{HeaderValue, OptionsError, in_clear, shown_value};
+use crate::api::options::{OptionsError, in_clear, shown_value};
 use crate::api::transport::{Credential, Gates, RateGate, RetryPolicy, Transport, TransportConfig};
 
 /// The `[webhooks.NAME]` sections of the config file: each a destination's options (`url`,
@@ -210,16 +210,7 @@ impl Destination {
         };
         let mut headers = Vec::new();
         for (header, value) in &parsed.headers {
-            let (text, secret) = match value {
-                HeaderValue::Plain(text) => (text.as_str(), false),
-                HeaderValue::Secret(secret) => (secret.expose_secret(), true),
-            };
-            let (Ok(name), Ok(mut value)) = (HeaderName::from_bytes(header.as_bytes()), WireHeader::try_from(text))
-            else {
-                return Err(DestinationError::BadHeader(header.clone()));
-            };
-            value.set_sensitive(secret);
-            headers.push((name, value));
+            headers.push(value.on_the_wire(header).ok_or_else(|| DestinationError::BadHeader(header.clone()))?);
         }
         let batch_size = parsed.batch_size.unwrap_or(1);
         let rate = Some(parsed.rate.map_or(10.0, |r| r.0));
