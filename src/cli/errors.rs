@@ -281,8 +281,9 @@ mod tests {
         assert_eq!(exit_code(&parse), exit::QUERY_ERROR);
         let file = DataFusionError::Plan("table 'datafusion.public.data/accounts.csv' not found".into());
         assert!(message(&file).starts_with("no file 'data/accounts.csv': a quoted name in FROM is read as a file"));
-        let scan = external(ScanError::TooManyMatches { count: 200_000 });
+        let lists = "match_domain (400 values) × match_country_code (500 values)".to_string();
+        let scan = external(ScanError::TooManyMatches { count: 200_000, lists });
         assert_eq!(exit_code(&scan), exit::QUERY_ERROR);
-        assert!(message(&scan).starts_with("hg.companies: 200000"));
+        assert!(message(&scan).starts_with("hg.companies: the separate key lists match_domain (400 values)"));
     }
 }

@@ -27,7 +27,8 @@ use crate::tables::{Lookup, TableSpec};
 /// Companies (or match queries) whose rows go into one record batch: small enough that rows
 /// flow out while later lookups are still under way.
 const LOOKUPS_PER_BATCH: usize = 64;
-/// Match lookups one scan may make from a cross of domains, names and countries.
+/// Match lookups one scan may make from a cross product of separate lists of domains, names and
+/// countries. One list, however long, is not capped: each of its values is one request.
 const MAX_MATCH_COMBINATIONS: usize = 100_000;
 
 /// Why a scan could not run.
@@ -47,10 +48,11 @@ pub enum ScanError {
     )]
     JoinTimeout { table: &'static str, idle: Duration },
     #[error(
-        "hg.companies: {count} combinations of match_domain × match_name × match_country_code would each be a request \
-         (at most {MAX_MATCH_COMBINATIONS}); look companies up by domain or by name, not by both from separate lists"
+        "hg.companies: the separate key lists {lists} make {count} combinations, each a request (at most \
+         {MAX_MATCH_COMBINATIONS} from a cross product); look companies up by one of these columns, or narrow the \
+         lists (a WHERE on the side they come from)"
     )]
-    TooManyMatches { count: usize },
+    TooManyMatches { count: usize, lists: String },
 }
 
 fn external(error: impl std::error::Error + Send + Sync + 'static) -> DataFusionError {
@@ -306,8 +308,14 @@ impl Run {
             (c.len() == 2 && c.chars().all(|ch| ch.is_ascii_alphabetic())).then_some(c)
         });
         let count = domains.len() * names.len() * countries.len();
-        if count > MAX_MATCH_COMBINATIONS {
-            return Err(external(ScanError::TooManyMatches { count }));
+        // Only a cross product of two lists or more multiplies requests beyond the keys given.
+        let lists: Vec<String> = [(domain, domains.len()), (name, names.len()), (country, countries.len())]
+            .into_iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|(column, n)| format!("{column} ({n} values)"))
+            .collect();
+        if lists.len() > 1 && count > MAX_MATCH_COMBINATIONS {
+            return Err(external(ScanError::TooManyMatches { count, lists: lists.join(" × ") }));
         }
         let limit = self.pushed.match_limit.unwrap_or(1);
         let mut echoes: HashMap<MatchQuery, Vec<Echo>> = HashMap::new();

@@ -10,6 +10,7 @@ mod cli_repl;
 mod cli_webhook;
 mod fault_matrix;
 mod http_tables;
+mod large_keys;
 mod row_status;
 mod sandbox_dump;
 mod sandbox_endpoints;

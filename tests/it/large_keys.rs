@@ -1,0 +1,78 @@
+//! Large key sets reach HG whole: one list of more than 100,000 keys is planned and fetched,
+//! while a cross product of separate lists over the cap fails before any call, naming them.
+
+use std::collections::BTreeSet;
+
+use hgsql::api::{ApiKey, ApiVersion, ClientConfig, HgClient};
+use hgsql::sandbox::Sandbox;
+use hgsql::session::Session;
+
+use crate::support::sandbox;
+
+/// A session on `version` of `sandbox`, with no cache and no rate limit.
+fn session(sandbox: &Sandbox, version: ApiVersion) -> Session {
+    let mut config = match version {
+        ApiVersion::V1 => ClientConfig::new(sandbox.base_url(), ApiKey::new(sandbox.key())),
+        ApiVersion::V2 => ClientConfig::new(sandbox.base_url_v2(), ApiKey::new(sandbox.key_v2())),
+    };
+    config.rate = None;
+    Session::with_client(HgClient::new(config).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_list_of_more_than_100000_keys_is_planned_and_fetched() {
+    let sandbox = sandbox(|c| c.rate = None).await;
+    // The sandbox's own domains (known), then 100,000 it does not know: 10 inputs a request on v2.
+    let data = sandbox.data();
+    let mut seen = BTreeSet::new();
+    let known: Vec<String> = (0..data.companies.len() as u32)
+        .map(|c| data.company(c).domain.clone())
+        .filter(|d| seen.insert(hgsql::api::normalize_domain(d).unwrap_or_default()))
+        .take(500)
+        .collect();
+    let values: Vec<String> = known.iter().map(|d| format!("('{d}')")).collect();
+    let session = session(&sandbox, ApiVersion::V2);
+    session
+        .run(&format!(
+            "CREATE TABLE accounts AS SELECT column1 AS website FROM (VALUES {}) \
+             UNION ALL SELECT 'acct' || value || '.unknown-domain.example' FROM range(100000)",
+            values.join(", ")
+        ))
+        .await
+        .unwrap();
+    let results = session
+        .run(
+            "SELECT count(*) AS accounts, count(c.company_id) AS matched FROM accounts a \
+             LEFT JOIN hg.companies c ON c.match_domain = a.website",
+        )
+        .await
+        .unwrap_or_else(|e| panic!("a single list of 100,500 domains runs: {e}"));
+    let text = datafusion::arrow::util::pretty::pretty_format_batches(&results[0].batches).unwrap().to_string();
+    assert!(text.contains("| 100500   | 500     |"), "{text}");
+    let calls = sandbox.stats()["endpoints"]["v2/companies/match"]["calls"].as_u64();
+    assert_eq!(calls, Some(100_500 / 10), "each domain asked once, ten a request");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cross_product_over_the_cap_fails_before_any_call_naming_the_lists() {
+    let sandbox = sandbox(|c| c.rate = None).await;
+    let session = session(&sandbox, ApiVersion::V1);
+    let domains: Vec<String> = (0..400).map(|i| format!("'d{i}.example'")).collect();
+    let letters = |i: usize| format!("'{}{}'", (b'A' + (i / 26) as u8) as char, (b'A' + (i % 26) as u8) as char);
+    let countries: Vec<String> = (0..300).map(letters).collect();
+    let error = session
+        .run(&format!(
+            "SELECT * FROM hg.companies WHERE match_domain IN ({}) AND match_country_code IN ({})",
+            domains.join(", "),
+            countries.join(", ")
+        ))
+        .await
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("match_domain (400 values) × match_country_code (300 values)") && error.contains("120000"),
+        "{error}"
+    );
+    assert_eq!(sandbox.stats()["endpoints"]["company/match"]["calls"].as_u64().unwrap_or(0), 0, "no call was made");
+}
