@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::{ConnectionFlags, exit};
+use super::{ApiFlags, ConnectionFlags, exit};
 use std::sync::Arc;
 
 use crate::api::http::HttpContext;
@@ -25,7 +25,7 @@ pub struct Connection {
 }
 
 /// The settings the flags, environment and config file give.
-pub fn settings(flags: &ConnectionFlags) -> Result<Settings, ConfigError> {
+pub fn settings(flags: &ApiFlags) -> Result<Settings, ConfigError> {
     Settings::from_env(&Overrides {
         api_key: flags.api_key.clone(),
         base_url: flags.base_url.clone(),
@@ -49,13 +49,13 @@ pub async fn connect(flags: &ConnectionFlags, dry_run: bool) -> Result<Connectio
         config.dry_run = dry_run;
         Ok(())
     };
-    let connection = if flags.sandbox {
-        let version = sandbox_version(flags)?;
+    let connection = if flags.api.sandbox {
+        let version = sandbox_version(&flags.api)?;
         let (sandbox, client) = start_sandbox(version, tune).await?;
         let describe = format!("the built-in sandbox at {} (HG API {version})", client.config().base_url);
         Connection { session: Session::with_client(client), describe, _sandbox: Some(sandbox) }
     } else {
-        let settings = settings(flags).map_err(|e| (exit::USAGE, e.to_string()))?;
+        let settings = settings(&flags.api).map_err(|e| (exit::USAGE, e.to_string()))?;
         let describe = match &settings.api_key {
             Some(_) => format!("HG at {} (API {})", settings.base_url.value, settings.api_version.value),
             None => "no HG API key (set HG_API_KEY, or run with --sandbox)".to_string(),
@@ -70,11 +70,11 @@ pub async fn connect(flags: &ConnectionFlags, dry_run: bool) -> Result<Connectio
         };
         Connection { session: Session::build(client, Default::default()), describe, _sandbox: None }
     };
-    let (connections, webhooks) = match flags.sandbox {
+    let (connections, webhooks) = match flags.api.sandbox {
         // The sandbox needs no config file; a broken one is reported where it is needed.
-        true => settings(flags).map(|s| (s.http_connections, s.webhooks)).unwrap_or_default(),
+        true => settings(&flags.api).map(|s| (s.http_connections, s.webhooks)).unwrap_or_default(),
         false => {
-            let settings = settings(flags).map_err(|e| (exit::USAGE, e.to_string()))?;
+            let settings = settings(&flags.api).map_err(|e| (exit::USAGE, e.to_string()))?;
             (settings.http_connections, settings.webhooks)
         }
     };
@@ -138,7 +138,7 @@ async fn run_init(session: &Session, flags: &ConnectionFlags) -> Result<(), (u8,
 
 /// The HG API version `--sandbox` speaks: `--api-version`, else `HG_API_VERSION`, else v1 (the
 /// sandbox serves both; it has no key or base URL to say otherwise).
-pub fn sandbox_version(flags: &ConnectionFlags) -> Result<ApiVersion, (u8, String)> {
+pub fn sandbox_version(flags: &ApiFlags) -> Result<ApiVersion, (u8, String)> {
     if let Some(version) = flags.api_version {
         return Ok(version);
     }

@@ -4,13 +4,13 @@
 use std::time::Instant;
 
 use super::connect;
-use super::{ConnectionFlags, exit};
+use super::{ApiFlags, exit};
 use crate::api::{ApiVersion, Endpoint, FieldValue, HgClient, Payload};
 use crate::config::{Setting, Settings};
 
 /// Runs the checks and returns the exit code: 0 when HG answered, 2 for bad settings, 3 when
 /// HG could not be reached or refused the key.
-pub async fn run(flags: &ConnectionFlags, probe: bool) -> u8 {
+pub async fn run(flags: &ApiFlags, probe: bool) -> u8 {
     let mut _sandbox = None;
     let client = if flags.sandbox {
         let version = match connect::sandbox_version(flags) {

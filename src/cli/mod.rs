@@ -62,42 +62,64 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// Which HG API to use; shared by queries and `doctor`.
+/// Which HG API to use: the flags of queries and of `doctor`. They are not global: each
+/// subcommand's help lists the flags it takes, and `hgsql sandbox --sandbox` is an error.
 #[derive(Args, Debug, Clone, Default)]
-pub struct ConnectionFlags {
+pub struct ApiFlags {
     /// Query the built-in HG sandbox (started in this process: synthetic companies, 25
     /// requests/s, ~30 ms per request) instead of the real API. No key needed.
-    #[arg(long, global = true, conflicts_with_all = ["api_key", "base_url", "profile"])]
+    #[arg(long, conflicts_with_all = ["api_key", "base_url", "profile"])]
     pub sandbox: bool,
     /// HG API key (prefer the HG_API_KEY environment variable: flags show in `ps`).
-    #[arg(long, global = true, value_name = "KEY", hide_env_values = true)]
+    #[arg(long, value_name = "KEY", hide_env_values = true)]
     pub api_key: Option<String>,
     /// HG API base URL (default: HG_BASE_URL, the config file, then the real API).
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
     /// HG API version to speak: v1 or v2 (default: HG_API_VERSION, the profile's api_version,
     /// then what the key says: `hg_v2_…` keys are v2; then the base URL; then v1).
-    #[arg(long, global = true, value_name = "VERSION", value_parser = parse_version)]
+    #[arg(long, value_name = "VERSION", value_parser = parse_version)]
     pub api_version: Option<crate::api::ApiVersion>,
     /// Profile of the config file to use (default: HG_PROFILE, then `default`).
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
+}
+
+impl ApiFlags {
+    /// These flags, with what `before` (the flags given ahead of a subcommand, `hgsql --sandbox
+    /// doctor`) says where these say nothing.
+    pub fn or(&self, before: &ApiFlags) -> ApiFlags {
+        ApiFlags {
+            sandbox: self.sandbox || before.sandbox,
+            api_key: self.api_key.clone().or_else(|| before.api_key.clone()),
+            base_url: self.base_url.clone().or_else(|| before.base_url.clone()),
+            api_version: self.api_version.or(before.api_version),
+            profile: self.profile.clone().or_else(|| before.profile.clone()),
+        }
+    }
+}
+
+/// What a session of queries is made with: the API, and the cache, init file and budget.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ConnectionFlags {
+    #[command(flatten)]
+    pub api: ApiFlags,
     /// Do not read or write the response cache ($XDG_CACHE_HOME/hgsql/cache.sqlite).
-    #[arg(long, global = true, conflicts_with = "refresh")]
+    #[arg(long, conflicts_with = "refresh")]
     pub no_cache: bool,
     /// Fetch again what the cache holds, and overwrite it.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub refresh: bool,
     /// Run this SQL file before anything else (e.g. CREATE EXTERNAL TABLE … STORED AS HTTP
     /// definitions). Default: $XDG_CONFIG_HOME/hgsql/init.sql when it exists.
-    #[arg(short = 'r', long = "init", global = true, value_name = "FILE", conflicts_with = "no_init")]
+    #[arg(short = 'r', long = "init", value_name = "FILE", conflicts_with = "no_init")]
     pub init: Option<PathBuf>,
     /// Do not run the default init.sql.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub no_init: bool,
     /// Spend at most N credits in this run: a request that could pass it is not sent and the
     /// query stops, saying what it still needs (also `SET hg.max_credits = N`).
-    #[arg(long, global = true, value_name = "N")]
+    #[arg(long, value_name = "N")]
     pub max_credits: Option<u64>,
 }
 
@@ -124,6 +146,8 @@ pub struct DoctorArgs {
     /// hgsql expects: a key missing, a key it does not know, a value of another type.
     #[arg(long)]
     pub probe: bool,
+    #[command(flatten)]
+    pub api: ApiFlags,
 }
 
 /// Process exit codes.
@@ -188,7 +212,10 @@ pub async fn run(cli: Cli, order: Vec<ScriptSource>) -> ExitCode {
             let Some(Command::Sandbox(args)) = cli.command else { unreachable!() };
             return sandbox_cmd::run(args).await;
         }
-        Some(Command::Doctor(args)) => return ExitCode::from(doctor::run(&cli.connection, args.probe).await),
+        Some(Command::Doctor(args)) => {
+            let flags = args.api.or(&cli.connection.api);
+            return ExitCode::from(doctor::run(&flags, args.probe).await);
+        }
         Some(Command::Cache(args)) => return ExitCode::from(cache_cmd::run(args)),
         None => {}
     }

@@ -661,3 +661,29 @@ fn sigterm_cancels_like_ctrl_c_and_leaves_no_temporary_file() {
     assert_eq!(out.status.code(), Some(143), "{}", stderr(&out));
     assert_eq!(files_in(dir.path()), Vec::<String>::new());
 }
+
+/// Each subcommand's help lists the flags it takes: the sandbox's none of the client's, doctor's
+/// the API's, and a client flag given to the sandbox is an error, not a silent no-op.
+#[test]
+fn each_subcommand_takes_and_lists_its_own_flags() {
+    let help = |args: &[&str]| String::from_utf8(run(hgsql().args(args)).stdout).unwrap();
+    let sandbox = help(&["sandbox", "--help"]);
+    assert!(sandbox.contains("--webhook-rate") && sandbox.contains("--fault-rate"), "{sandbox}");
+    for client in ["--sandbox", "--api-key", "--max-credits", "--refresh", "--no-cache", "--init", "--profile"] {
+        assert!(!sandbox.contains(client), "hgsql sandbox --help lists {client}:\n{sandbox}");
+    }
+    let doctor = help(&["doctor", "--help"]);
+    assert!(
+        doctor.contains("--sandbox") && doctor.contains("--api-key") && !doctor.contains("--max-credits"),
+        "{doctor}"
+    );
+    let main = help(&["--help"]);
+    assert!(main.contains("--sandbox") && main.contains("--max-credits"), "{main}");
+    let refused = run(hgsql().args(["sandbox", "--sandbox"]));
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("unexpected argument '--sandbox'"));
+    // The API flags work on either side of `doctor`.
+    for args in [["--sandbox", "doctor"], ["doctor", "--sandbox"]] {
+        assert!(run(hgsql().args(args)).status.success(), "hgsql {args:?}");
+    }
+}
