@@ -58,7 +58,6 @@ fn cause(error: &DataFusionError) -> Cause<'_> {
 pub fn exit_code(error: &DataFusionError) -> u8 {
     match cause(error) {
         Cause::Hg(_) | Cause::Http(_) | Cause::Scan(ScanError::JoinTimeout { .. }) => exit::HG_API,
-        Cause::Webhook(WebhookError::Destination(_)) => exit::QUERY_ERROR,
         Cause::Webhook(_) => exit::DELIVERY,
         Cause::Scan(_) | Cause::Misfit(_) | Cause::Other(_) => exit::QUERY_ERROR,
     }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use datafusion::error::{DataFusionError, Result};
 
 pub use format::{WEBHOOK, WebhookFormatFactory};
-pub use table::{STATUS_COLUMNS, WebhookTable, WebhookTableFactory};
+pub use table::{WebhookTable, WebhookTableFactory};
 pub use webhook_sink::{SendNothing, WebhookSink};
 
 use crate::api::webhook::{Destination, WebhookContext};

@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use futures::StreamExt;
 use tokio::sync::{mpsc, watch};
 
-use super::destination::{Destination, DestinationError};
+use super::destination::Destination;
 use super::ledger::{Claim, Claimed, Entry, Ledger, LedgerError, Settled, State};
 use super::options::OnError;
 use super::policy::{Decision, Skip};
@@ -38,9 +38,10 @@ use crate::api::transport::{Halt, NoAnswer, Prepared, Response, SendError, Trans
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
     #[error(transparent)]
-    Destination(#[from] DestinationError),
-    #[error(transparent)]
     Ledger(LedgerError),
+    /// No HTTP client could be made for the destination (its header, say).
+    #[error("cannot post to the webhook: {0}")]
+    Client(String),
     /// The run stopped; [`Run::finish`] says why.
     #[error("the run to the webhook stopped")]
     Stopped,

@@ -91,9 +91,7 @@ impl WebhookContext {
     /// Starts a run to `destination`; a `preview` sends nothing.
     pub async fn start(&self, destination: Arc<Destination>, preview: bool) -> Result<Run, WebhookError> {
         let ledger = self.ledger().map_err(WebhookError::Ledger)?;
-        let transport = destination
-            .transport(&self.gates)
-            .map_err(|message| WebhookError::Ledger(LedgerError { path: self.ledger_path.clone(), message }))?;
+        let transport = destination.transport(&self.gates).map_err(WebhookError::Client)?;
         {
             let mut kept = self.kept.lock().expect("kept");
             if !kept.iter().any(|g| Arc::ptr_eq(g, transport.gate())) {

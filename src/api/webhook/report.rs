@@ -80,7 +80,6 @@ pub struct Report {
     pub null_key: u64,
     pub not_sent: u64,
     pub would_send: u64,
-    pub requests: u64,
     pub max_rows: Option<u64>,
     pub max_payload_bytes: Option<usize>,
 }
@@ -111,7 +110,6 @@ impl Report {
             null_key: get(&counts.null_key),
             not_sent: get(&counts.not_sent),
             would_send: get(&counts.would_send),
-            requests: get(&counts.requests),
             max_rows,
             max_payload_bytes,
         }
