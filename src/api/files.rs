@@ -3,6 +3,7 @@
 //! directory and a 0600 file, like SSH's.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// Creates `dir` and its parents, `0700`, unless it exists.
 #[cfg(unix)]
@@ -29,4 +30,21 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 #[cfg(not(unix))]
 pub fn create_private_file(path: &Path) -> std::io::Result<()> {
     std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(path).map(|_| ())
+}
+
+/// Puts the SQLite file of `connection` in WAL mode. Two processes opening a new file at once
+/// both try, and SQLite answers the one that meets the other's lock with BUSY at once, without
+/// its busy handler: it tries again, for up to `within`.
+pub fn use_wal(connection: &rusqlite::Connection, within: Duration) -> rusqlite::Result<()> {
+    let started = Instant::now();
+    loop {
+        match connection.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(error, _))
+                if error.code == rusqlite::ErrorCode::DatabaseBusy && started.elapsed() < within =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            done => return done,
+        }
+    }
 }

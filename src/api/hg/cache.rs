@@ -246,8 +246,7 @@ impl ResponseCache {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let connection = Connection::open_with_flags(path, flags).map_err(|e| fail(e.to_string()))?;
         connection.busy_timeout(Duration::from_secs(30)).map_err(|e| fail(e.to_string()))?;
-        connection
-            .pragma_update(None, "journal_mode", "WAL")
+        crate::api::files::use_wal(&connection, Duration::from_secs(30))
             .and_then(|()| connection.pragma_update(None, "synchronous", "NORMAL"))
             // Reads of a large rerun touch every page: keep more of them. (Not mmap: the map is
             // remade each time the writer grows the file, which costs more than it saves.)

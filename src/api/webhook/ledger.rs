@@ -212,8 +212,7 @@ impl Ledger {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let connection = Connection::open_with_flags(path, flags).map_err(|e| fail(e.to_string()))?;
         connection.busy_timeout(Duration::from_secs(30)).map_err(|e| fail(e.to_string()))?;
-        connection
-            .pragma_update(None, "journal_mode", "WAL")
+        crate::api::files::use_wal(&connection, Duration::from_secs(30))
             // A mark must be on disk before the request it announces leaves.
             .and_then(|()| connection.pragma_update(None, "synchronous", "FULL"))
             .and_then(|()| connection.execute_batch(SCHEMA))
