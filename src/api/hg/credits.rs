@@ -17,10 +17,28 @@ struct Book {
     /// Credits the queries of this run expect to need (companies not in the cache), for the
     /// budget's message.
     planned: u64,
-    charged: HashSet<(Endpoint, String)>,
+    /// Companies charged on an endpoint, as [`Charged`] fingerprints: 16 bytes each, not the
+    /// ids themselves, as a million-company run charges a million.
+    charged: HashSet<Charged>,
     /// Companies a lookup's plan found no record of the endpoint returning (in the cache or this
     /// run), until they are fetched: the fetch need not ask the cache again.
-    unreturned: HashSet<(Endpoint, String)>,
+    unreturned: HashSet<Charged>,
+}
+
+/// An (endpoint, company) pair as a 128-bit fingerprint: two SipHashes of it, keyed apart. Two
+/// pairs of one run sharing one is as likely as guessing a random 128-bit number twice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Charged(u128);
+
+impl Charged {
+    fn of(endpoint: Endpoint, item: &str) -> Charged {
+        let half = |salt: u8| {
+            let mut hasher = std::hash::DefaultHasher::new();
+            std::hash::Hash::hash(&(salt, endpoint.name(), item), &mut hasher);
+            std::hash::Hasher::finish(&hasher)
+        };
+        Charged((u128::from(half(1)) << 64) | u128::from(half(2)))
+    }
 }
 
 fn lock(book: &Mutex<Book>) -> MutexGuard<'_, Book> {
@@ -63,7 +81,7 @@ impl Drop for Reservation {
         book.reserved = book.reserved.saturating_sub(items.len() as u64);
         let mut cost = 0;
         for item in items {
-            if book.charged.insert((self.endpoint, item)) {
+            if book.charged.insert(Charged::of(self.endpoint, &item)) {
                 cost += 1;
             }
         }
@@ -97,7 +115,7 @@ impl Credits {
     /// Companies of `items` this run has not yet been charged for on `endpoint`.
     pub fn not_charged(&self, endpoint: Endpoint, items: &[String]) -> Vec<String> {
         let book = self.book();
-        items.iter().filter(|i| !book.charged.contains(&(endpoint, (*i).clone()))).cloned().collect()
+        items.iter().filter(|i| !book.charged.contains(&Charged::of(endpoint, i))).cloned().collect()
     }
 
     /// Adds to what the queries expect to need.
@@ -179,7 +197,7 @@ impl Credits {
         book.reserved = book.reserved.saturating_sub(amount);
         let mut cost = 0;
         for item in returned {
-            if book.charged.insert((endpoint, item)) {
+            if book.charged.insert(Charged::of(endpoint, &item)) {
                 cost += 1;
             }
         }
@@ -194,7 +212,7 @@ impl Credits {
     pub fn unreturned(&self, endpoint: Endpoint, items: impl IntoIterator<Item = String>) {
         let mut book = self.book();
         for item in items {
-            book.unreturned.insert((endpoint, item));
+            book.unreturned.insert(Charged::of(endpoint, &item));
         }
     }
 
@@ -209,12 +227,16 @@ impl Credits {
         let mut never_returned = Vec::new();
         let mut unchecked = Vec::new();
         for item in items {
-            let key = (endpoint, item.clone());
+            let key = Charged::of(endpoint, item);
             let planned = book.unreturned.remove(&key);
             if book.charged.contains(&key) {
                 continue;
             }
-            if planned { never_returned.push(key.1) } else { unchecked.push(key.1) }
+            if planned { never_returned.push(item.clone()) } else { unchecked.push(item.clone()) }
+        }
+        if book.unreturned.is_empty() {
+            // Every planned company is under way: the set's room for a million goes too.
+            book.unreturned = HashSet::new();
         }
         (never_returned, unchecked)
     }
@@ -223,7 +245,7 @@ impl Credits {
     pub fn known(&self, endpoint: Endpoint, items: impl IntoIterator<Item = String>) {
         let mut book = self.book();
         for item in items {
-            book.charged.insert((endpoint, item));
+            book.charged.insert(Charged::of(endpoint, &item));
         }
     }
 }
