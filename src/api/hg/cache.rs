@@ -98,6 +98,8 @@ const GET_CHUNK: usize = 256;
 /// before that: a transaction per answer would cost a WAL write per page it touches.
 const GATHER_TIME: Duration = Duration::from_millis(50);
 const GATHER_MAX: usize = 2048;
+/// Answers queued for the writer at most: beyond this, [`ResponseCache::put`] waits for it.
+const QUEUE_MAX: usize = 4 * GATHER_MAX;
 
 /// How long HG's record of a company returned holds: a contract year (docs/hg-api.md §4).
 const CREDIT_YEAR: Duration = Duration::from_secs(365 * 86_400);
@@ -179,6 +181,8 @@ fn write_loop(writes: Arc<Writes>, mut connection: Connection, path: PathBuf) {
             }
             // The entries stay readable in `writing` while the transaction runs.
             state.writing = Arc::new(std::mem::take(&mut state.queued));
+            // Callers waiting for room in the queue have it now.
+            writes.idle.notify_all();
             state.writing.clone()
         };
         let result = (|| -> rusqlite::Result<()> {
@@ -258,7 +262,9 @@ impl ResponseCache {
         writer_connection
             .pragma_update(None, "synchronous", "NORMAL")
             // Inserts land all over both B-trees: keep their pages, not re-read them per answer.
-            .and_then(|()| writer_connection.pragma_update(None, "cache_size", -64 * 1024))
+            // 16 MiB, not the reader's 64: a large run fills it to the brim for as long as it
+            // lasts, and the OS keeps the file's recent pages anyway.
+            .and_then(|()| writer_connection.pragma_update(None, "cache_size", -16 * 1024))
             .map_err(|e| fail(e.to_string()))?;
         let writes = Arc::new(Writes::default());
         let writer = {
@@ -327,6 +333,25 @@ impl ResponseCache {
     /// Answers for `items` younger than `max_age` (so `0` serves nothing) that hold at least
     /// `fields`. A failure to read is a miss (and a warning): the cache never stops a query.
     pub fn get(&self, scope: &str, items: &[String], fields: Fields, max_age: Duration) -> HashMap<String, Cached> {
+        self.read(scope, items, fields, max_age, true)
+    }
+
+    /// Which of `items` [`get`](Self::get) would answer, without reading the answers: a lookup
+    /// plans a million keys with this, then reads the answers a chunk at a time as it goes.
+    pub fn held(&self, scope: &str, items: &[String], fields: Fields, max_age: Duration) -> HashSet<String> {
+        self.read(scope, items, fields, max_age, false).into_keys().collect()
+    }
+
+    /// [`get`](Self::get), or with `with_text` false only which items are answered (their text
+    /// left empty).
+    fn read(
+        &self,
+        scope: &str,
+        items: &[String],
+        fields: Fields,
+        max_age: Duration,
+        with_text: bool,
+    ) -> HashMap<String, Cached> {
         let oldest = unix(SystemTime::now()).saturating_sub(i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX));
         let wanted: Option<HashSet<&str>> = fields.map(|f| f.iter().map(String::as_str).collect());
         let mut found = HashMap::new();
@@ -346,8 +371,9 @@ impl ResponseCache {
                 // each prepared once, not one per chunk length.
                 let padded = chunk.len().next_power_of_two();
                 let placeholders = vec!["?"; padded].join(",");
+                let text = if with_text { "rows" } else { "''" };
                 let mut statement = connection.prepare_cached(&format!(
-                    "SELECT item, fields, fetched_at, rows FROM response
+                    "SELECT item, fields, fetched_at, {text} FROM response
                      WHERE scope = ? AND fetched_at > ? AND item IN ({placeholders}) ORDER BY fetched_at DESC"
                 ))?;
                 let mut values: Vec<&dyn rusqlite::ToSql> = vec![&scope, &oldest];
@@ -422,10 +448,21 @@ impl ResponseCache {
             let mut stored_here = self.stored_here.lock().unwrap_or_else(|p| p.into_inner());
             stored_here.extend(entries.iter().map(|(item, _)| fingerprint(scope, item)));
         }
+        self.enqueue(encoded);
+    }
+
+    /// Hands `entries` to the writer. The writer wakes for the first answer (to start gathering)
+    /// and for a full batch. While the queue is full the caller waits for the writer to catch
+    /// up: answers arriving faster than the disk takes them are held back, not piled up in
+    /// memory (a million-key run would otherwise keep its backlog).
+    fn enqueue(&self, entries: impl IntoIterator<Item = Entry>) {
         let mut state = self.writes.state();
+        while state.queued.len() >= QUEUE_MAX && !state.closing {
+            self.writes.work.notify_one();
+            state = self.writes.idle.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
         let was_empty = state.queued.is_empty();
-        state.queued.extend(encoded);
-        // The writer wakes for the first answer (to start gathering) and for a full batch.
+        state.queued.extend(entries);
         if was_empty || state.queued.len() >= GATHER_MAX {
             self.writes.work.notify_one();
         }
@@ -452,12 +489,7 @@ impl ResponseCache {
             row_count: count as i64,
             rows,
         });
-        let mut state = self.writes.state();
-        let was_empty = state.queued.is_empty();
-        state.queued.extend(encoded);
-        if was_empty || state.queued.len() >= GATHER_MAX {
-            self.writes.work.notify_one();
-        }
+        self.enqueue(encoded);
     }
 
     /// Those of `items` that `endpoint` at `base` has returned rows for in the last 365 days
@@ -733,6 +765,50 @@ mod tests {
         assert_eq!(here.get(&scope, &items, None, week).len(), 2, "a full read sees both");
         let other_scope = scope.replace("{}", "{\"filters\":1}");
         assert!(here.get_stored_here(&other_scope, &items, None, week).is_empty(), "another request");
+    }
+
+    /// While the disk is held up, answers wait for room instead of piling up in memory; once it
+    /// is free, every one of them is written and `held` finds them without reading them.
+    #[test]
+    fn the_writer_queue_is_bounded_and_held_sees_every_answer_once_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.sqlite");
+        let cache = Arc::new(ResponseCache::open(&path).unwrap());
+        let scope = scope("u", Endpoint::INSTALLS, "{}");
+        let total = QUEUE_MAX * 2;
+        // Another connection holds the file: the writer cannot commit until it lets go.
+        let blocker = Connection::open(&path).unwrap();
+        blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let producer = {
+            let (cache, scope, done) = (cache.clone(), scope.clone(), done.clone());
+            std::thread::spawn(move || {
+                for i in 0..total {
+                    cache.put(&scope, Endpoint::INSTALLS, None, &[(format!("item{i}"), &[])]);
+                    done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            })
+        };
+        // Bounded poll: the queue fills up to its cap, then the producer waits.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while cache.writes.state().queued.len() < QUEUE_MAX {
+            assert!(Instant::now() < deadline, "the queue never filled");
+            std::thread::yield_now();
+        }
+        let (queued, writing) = {
+            let state = cache.writes.state();
+            (state.queued.len(), state.writing.len())
+        };
+        assert_eq!(queued, QUEUE_MAX, "never more than the cap queued");
+        let put = done.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(put <= queued + writing + 1 && put < total, "the producer waits: {put} put, {queued} + {writing} held");
+        blocker.execute_batch("ROLLBACK").unwrap();
+        producer.join().unwrap();
+        cache.flush();
+        let items: Vec<String> = (0..total).map(|i| format!("item{i}")).collect();
+        let week = Duration::from_secs(7 * 86_400);
+        assert_eq!(cache.held(&scope, &items, None, week).len(), total, "every answer was written");
+        assert!(cache.held(&scope, &["other".to_string()], None, week).is_empty());
     }
 
     #[test]

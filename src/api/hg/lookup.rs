@@ -54,8 +54,9 @@ pub struct CompanyLookup {
     request: EnrichRequest,
     /// What another scan's requests fetched for this one.
     shared: Vec<(CompanyId, Rows)>,
-    /// The cache's answers, decoded as the fetch stream reaches them.
-    hits: Vec<(CompanyId, Cached)>,
+    /// Companies the cache answers: their answers are read a chunk at a time as the fetch
+    /// stream reaches them, so a lookup of a million cached companies never holds them all.
+    hits: Vec<CompanyId>,
     misses: Vec<CompanyId>,
     companion: Option<Arc<Companion>>,
     estimate: LookupPlan,
@@ -75,30 +76,51 @@ impl CompanyLookup {
     /// Every company's rows (an empty list when HG has nothing), or the error of its own
     /// request: the cache's answers first, then the fetched ones as they arrive.
     pub fn fetch(self) -> BoxStream<'static, (CompanyId, Result<Rows, HgError>)> {
-        let endpoint = self.endpoint.name();
-        let hits = stream::iter(self.hits).map(move |(id, answer)| {
-            let rows = answer.rows().map(Arc::new).ok_or_else(|| HgError::Decode {
-                endpoint,
-                message: format!(
-                    "the cached answer for {id} cannot be read; rerun with --refresh, or empty the cache with `hgsql cache clear`"
-                ),
-            });
-            (id, rows)
-        });
+        let (client, endpoint, request) = (self.client, self.endpoint, Arc::new(self.request));
+        let name = endpoint.name();
+        let companion = self.companion;
+        let hits = {
+            let (client, request, companion) = (client.clone(), request.clone(), companion.clone());
+            stream::iter(self.hits).chunks(HITS_READ_AT_ONCE).flat_map(move |chunk| {
+                let mut cached = client.cached_companies(endpoint, &request, &chunk, CacheRead::Full);
+                let mut gone = Vec::new();
+                let mut found = Vec::with_capacity(chunk.len());
+                for id in chunk {
+                    let Some(answer) = cached.remove(&id) else {
+                        gone.push(id);
+                        continue;
+                    };
+                    let rows = answer.rows().map(Arc::new).ok_or_else(|| HgError::Decode {
+                        endpoint: name,
+                        message: format!(
+                            "the cached answer for {id} cannot be read; rerun with --refresh, or empty the cache with `hgsql cache clear`"
+                        ),
+                    });
+                    found.push((id, rows));
+                }
+                // An answer that expired or was cleared since the plan is fetched after all.
+                let fetched = (!gone.is_empty()).then(|| {
+                    let request = EnrichRequest::clone(&request);
+                    client.enrich_stream(endpoint, request, stream::iter(gone), CacheRead::Full, companion.clone())
+                });
+                stream::iter(found).chain(stream::iter(fetched).flatten())
+            })
+        };
         let shared = stream::iter(self.shared).map(|(id, rows)| (id, Ok(rows)));
         let misses = stream::iter(self.misses);
-        let fetched =
-            self.client.enrich_stream(self.endpoint, self.request, misses, CacheRead::StoredHere, self.companion);
+        let request = EnrichRequest::clone(&request);
+        let fetched = client.enrich_stream(endpoint, request, misses, CacheRead::StoredHere, companion);
         shared.chain(hits).chain(fetched).boxed()
     }
 }
 
-/// A planned set of match queries: the cache's answers and the queries left to send (match is
-/// free, so there is nothing to count but requests).
+/// A planned set of match queries: those the cache answers (read a chunk at a time as the
+/// fetch stream reaches them) and the queries left to send (match is free, so there is nothing
+/// to count but requests).
 pub struct MatchLookup {
     client: HgClient,
     endpoint: Endpoint,
-    hits: Vec<(MatchQuery, Vec<Row>)>,
+    hits: Vec<MatchQuery>,
     misses: Vec<MatchQuery>,
 }
 
@@ -110,10 +132,32 @@ impl MatchLookup {
 
     /// Every query's matches, or the error of its own request: the cache's answers first.
     pub fn fetch(self) -> BoxStream<'static, (MatchQuery, Result<Vec<Row>, HgError>)> {
-        let hits = stream::iter(self.hits.into_iter().map(|(query, rows)| (query, Ok(rows))));
-        hits.chain(self.client.match_stream(self.endpoint, stream::iter(self.misses), CacheRead::StoredHere)).boxed()
+        let (client, endpoint) = (self.client, self.endpoint);
+        let hits = {
+            let client = client.clone();
+            stream::iter(self.hits).chunks(HITS_READ_AT_ONCE).flat_map(move |chunk| {
+                let mut cached = client.cached_matches(endpoint, &chunk);
+                let mut gone = Vec::new();
+                let mut found = Vec::with_capacity(chunk.len());
+                for query in chunk {
+                    match cached.remove(&query) {
+                        Some(rows) => found.push((query, Ok(rows))),
+                        None => gone.push(query),
+                    }
+                }
+                // An answer that expired or was cleared since the plan is asked for after all.
+                let fetched =
+                    (!gone.is_empty()).then(|| client.match_stream(endpoint, stream::iter(gone), CacheRead::Full));
+                stream::iter(found).chain(stream::iter(fetched).flatten())
+            })
+        };
+        hits.chain(client.match_stream(endpoint, stream::iter(self.misses), CacheRead::StoredHere)).boxed()
     }
 }
+
+/// Cached answers a lookup reads from the file at once while it streams them out: what its
+/// memory holds of the cache, whatever the number of keys.
+const HITS_READ_AT_ONCE: usize = 4096;
 
 /// The cached answers that can be read, decoded.
 fn decoded(cached: HashMap<CompanyId, Cached>) -> HashMap<CompanyId, Rows> {
@@ -199,19 +243,13 @@ impl HgClient {
             let taken: HashSet<&CompanyId> = shared.iter().map(|(id, _)| id).collect();
             ids.into_iter().filter(|id| !taken.contains(id)).collect()
         };
-        let mut cached = self.cached_companies(endpoint, &request, &ids, CacheRead::Full);
-        if !cached.is_empty() {
-            self.cache_hits(endpoint, cached.len());
+        let held = self.held_companies(endpoint, &request, &ids);
+        if !held.is_empty() {
+            self.cache_hits(endpoint, held.len());
         }
-        let hits_count = cached.len() as u64;
-        let (hits, misses): (Vec<CompanyId>, Vec<CompanyId>) = ids.into_iter().partition(|id| cached.contains_key(id));
-        let hits = hits
-            .into_iter()
-            .map(|id| {
-                let answer = cached.remove(&id).expect("a hit");
-                (id, answer)
-            })
-            .collect();
+        let hits_count = held.len() as u64;
+        let (hits, misses): (Vec<CompanyId>, Vec<CompanyId>) = ids.into_iter().partition(|id| held.contains(id));
+        drop(held);
         let estimate = self.plan_misses(endpoint, &request, &misses, hits_count, true);
         self.inner.metrics.plan(estimate.requests);
         self.inner.credits.plan(estimate.credits);
@@ -247,22 +285,22 @@ impl HgClient {
     /// and the requests left, recorded as planned.
     pub fn plan_matches(&self, endpoint: Endpoint, queries: Vec<MatchQuery>) -> MatchLookup {
         let config = self.config();
-        let mut found = match config.cache.as_ref().filter(|_| !config.refresh) {
+        let (mut hits, mut misses) = (Vec::new(), Vec::new());
+        match config.cache.as_ref().filter(|_| !config.refresh) {
             Some(cache) => {
-                let items: Vec<String> =
-                    queries.iter().map(|q| serde_json::to_string(q).expect("serialises")).collect();
                 let scope = super::cache::scope(self.cache_base(), endpoint, "");
-                cache.get(&scope, &items, None, self.options.max_age)
+                let mut queries = queries.into_iter().peekable();
+                while queries.peek().is_some() {
+                    let chunk: Vec<MatchQuery> = queries.by_ref().take(HITS_READ_AT_ONCE).collect();
+                    let items: Vec<String> =
+                        chunk.iter().map(|q| serde_json::to_string(q).expect("serialises")).collect();
+                    let held = cache.held(&scope, &items, None, self.options.max_age);
+                    for (query, item) in chunk.into_iter().zip(&items) {
+                        if held.contains(item) { hits.push(query) } else { misses.push(query) }
+                    }
+                }
             }
-            None => HashMap::new(),
-        };
-        let mut hits = Vec::new();
-        let mut misses = Vec::new();
-        for query in queries {
-            match found.remove(&serde_json::to_string(&query).expect("serialises")).and_then(|hit| hit.rows()) {
-                Some(rows) => hits.push((query, rows)),
-                None => misses.push(query),
-            }
+            None => misses = queries,
         }
         if !hits.is_empty() {
             self.cache_hits(endpoint, hits.len());
@@ -281,6 +319,8 @@ impl HgClient {
         request: EnrichRequest,
         ids: impl Stream<Item = CompanyId> + Send + 'static,
     ) -> BoxStream<'static, Result<(CompanyId, Rows), HgError>> {
+        let mut seen = HashSet::new();
+        let ids = ids.filter(move |id| std::future::ready(seen.insert(id.clone())));
         self.enrich_stream(endpoint, request.fitted(endpoint), ids, CacheRead::Full, None)
             .map(|(id, result)| result.map(|rows| (id, rows)))
             .boxed()
@@ -297,6 +337,8 @@ impl HgClient {
         }
     }
 
+    /// The rows of each of `ids`, which must be distinct (a lookup's plan made them so; a
+    /// set of every key seen would grow with the keys).
     fn enrich_stream(
         &self,
         endpoint: Endpoint,
@@ -310,9 +352,7 @@ impl HgClient {
         let flight_prefix = format!("{}|{}|", endpoint.name(), serde_json::to_string(&*request).expect("serialises"));
         let batch = self.batch_size(endpoint);
         let concurrency = self.config().max_in_flight.max(1);
-        let mut seen = HashSet::new();
-        ids.filter(move |id| std::future::ready(seen.insert(id.clone())))
-            .ready_chunks(batch)
+        ids.ready_chunks(batch)
             .map(move |chunk| {
                 let (client, request, prefix) = (client.clone(), request.clone(), flight_prefix.clone());
                 let companion = companion.clone();
@@ -432,6 +472,37 @@ impl HgClient {
             CacheRead::StoredHere => cache.get_stored_here(&scope, &items, fields, max_age),
         };
         ids.iter().filter_map(|id| found.remove(id.as_str()).map(|hit| (id.clone(), hit))).collect()
+    }
+
+    /// Which of `ids` the cache answers, reading no answer (none when refreshing or without a
+    /// cache).
+    fn held_companies(&self, endpoint: Endpoint, request: &EnrichRequest, ids: &[CompanyId]) -> HashSet<CompanyId> {
+        let config = self.config();
+        let Some(cache) = config.cache.as_ref().filter(|_| !config.refresh) else { return HashSet::new() };
+        let (scope, fields, max_age) =
+            (self.cache_scope(endpoint, request), request.fields.as_deref(), self.options.max_age);
+        let mut held = HashSet::new();
+        for chunk in ids.chunks(HITS_READ_AT_ONCE) {
+            let items: Vec<String> = chunk.iter().map(|id| id.to_string()).collect();
+            let found = cache.held(&scope, &items, fields, max_age);
+            held.extend(chunk.iter().filter(|id| found.contains(id.as_str())).cloned());
+        }
+        held
+    }
+
+    /// The cache's decoded answers to match `queries` (an answer that cannot be decoded is
+    /// left out: it is asked again).
+    fn cached_matches(&self, endpoint: Endpoint, queries: &[MatchQuery]) -> HashMap<MatchQuery, Vec<Row>> {
+        let config = self.config();
+        let Some(cache) = config.cache.as_ref().filter(|_| !config.refresh) else { return HashMap::new() };
+        let items: Vec<String> = queries.iter().map(|q| serde_json::to_string(q).expect("serialises")).collect();
+        let scope = super::cache::scope(self.cache_base(), endpoint, "");
+        let mut found = cache.get(&scope, &items, None, self.options.max_age);
+        queries
+            .iter()
+            .zip(&items)
+            .filter_map(|(query, item)| Some((query.clone(), found.remove(item)?.rows()?)))
+            .collect()
     }
 
     /// The cache scope of `request` to `endpoint`: everything but the company and the fields.
@@ -663,11 +734,14 @@ impl HgClient {
         endpoint: Endpoint,
         queries: impl Stream<Item = MatchQuery> + Send + 'static,
     ) -> BoxStream<'static, Result<(MatchQuery, Vec<Row>), HgError>> {
+        let mut seen = HashSet::new();
+        let queries = queries.filter(move |q| std::future::ready(seen.insert(q.clone())));
         self.match_stream(endpoint, queries, CacheRead::Full)
             .map(|(query, result)| result.map(|rows| (query, rows)))
             .boxed()
     }
 
+    /// The matches of each of `queries`, which must be distinct.
     fn match_stream(
         &self,
         endpoint: Endpoint,
@@ -676,8 +750,6 @@ impl HgClient {
     ) -> BoxStream<'static, (MatchQuery, Result<Vec<Row>, HgError>)> {
         let client = self.clone();
         let concurrency = self.config().max_in_flight.max(1);
-        let mut seen = HashSet::new();
-        let queries = queries.filter(move |q| std::future::ready(seen.insert(q.clone())));
         if let Keys::MatchBatch { max, .. } = endpoint.spec().keys {
             return queries
                 .ready_chunks(max.max(1))
