@@ -115,6 +115,8 @@ pub(super) struct ScanInputs {
     pub join_filters: Vec<Arc<dyn PhysicalExpr>>,
     pub options: ScanOptions,
     pub sharing: Sharing,
+    /// Let go of the join filters' key lists once read (this scan alone reads them).
+    pub release_keys: bool,
 }
 
 /// Everything one execution of a scan needs, owned, so the stream is `'static`.
@@ -128,6 +130,7 @@ struct Run {
     join_filters: Vec<Arc<dyn PhysicalExpr>>,
     options: ScanOptions,
     sharing: Sharing,
+    release_keys: bool,
     fields: Vec<String>,
     report: Arc<Report>,
 }
@@ -152,6 +155,7 @@ pub(super) fn stream(
         join_filters: scan.join_filters,
         options: scan.options,
         sharing: scan.sharing,
+        release_keys: scan.release_keys,
         report: report.clone(),
     };
     let batches = stream::once(run.start()).try_flatten();
@@ -230,6 +234,14 @@ impl Run {
         keys::known(literal, &self.join_filters, column)
     }
 
+    /// Lets go of the join filters' key lists, once every key is read, when no other scan
+    /// reads them.
+    fn keys_read(&self) {
+        if self.release_keys {
+            super::joins::release(&self.join_filters);
+        }
+    }
+
     fn no_keys(&self) -> DataFusionError {
         external(ScanError::NoKeys(missing_keys_message(self.spec)))
     }
@@ -242,6 +254,7 @@ impl Run {
                 return Err(external(ScanError::UnreadableKeys { table: self.spec.name, column: key, shape }));
             }
         };
+        self.keys_read();
         // One lookup per company, whatever the spellings of its id; each spelling gets its rows
         // back under the spelling asked for, so the join holds.
         let mut spellings: BTreeMap<CompanyId, Vec<String>> = BTreeMap::new();
@@ -297,6 +310,7 @@ impl Run {
             });
         }
         let [domains, names, countries]: [Option<BTreeSet<String>>; 3] = dimensions.try_into().expect("three");
+        self.keys_read();
         if domains.is_none() && names.is_none() {
             return Err(self.no_keys());
         }

@@ -134,6 +134,11 @@ impl HttpScanExec {
         )
     }
 
+    /// The ids of the join filters this scan holds.
+    pub(super) fn join_filter_ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.join_filters.iter().filter_map(|f| f.expression_id())
+    }
+
     /// A copy that keeps only the dynamic filters whose id is in `ids` (the hash joins').
     pub fn keep_join_filters(&self, ids: &HashSet<u64>) -> Option<HttpScanExec> {
         let kept: Vec<_> = self

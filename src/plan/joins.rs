@@ -31,6 +31,24 @@ pub(super) fn absorb(
     (filters.len() != current.len()).then_some(filters)
 }
 
+/// Lets go of the key lists in `filters`, once a scan that alone reads them has read its keys:
+/// DataFusion's IN list of a join's build side takes about 150 bytes a row, and each list would
+/// otherwise live as long as the query (half a gigabyte for three joins over a million
+/// accounts). Each becomes `true`, which passes every row: a dynamic filter only ever narrows
+/// what the join itself matches, so nothing else changes. Only a scan that alone holds the
+/// filter may do this (`ApiScanGuard` decides); another scan would find no keys left.
+pub(super) fn release(filters: &[Arc<dyn PhysicalExpr>]) {
+    let everything = datafusion::physical_expr::expressions::lit(true);
+    for filter in filters {
+        let Some(dynamic) = filter.as_ref().downcast_ref::<DynamicFilterPhysicalExpr>() else { continue };
+        if dynamic.update(everything.clone()).is_ok() {
+            dynamic.mark_complete();
+            // This copy's own cache of the list goes too.
+            let _ = dynamic.current();
+        }
+    }
+}
+
 /// Waits until every dynamic filter of `filters` is complete; returns the time it took. Gives
 /// up (with `Err(idle)`) only when `progress` has not changed for `idle`: a join fed by another
 /// lookup may take long, but one nobody fills would hang forever.

@@ -94,6 +94,17 @@ impl PhysicalOptimizerRule for ApiScanGuard {
             }
             Ok(TreeNodeRecursion::Continue)
         })?;
+        // How many lookup scans read each join filter: one that alone reads all of its own may
+        // let go of their key lists once read.
+        let mut readers: HashMap<u64, usize> = HashMap::new();
+        plan.apply(|node| {
+            if let Some(scan) = node.downcast_ref::<ApiScanExec>() {
+                scan.join_filter_ids().for_each(|id| *readers.entry(id).or_default() += 1);
+            } else if let Some(scan) = node.downcast_ref::<HttpScanExec>() {
+                scan.join_filter_ids().for_each(|id| *readers.entry(id).or_default() += 1);
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })?;
         plan.transform_up(|node| {
             if let Some(scan) = node.downcast_ref::<HttpScanExec>() {
                 let kept = scan.keep_join_filters(&join_filters);
@@ -115,9 +126,12 @@ impl PhysicalOptimizerRule for ApiScanGuard {
             if let Some(column) = kept_scan.joined_criterion() {
                 return Err(DataFusionError::Plan(criterion_join_message(scan.spec(), column)));
             }
-            Ok(match kept {
-                Some(kept) => Transformed::yes(Arc::new(kept) as Arc<dyn ExecutionPlan>),
-                None => Transformed::no(node),
+            let alone = kept_scan.join_filter_ids().all(|id| readers.get(&id) == Some(&1));
+            Ok(match (kept, alone) {
+                (Some(kept), true) => Transformed::yes(Arc::new(kept.as_sole_reader()) as Arc<dyn ExecutionPlan>),
+                (Some(kept), false) => Transformed::yes(Arc::new(kept) as Arc<dyn ExecutionPlan>),
+                (None, true) => Transformed::yes(Arc::new(scan.as_sole_reader()) as Arc<dyn ExecutionPlan>),
+                (None, false) => Transformed::no(node),
             })
         })
         .data()

@@ -55,6 +55,9 @@ pub struct ApiScanExec {
     pub(super) options: ScanOptions,
     /// Whether its requests serve another scan, or another's serve it (v2 enrich).
     pub(super) sharing: Sharing,
+    /// Whether it alone reads its join filters' keys, and so may let go of them once read
+    /// (see `joins::release`).
+    pub(super) sole_reader: bool,
     /// EXPLAIN's words for the sharing.
     shared_text: Option<String>,
     /// EXPLAIN's text, worked out at planning: per finding column with literal values, what
@@ -105,6 +108,7 @@ impl ApiScanExec {
             join_filters: Vec::new(),
             options,
             sharing: Sharing::None,
+            sole_reader: false,
             shared_text: None,
             explain,
             schema,
@@ -175,12 +179,26 @@ impl ApiScanExec {
             join_filters,
             options: self.options,
             sharing: self.sharing.clone(),
+            sole_reader: self.sole_reader,
             shared_text: self.shared_text.clone(),
             explain: self.explain.clone(),
             schema: self.schema.clone(),
             properties: self.properties.clone(),
             metrics: ExecutionPlanMetricsSet::new(),
         }
+    }
+
+    /// A copy that lets go of its join filters' key lists once it has read them, as no other
+    /// scan reads them.
+    pub(super) fn as_sole_reader(&self) -> ApiScanExec {
+        let mut scan = self.with_join_filters(self.join_filters.clone());
+        scan.sole_reader = true;
+        scan
+    }
+
+    /// The ids of the join filters this scan holds.
+    pub(super) fn join_filter_ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.join_filters.iter().filter_map(|f| f.expression_id())
     }
 
     /// The lookup request this scan sends for each company (fields aside).
@@ -494,6 +512,7 @@ impl ExecutionPlan for ApiScanExec {
             join_filters: self.join_filters.clone(),
             options: self.options,
             sharing: self.sharing.clone(),
+            release_keys: self.sole_reader,
         };
         Ok(fetch::stream(inputs, self.schema.clone(), partition, &self.metrics))
     }
