@@ -6,6 +6,7 @@
 //! cargo bench --bench enrich -- quick   # 1k accounts only, no 100k, no baselines
 //! cargo bench --bench enrich -- scaling # 10k and 100k, unlimited, 0 ms (add no-cache: without the cache)
 //! cargo bench --bench enrich -- v2      # HG's v2 beside v1: 2k accounts on both, 10k on v2, 25/s, 30 ms
+//! cargo bench --bench enrich -- million # 100k and 1M accounts over 60% as many hosts, unlimited, 0 ms
 //! ```
 //!
 //! Each scenario generates an accounts CSV of N rows (90% known companies under assorted
@@ -40,10 +41,17 @@ use serde_json::{Value, json};
 const BURST: u32 = 25;
 /// Companies in the sandbox data set: enough distinct domains for 100k accounts.
 const COMPANIES: usize = 400_000;
+/// Companies for `million`: about 560,000 families, so 550,000 distinct known hosts.
+const MILLION_COMPANIES: usize = 1_600_000;
+/// In `million`, distinct hosts per account (a CRM repeats companies), as in the account lists
+/// that prompted it: 600,000 hosts for 1,000,000 accounts.
+const MILLION_HOSTS_PER_ACCOUNT: f64 = 0.6;
 
 #[derive(Clone, Copy)]
 struct Scenario {
     accounts: usize,
+    /// Distinct known hosts the known accounts spread over; `None`: one each.
+    known_hosts: Option<usize>,
     rate: Option<f64>,
     latency_ms: u64,
     baselines: bool,
@@ -53,19 +61,29 @@ struct Scenario {
 impl Scenario {
     fn label(&self) -> String {
         let rate = self.rate.map_or("unlimited".to_string(), |r| format!("{r:.0}/s"));
-        format!("{} accounts, {rate}, {} ms, {}", self.accounts, self.latency_ms, self.version)
+        let hosts = self.known_hosts.map_or(String::new(), |h| format!(" ({} hosts)", h + self.accounts * 5 / 100));
+        format!("{} accounts{hosts}, {rate}, {} ms, {}", self.accounts, self.latency_ms, self.version)
     }
 }
 
-fn grid(quick: bool, scaling: bool, v2: bool) -> Vec<Scenario> {
+fn grid(quick: bool, scaling: bool, v2: bool, million: bool) -> Vec<Scenario> {
     let s = |accounts, rate, latency_ms, baselines| Scenario {
         accounts,
+        known_hosts: None,
         rate,
         latency_ms,
         baselines,
         version: ApiVersion::V1,
     };
     let on_v2 = |scenario: Scenario| Scenario { version: ApiVersion::V2, ..scenario };
+    if million {
+        // Unknown hosts are 5% of the accounts, each its own: the known ones make up the rest.
+        let repeating = |accounts: usize| Scenario {
+            known_hosts: Some((accounts as f64 * MILLION_HOSTS_PER_ACCOUNT) as usize - accounts * 5 / 100),
+            ..s(accounts, None, 0, false)
+        };
+        return vec![repeating(100_000), repeating(1_000_000)];
+    }
     if v2 {
         return vec![
             s(2_000, Some(25.0), 30, false),
@@ -94,19 +112,21 @@ fn main() {
     let quick = std::env::args().any(|a| a == "quick");
     let scaling = std::env::args().any(|a| a == "scaling");
     let v2 = std::env::args().any(|a| a == "v2");
+    let million = std::env::args().any(|a| a == "million");
+    let companies = if million { MILLION_COMPANIES } else { COMPANIES };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     println!("{}", machine());
     let started = Instant::now();
-    let data = hgsql::sandbox::DataSet::shared(SandboxConfig::default().seed, COMPANIES);
+    let data = hgsql::sandbox::DataSet::shared(SandboxConfig::default().seed, companies);
     let hosts = accounts::distinct_hosts(&data);
     println!(
-        "sandbox data set: {COMPANIES} companies, {} domains, generated in {:.1} s\n",
+        "sandbox data set: {companies} companies, {} domains, generated in {:.1} s\n",
         hosts.len(),
         started.elapsed().as_secs_f64()
     );
     let mut rows = Vec::new();
-    for scenario in grid(quick, scaling, v2) {
-        rows.extend(runtime.block_on(run(scenario, &hosts)));
+    for scenario in grid(quick, scaling, v2, million) {
+        rows.extend(runtime.block_on(run(scenario, &hosts, companies)));
     }
     println!(
         "\n| scenario | run | wall s | floor s | efficiency | calls (min) | 429s | CPU s / 1k calls | peak RSS MiB | time vs hgsql |"
@@ -132,16 +152,18 @@ fn machine() -> String {
     format!("machine: {}, {cores} cores, {:.0} GiB", model.trim(), mem_kb / 1024.0 / 1024.0)
 }
 
-/// The accounts: 90% known hosts, 5% of them again in another spelling, 5% unknown. Returns
-/// the websites in row order and the minimum calls (match, firmographic, installs).
-fn accounts(dir: &Path, n: usize, hosts: &[String]) -> (Vec<String>, [u64; 3]) {
+/// The accounts: 90% known hosts (over `known_hosts` distinct ones, in turn, when given), 5% of
+/// them again in another spelling, 5% unknown. Returns the websites in row order and the
+/// minimum calls (match, firmographic, installs).
+fn accounts(dir: &Path, n: usize, known_hosts: Option<usize>, hosts: &[String]) -> (Vec<String>, [u64; 3]) {
     let known = n * 90 / 100;
     let twice = n * 5 / 100;
     let unknown = n - known - twice;
-    assert!(hosts.len() >= known, "the data set has {} domains, {known} needed", hosts.len());
+    let distinct = known_hosts.unwrap_or(known).min(known);
+    assert!(hosts.len() >= distinct, "the data set has {} domains, {distinct} needed", hosts.len());
     // Spread over the data set, so each size draws from all of it.
-    let step = hosts.len() / known;
-    let chosen: Vec<&String> = (0..known).map(|i| &hosts[i * step]).collect();
+    let step = hosts.len() / distinct;
+    let chosen: Vec<&String> = (0..known).map(|i| &hosts[(i % distinct) * step]).collect();
     let mut websites = Vec::with_capacity(n);
     for (i, host) in chosen.iter().enumerate() {
         websites.push(accounts::spell(host, i));
@@ -159,7 +181,7 @@ fn accounts(dir: &Path, n: usize, hosts: &[String]) -> (Vec<String>, [u64; 3]) {
         writeln!(csv, "A{i},Account {i},{website}").unwrap();
     }
     csv.flush().unwrap();
-    (websites, minimum(known, unknown, ApiVersion::V1))
+    (websites, minimum(distinct, unknown, ApiVersion::V1))
 }
 
 /// The fewest requests the main job can take: (match, firmographic, installs) on v1; (match,
@@ -257,26 +279,26 @@ fn endpoint_calls(stats: &Value, version: ApiVersion) -> [u64; 3] {
     }
 }
 
-fn sandbox_config(scenario: Scenario) -> SandboxConfig {
+fn sandbox_config(scenario: Scenario, companies: usize) -> SandboxConfig {
     SandboxConfig {
         rate: scenario.rate,
         burst: BURST,
         latency: Duration::from_millis(scenario.latency_ms),
         credits: None,
-        companies: COMPANIES,
+        companies,
         ..SandboxConfig::default()
     }
 }
 
-async fn run(scenario: Scenario, hosts: &[String]) -> Vec<String> {
+async fn run(scenario: Scenario, hosts: &[String], companies: usize) -> Vec<String> {
     let label = scenario.label();
     let dir = tempfile::tempdir().expect("temp dir");
-    let (websites, v1_minimum) = accounts(dir.path(), scenario.accounts, hosts);
+    let (websites, v1_minimum) = accounts(dir.path(), scenario.accounts, scenario.known_hosts, hosts);
     let (known, unknown) = (v1_minimum[1] as usize, (v1_minimum[0] - v1_minimum[1]) as usize);
     let minimum = minimum(known, unknown, scenario.version);
     let min_calls: u64 = minimum.iter().sum();
     let version = scenario.version;
-    let sandbox = Sandbox::start(sandbox_config(scenario)).await.expect("sandbox");
+    let sandbox = Sandbox::start(sandbox_config(scenario, companies)).await.expect("sandbox");
     let path = dir.path().to_path_buf();
     let rate = scenario.rate;
     let (first, stats) = {
@@ -307,7 +329,7 @@ async fn run(scenario: Scenario, hosts: &[String]) -> Vec<String> {
             [("per row, 200 ms pause (seed 002)", Duration::from_millis(200)), ("per row, plain loop", Duration::ZERO)]
         {
             // A fresh sandbox: a full token bucket, as for hgsql.
-            let sandbox = Sandbox::start(sandbox_config(scenario)).await.expect("sandbox");
+            let sandbox = Sandbox::start(sandbox_config(scenario, companies)).await.expect("sandbox");
             let started = Instant::now();
             let matched = per_row(&sandbox, &websites, pause).await;
             let wall = started.elapsed().as_secs_f64();
