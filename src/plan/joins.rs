@@ -33,8 +33,8 @@ pub(super) fn absorb(
 
 /// Lets go of the key lists in `filters`, once a scan that alone reads them has read its keys:
 /// DataFusion's IN list of a join's build side takes about 150 bytes a row, and each list would
-/// otherwise live as long as the query (half a gigabyte for three joins over a million
-/// accounts). Each becomes `true`, which passes every row: a dynamic filter only ever narrows
+/// otherwise live as long as the query (about a gigabyte for the main job's three joins over a
+/// million accounts). Each becomes `true`, which passes every row: a dynamic filter only ever narrows
 /// what the join itself matches, so nothing else changes. Only a scan that alone holds the
 /// filter may do this (`ApiScanGuard` decides); another scan would find no keys left.
 pub(super) fn release(filters: &[Arc<dyn PhysicalExpr>]) {

@@ -126,7 +126,10 @@ impl PhysicalOptimizerRule for ApiScanGuard {
             if let Some(column) = kept_scan.joined_criterion() {
                 return Err(DataFusionError::Plan(criterion_join_message(scan.spec(), column)));
             }
-            let alone = kept_scan.join_filter_ids().all(|id| readers.get(&id) == Some(&1));
+            let alone = {
+                let mut ids = kept_scan.join_filter_ids().peekable();
+                ids.peek().is_some() && ids.all(|id| readers.get(&id) == Some(&1))
+            };
             Ok(match (kept, alone) {
                 (Some(kept), true) => Transformed::yes(Arc::new(kept.as_sole_reader()) as Arc<dyn ExecutionPlan>),
                 (Some(kept), false) => Transformed::yes(Arc::new(kept) as Arc<dyn ExecutionPlan>),
