@@ -151,6 +151,17 @@ struct WriteState {
     closing: bool,
     /// Callers of [`ResponseCache::flush`] waiting: the writer stops gathering for them.
     flushing: usize,
+    /// What the run cost the writer, reported when the cache closes (`HGSQL_LOG=debug`).
+    report: WriteReport,
+}
+
+/// How the writer kept up: what a slow cache costs a large run is the time producers waited.
+#[derive(Default)]
+struct WriteReport {
+    answers: u64,
+    transactions: u64,
+    writing: Duration,
+    producers_waited: Duration,
 }
 
 impl Writes {
@@ -185,6 +196,7 @@ fn write_loop(writes: Arc<Writes>, mut connection: Connection, path: PathBuf) {
             writes.idle.notify_all();
             state.writing.clone()
         };
+        let started = Instant::now();
         let result = (|| -> rusqlite::Result<()> {
             let transaction = connection.transaction()?;
             {
@@ -210,6 +222,9 @@ fn write_loop(writes: Arc<Writes>, mut connection: Connection, path: PathBuf) {
             tracing::warn!(path = %path.display(), error = %e, answers = batch.len(), "could not write to the response cache");
         }
         let mut state = writes.state();
+        state.report.answers += batch.len() as u64;
+        state.report.transactions += 1;
+        state.report.writing += started.elapsed();
         state.writing = Arc::default();
         if state.queued.is_empty() {
             writes.idle.notify_all();
@@ -457,9 +472,13 @@ impl ResponseCache {
     /// memory (a million-key run would otherwise keep its backlog).
     fn enqueue(&self, entries: impl IntoIterator<Item = Entry>) {
         let mut state = self.writes.state();
-        while state.queued.len() >= QUEUE_MAX && !state.closing {
-            self.writes.work.notify_one();
-            state = self.writes.idle.wait(state).unwrap_or_else(|p| p.into_inner());
+        if state.queued.len() >= QUEUE_MAX && !state.closing {
+            let started = Instant::now();
+            while state.queued.len() >= QUEUE_MAX && !state.closing {
+                self.writes.work.notify_one();
+                state = self.writes.idle.wait(state).unwrap_or_else(|p| p.into_inner());
+            }
+            state.report.producers_waited += started.elapsed();
         }
         let was_empty = state.queued.is_empty();
         state.queued.extend(entries);
@@ -508,6 +527,10 @@ impl ResponseCache {
     /// previous contract year, which makes this an estimate on the free side for at most the
     /// companies returned then. The API's `x-credits-remaining` shows the balance itself.
     pub fn returned_before(&self, base: &str, endpoint: Endpoint, items: &[String]) -> HashSet<String> {
+        if items.is_empty() {
+            // Asked per request, mostly with nothing left to check: no pass over the queue.
+            return HashSet::new();
+        }
         let prefix = scope(base, endpoint, "");
         let oldest = unix(SystemTime::now()).saturating_sub(CREDIT_YEAR.as_secs() as i64);
         let asked: HashSet<&str> = items.iter().map(String::as_str).collect();
@@ -599,6 +622,14 @@ impl Drop for ResponseCache {
         if let Some(writer) = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = writer.join();
         }
+        let report = &self.writes.state().report;
+        tracing::debug!(
+            answers = report.answers,
+            transactions = report.transactions,
+            writing_ms = report.writing.as_millis() as u64,
+            producers_waited_ms = report.producers_waited.as_millis() as u64,
+            "response cache closed"
+        );
     }
 }
 
