@@ -12,11 +12,29 @@ pub struct Ledger {
     /// Credits left; `None` for an unlimited balance.
     balance: Option<u64>,
     charged: HashSet<(&'static str, u128)>,
-    /// Per charged account and company, the request (without its page offset) whose intact
-    /// answer first carried the company: later pages of that request may carry it again.
-    delivered: HashMap<(&'static str, u128), String>,
-    /// Pages (request with offset) answered intact.
-    pages: HashSet<(&'static str, String)>,
+    /// Per charged account and company, the fingerprint of the request (without its page
+    /// offset) whose intact answer first carried the company: later pages of that request may
+    /// carry it again.
+    delivered: HashMap<(&'static str, u128), Fingerprint>,
+    /// Fingerprints of the pages (request with offset) answered intact.
+    pages: HashSet<(&'static str, Fingerprint)>,
+}
+
+/// 128 bits standing for a request or page text: a run of a million companies keeps a million
+/// of these, where the texts themselves would keep a copy of every request. Two texts share
+/// one by chance once in 2^128 pairs.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct Fingerprint(u128);
+
+impl Fingerprint {
+    fn of(text: &str, company: Option<u128>) -> Fingerprint {
+        let half = |salt: u8| {
+            let mut hasher = std::hash::DefaultHasher::new();
+            std::hash::Hash::hash(&(salt, text, company), &mut hasher);
+            std::hash::Hasher::finish(&hasher)
+        };
+        Fingerprint((u128::from(half(1)) << 64) | u128::from(half(2)))
+    }
 }
 
 impl Ledger {
@@ -85,20 +103,11 @@ impl Ledger {
 
     /// [`deliver`](Self::deliver) on a charged account named directly (v2's field groups).
     pub fn deliver_to(&mut self, endpoint: &'static str, request: &str, page: &str, companies: &[u128]) -> u64 {
-        if !self.pages.insert((endpoint, page.to_string())) {
+        if !self.pages.insert((endpoint, Fingerprint::of(page, None))) {
             return companies.len() as u64;
         }
-        let mut repeated = 0;
-        for company in companies {
-            match self.delivered.get(&(endpoint, *company)) {
-                None => {
-                    self.delivered.insert((endpoint, *company), request.to_string());
-                }
-                Some(first) if first == request => {}
-                Some(_) => repeated += 1,
-            }
-        }
-        repeated
+        let request = Fingerprint::of(request, None);
+        companies.iter().filter(|company| !self.first_delivery(endpoint, **company, request)).count() as u64
     }
 
     /// [`deliver_to`](Self::deliver_to) for v2, where a request's companies are paged each on
@@ -106,21 +115,22 @@ impl Ledger {
     /// company. A later page that asks again only for the companies with more is a later page
     /// of theirs; the same company at the same page again, or under another request, counts.
     pub fn deliver_each(&mut self, account: &'static str, request: &str, page: &str, companies: &[u128]) -> u64 {
+        let request = Fingerprint::of(request, None);
         let mut repeated = 0;
         for company in companies {
-            if !self.pages.insert((account, format!("{page}#{company:X}"))) {
+            if !self.pages.insert((account, Fingerprint::of(page, Some(*company))))
+                || !self.first_delivery(account, *company, request)
+            {
                 repeated += 1;
-                continue;
-            }
-            match self.delivered.get(&(account, *company)) {
-                None => {
-                    self.delivered.insert((account, *company), request.to_string());
-                }
-                Some(first) if first == request => {}
-                Some(_) => repeated += 1,
             }
         }
         repeated
+    }
+
+    /// Records `request` as the first to deliver `company` on `account` if none did before;
+    /// false when another request delivered it first (the client asked twice).
+    fn first_delivery(&mut self, account: &'static str, company: u128, request: Fingerprint) -> bool {
+        *self.delivered.entry((account, company)).or_insert(request) == request
     }
 
     /// Forgets every charge and sets a new balance.
