@@ -332,23 +332,29 @@ impl Run {
             return Err(external(ScanError::TooManyMatches { count, lists: lists.join(" × ") }));
         }
         let limit = self.pushed.match_limit.unwrap_or(1);
+        // Per query, the spellings that asked for it, as places in the three lists: a million
+        // accounts keep 12 bytes a spelling here, not a copy of its text.
         let mut echoes: HashMap<MatchQuery, Vec<Echo>> = HashMap::new();
         let mut queries = Vec::new();
-        for d in &domains {
-            for n in &names {
+        for (di, d) in domains.iter().enumerate() {
+            for (ni, n) in names.iter().enumerate() {
                 if d.is_none() && n.is_none() {
                     continue;
                 }
-                for c in &countries {
+                for (ci, c) in countries.iter().enumerate() {
                     let query = MatchQuery {
                         domain_name: d.as_ref().map(|(_, sent)| sent.clone()),
                         company_name: n.as_ref().map(|(_, sent)| sent.clone()),
                         country_code: c.as_ref().map(|(_, sent)| sent.clone()),
                         limit,
                     };
-                    let echo = [d, n, c].map(|v| v.as_ref().map(|(asked, _)| asked.clone()));
+                    let echo = [di, ni, ci].map(|i| u32::try_from(i).expect("fewer than 2^32 values a list"));
                     match echoes.get_mut(&query) {
-                        Some(list) => list.push(echo),
+                        Some(list) => {
+                            // Most queries have one spelling or two: no room kept for more.
+                            list.reserve_exact(1);
+                            list.push(echo);
+                        }
                         None => {
                             echoes.insert(query.clone(), vec![echo]);
                             queries.push(query);
@@ -357,6 +363,7 @@ impl Run {
                 }
             }
         }
+        let asked = Arc::new([domains, names, countries].map(asked_only));
         self.report.keys_requested.add(queries.len());
         let lookup = self.client.plan_matches(self.spec.endpoint, queries);
         let echoes = Arc::new(echoes);
@@ -368,7 +375,7 @@ impl Run {
                 .into_iter()
                 .map(|(query, result)| Ok((query, kept(spec, result, on_error)?)))
                 .collect::<Result<Vec<(MatchQuery, Result<Vec<Row>, String>)>>>()?;
-            match_batch(spec, projection.as_deref(), columns, &chunk, &echoes)
+            match_batch(spec, projection.as_deref(), columns, &chunk, &echoes, &asked)
         });
         Ok(batches.boxed())
     }
@@ -420,8 +427,18 @@ impl Run {
     }
 }
 
-/// Values echoed in match_domain, match_name and match_country_code.
-type Echo = [Option<String>; 3];
+/// A spelling that asked for a match query: its places in the domain, name and country lists
+/// ([`options`]), whose asked values are echoed in match_domain, match_name and
+/// match_country_code.
+type Echo = [u32; 3];
+
+/// One match dimension's asked values, the sent ones dropped (the queries hold those).
+fn asked_only(values: Vec<Option<(String, String)>>) -> Vec<Option<Box<str>>> {
+    let mut asked: Vec<Option<Box<str>>> =
+        values.into_iter().map(|value| value.map(|(asked, _)| asked.into_boxed_str())).collect();
+    asked.shrink_to_fit();
+    asked
+}
 
 /// The values of one match dimension as (asked, sent) pairs, dropping those that cannot be
 /// sent (blank, not a domain); `[None]` when the dimension is not given at all.
@@ -480,12 +497,13 @@ fn match_batch(
     columns: [&'static str; 3],
     chunk: &[(MatchQuery, Result<Vec<Row>, String>)],
     echoes: &HashMap<MatchQuery, Vec<Echo>>,
+    asked: &[Vec<Option<Box<str>>>; 3],
 ) -> Result<RecordBatch> {
     let mut echo_rows: Vec<[(&'static str, Option<&str>); 3]> = Vec::new();
     let mut records_at: Vec<(usize, &Row, Option<i64>, Option<&str>)> = Vec::new();
     for (query, outcome) in chunk {
         for echo in echoes.get(query).into_iter().flatten() {
-            echo_rows.push([0, 1, 2].map(|i| (columns[i], echo[i].as_deref())));
+            echo_rows.push([0, 1, 2].map(|i| (columns[i], asked[i][echo[i] as usize].as_deref())));
             match outcome {
                 Ok(rows) => {
                     for (rank, row) in rows.iter().enumerate() {

@@ -285,23 +285,27 @@ impl HgClient {
     /// and the requests left, recorded as planned.
     pub fn plan_matches(&self, endpoint: Endpoint, queries: Vec<MatchQuery>) -> MatchLookup {
         let config = self.config();
-        let (mut hits, mut misses) = (Vec::new(), Vec::new());
-        match config.cache.as_ref().filter(|_| !config.refresh) {
+        let (hits, misses) = match config.cache.as_ref().filter(|_| !config.refresh) {
             Some(cache) => {
                 let scope = super::cache::scope(self.cache_base(), endpoint, "");
-                let mut queries = queries.into_iter().peekable();
-                while queries.peek().is_some() {
-                    let chunk: Vec<MatchQuery> = queries.by_ref().take(HITS_READ_AT_ONCE).collect();
+                let mut held = Vec::with_capacity(queries.len());
+                for chunk in queries.chunks(HITS_READ_AT_ONCE) {
                     let items: Vec<String> =
                         chunk.iter().map(|q| serde_json::to_string(q).expect("serialises")).collect();
-                    let held = cache.held(&scope, &items, None, self.options.max_age);
-                    for (query, item) in chunk.into_iter().zip(&items) {
-                        if held.contains(item) { hits.push(query) } else { misses.push(query) }
-                    }
+                    let found = cache.held(&scope, &items, None, self.options.max_age);
+                    held.extend(items.iter().map(|item| found.contains(item)));
                 }
+                // Each list sized once: grown by doubling, a million queries would keep up to
+                // twice their room for the whole scan.
+                let count = held.iter().filter(|h| **h).count();
+                let (mut hits, mut misses) = (Vec::with_capacity(count), Vec::with_capacity(queries.len() - count));
+                for (query, held) in queries.into_iter().zip(held) {
+                    if held { hits.push(query) } else { misses.push(query) }
+                }
+                (hits, misses)
             }
-            None => misses = queries,
-        }
+            None => (Vec::new(), queries),
+        };
         if !hits.is_empty() {
             self.cache_hits(endpoint, hits.len());
         }
