@@ -6,8 +6,12 @@
 //! cargo bench --bench enrich -- quick   # 1k accounts only, no 100k, no baselines
 //! cargo bench --bench enrich -- scaling # 10k and 100k, unlimited, 0 ms (add no-cache: without the cache)
 //! cargo bench --bench enrich -- v2      # HG's v2 beside v1: 2k accounts on both, 10k on v2, 25/s, 30 ms
-//! cargo bench --bench enrich -- million # 100k and 1M accounts over 60% as many hosts, unlimited, 0 ms
+//! cargo bench --bench enrich -- million # 100k, 1M, then 100k again, over 60% as many hosts, unlimited, 0 ms
 //! ```
+//!
+//! `million` prints t(1M) / t(100k) with the 100k time the mean of the runs before and after
+//! the million: a shared machine's speed drifts over the minutes a million takes, and
+//! bracketing it keeps that drift out of the ratio.
 //!
 //! Each scenario generates an accounts CSV of N rows (90% known companies under assorted
 //! spellings, 5% of those listed again in another spelling, 5% unknown domains), starts a
@@ -82,7 +86,7 @@ fn grid(quick: bool, scaling: bool, v2: bool, million: bool) -> Vec<Scenario> {
             known_hosts: Some((accounts as f64 * MILLION_HOSTS_PER_ACCOUNT) as usize - accounts * 5 / 100),
             ..s(accounts, None, 0, false)
         };
-        return vec![repeating(100_000), repeating(1_000_000)];
+        return vec![repeating(100_000), repeating(1_000_000), repeating(100_000)];
     }
     if v2 {
         return vec![
@@ -125,8 +129,12 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
     let mut rows = Vec::new();
+    // (accounts, cold wall seconds) of each scenario, in order.
+    let mut cold = Vec::new();
     for scenario in grid(quick, scaling, v2, million) {
-        rows.extend(runtime.block_on(run(scenario, &hosts, companies)));
+        let (scenario_rows, wall) = runtime.block_on(run(scenario, &hosts, companies));
+        rows.extend(scenario_rows);
+        cold.push((scenario.accounts, wall));
     }
     println!(
         "\n| scenario | run | wall s | floor s | efficiency | calls (min) | 429s | CPU s / 1k calls | peak RSS MiB | time vs hgsql |"
@@ -134,6 +142,19 @@ fn main() {
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for row in rows {
         println!("{row}");
+    }
+    if million {
+        let walls =
+            |n: usize| cold.iter().filter(|(accounts, _)| *accounts == n).map(|(_, wall)| *wall).collect::<Vec<_>>();
+        let (small, large) = (walls(100_000), walls(1_000_000));
+        let small_mean = small.iter().sum::<f64>() / small.len() as f64;
+        let shown: Vec<String> = small.iter().map(|w| format!("{w:.2} s")).collect();
+        println!(
+            "\nt(1M) / t(100k) = {:.2} / {small_mean:.2} = {:.2} (100k before and after: {})",
+            large[0],
+            large[0] / small_mean,
+            shown.join(", ")
+        );
     }
 }
 
@@ -290,7 +311,8 @@ fn sandbox_config(scenario: Scenario, companies: usize) -> SandboxConfig {
     }
 }
 
-async fn run(scenario: Scenario, hosts: &[String], companies: usize) -> Vec<String> {
+/// Runs one scenario: its table rows, and the first (cold) run's wall seconds.
+async fn run(scenario: Scenario, hosts: &[String], companies: usize) -> (Vec<String>, f64) {
     let label = scenario.label();
     let dir = tempfile::tempdir().expect("temp dir");
     let (websites, v1_minimum) = accounts(dir.path(), scenario.accounts, scenario.known_hosts, hosts);
@@ -317,7 +339,7 @@ async fn run(scenario: Scenario, hosts: &[String], companies: usize) -> Vec<Stri
     );
 
     if std::env::args().any(|a| a == "no-cache") {
-        return rows;
+        return (rows, first.wall);
     }
     let warm = tokio::task::block_in_place(|| hgsql(&path, &sandbox, rate, version));
     assert_eq!(warm.calls, 0, "{label}: the warm rerun makes no call");
@@ -351,7 +373,7 @@ async fn run(scenario: Scenario, hosts: &[String], companies: usize) -> Vec<Stri
             rows.push(line);
         }
     }
-    rows
+    (rows, first.wall)
 }
 
 fn row(label: &str, run: &str, m: &Measured, floor: Option<f64>, min_calls: u64, ratio: Option<f64>) -> String {
