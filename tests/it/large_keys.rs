@@ -1,6 +1,7 @@
 //! Large key sets reach HG whole: one list of more than 100,000 keys is planned and fetched,
-//! while a cross product of separate lists over the cap fails before any call, naming them;
-//! and a join's key list is let go of once read.
+//! while a cross product of separate lists over the cap fails before any call, naming them, as
+//! does a key set past the session's IN-list limits (naming those); and a join's key list is
+//! let go of once read.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -77,6 +78,28 @@ async fn a_cross_product_over_the_cap_fails_before_any_call_naming_the_lists() {
         .to_string();
     assert!(
         error.contains("match_domain (400 values) × match_country_code (300 values)") && error.contains("120000"),
+        "{error}"
+    );
+    assert_eq!(sandbox.stats()["endpoints"]["company/match"]["calls"].as_u64().unwrap_or(0), 0, "no call was made");
+}
+
+/// Past the session's IN-list limits DataFusion hands the scan an opaque hash probe: the scan
+/// cannot know its keys, so it fails naming the settings to raise, and asks HG nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_set_past_the_in_list_limits_fails_naming_them_before_any_call() {
+    let sandbox = sandbox(|c| c.rate = None).await;
+    let session = session(&sandbox, ApiVersion::V1);
+    session.run("SET datafusion.optimizer.hash_join_inlist_pushdown_max_distinct_values = 10").await.unwrap();
+    session.run("CREATE TABLE accounts AS SELECT 'd' || value || '.example' AS website FROM range(200)").await.unwrap();
+    let error = session
+        .run("SELECT count(c.company_id) FROM accounts a JOIN hg.companies c ON c.match_domain = a.website")
+        .await
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("cannot be read from the filter")
+            && error.contains("hash_join_inlist_pushdown_max_distinct_values / _max_size"),
         "{error}"
     );
     assert_eq!(sandbox.stats()["endpoints"]["company/match"]["calls"].as_u64().unwrap_or(0), 0, "no call was made");
