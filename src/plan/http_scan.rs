@@ -48,6 +48,9 @@ pub struct HttpScanExec {
     literal: BTreeMap<String, BTreeSet<String>>,
     limit: Option<usize>,
     join_filters: Vec<Arc<dyn PhysicalExpr>>,
+    /// No other scan reads this one's join filters: it lets go of their key lists once read
+    /// (see `joins::release`).
+    sole_reader: bool,
     options: ScanOptions,
     /// Cached answers older than this are fetched again.
     max_age: Duration,
@@ -86,6 +89,7 @@ impl HttpScanExec {
             literal,
             limit,
             join_filters: Vec::new(),
+            sole_reader: false,
             options,
             max_age,
             literal_text: None,
@@ -150,6 +154,14 @@ impl HttpScanExec {
         (kept.len() != self.join_filters.len()).then(|| self.with_join_filters(kept))
     }
 
+    /// A copy that lets go of its join filters' key lists once it has read them, as no other
+    /// scan reads them.
+    pub(super) fn as_sole_reader(&self) -> HttpScanExec {
+        let mut scan = self.with_join_filters(self.join_filters.clone());
+        scan.sole_reader = true;
+        scan
+    }
+
     fn with_join_filters(&self, join_filters: Vec<Arc<dyn PhysicalExpr>>) -> HttpScanExec {
         HttpScanExec {
             client: self.client.clone(),
@@ -158,6 +170,7 @@ impl HttpScanExec {
             literal: self.literal.clone(),
             limit: self.limit,
             join_filters,
+            sole_reader: self.sole_reader,
             options: self.options,
             max_age: self.max_age,
             literal_text: self.literal_text.clone(),
@@ -343,6 +356,7 @@ impl ExecutionPlan for HttpScanExec {
             literal: self.literal.clone(),
             limit: self.limit,
             join_filters: self.join_filters.clone(),
+            release_keys: self.sole_reader,
             options: self.options,
             max_age: self.max_age,
         };
@@ -410,6 +424,8 @@ struct Run {
     literal: BTreeMap<String, BTreeSet<String>>,
     limit: Option<usize>,
     join_filters: Vec<Arc<dyn PhysicalExpr>>,
+    /// Let go of the join filters' key lists once read.
+    release_keys: bool,
     options: ScanOptions,
     max_age: Duration,
 }
@@ -478,6 +494,9 @@ impl Run {
         keys.retain(|k| k.iter().all(|v| !v.is_empty()));
         if keys.len() < before {
             tracing::warn!(table = %def.name, skipped = before - keys.len(), "keys with an empty value are not asked");
+        }
+        if self.release_keys {
+            super::joins::release(&self.join_filters);
         }
         Ok((keys, waited))
     }

@@ -67,6 +67,13 @@ fn waits_for_keys(plan: &Arc<dyn ExecutionPlan>) -> bool {
 
 /// Join types whose hash join sends its build keys to the probe side (DataFusion 55: the
 /// probe side must be one the join does not preserve).
+/// Whether a scan holding the join filters `ids` (at least one) is the only scan reading each
+/// of them, by the count in `readers`.
+fn sole_reader(ids: impl Iterator<Item = u64>, readers: &HashMap<u64, usize>) -> bool {
+    let mut ids = ids.peekable();
+    ids.peek().is_some() && ids.all(|id| readers.get(&id) == Some(&1))
+}
+
 fn filters_probe_side(join_type: JoinType) -> bool {
     matches!(
         join_type,
@@ -112,9 +119,12 @@ impl PhysicalOptimizerRule for ApiScanGuard {
                 if !kept_scan.can_find_rows() {
                     return Err(DataFusionError::Plan(kept_scan.missing_keys_message()));
                 }
-                return Ok(match kept {
-                    Some(kept) => Transformed::yes(Arc::new(kept) as Arc<dyn ExecutionPlan>),
-                    None => Transformed::no(node),
+                let alone = sole_reader(kept_scan.join_filter_ids(), &readers);
+                return Ok(match (kept, alone) {
+                    (Some(kept), true) => Transformed::yes(Arc::new(kept.as_sole_reader()) as Arc<dyn ExecutionPlan>),
+                    (Some(kept), false) => Transformed::yes(Arc::new(kept) as Arc<dyn ExecutionPlan>),
+                    (None, true) => Transformed::yes(Arc::new(scan.as_sole_reader()) as Arc<dyn ExecutionPlan>),
+                    (None, false) => Transformed::no(node),
                 });
             }
             let Some(scan) = node.downcast_ref::<ApiScanExec>() else { return Ok(Transformed::no(node)) };
@@ -126,10 +136,7 @@ impl PhysicalOptimizerRule for ApiScanGuard {
             if let Some(column) = kept_scan.joined_criterion() {
                 return Err(DataFusionError::Plan(criterion_join_message(scan.spec(), column)));
             }
-            let alone = {
-                let mut ids = kept_scan.join_filter_ids().peekable();
-                ids.peek().is_some() && ids.all(|id| readers.get(&id) == Some(&1))
-            };
+            let alone = sole_reader(kept_scan.join_filter_ids(), &readers);
             Ok(match (kept, alone) {
                 (Some(kept), true) => Transformed::yes(Arc::new(kept.as_sole_reader()) as Arc<dyn ExecutionPlan>),
                 (Some(kept), false) => Transformed::yes(Arc::new(kept) as Arc<dyn ExecutionPlan>),
