@@ -67,13 +67,6 @@ fn waits_for_keys(plan: &Arc<dyn ExecutionPlan>) -> bool {
 
 /// Join types whose hash join sends its build keys to the probe side (DataFusion 55: the
 /// probe side must be one the join does not preserve).
-/// Whether a scan holding the join filters `ids` (at least one) is the only scan reading each
-/// of them, by the count in `readers`.
-fn sole_reader(ids: impl Iterator<Item = u64>, readers: &HashMap<u64, usize>) -> bool {
-    let mut ids = ids.peekable();
-    ids.peek().is_some() && ids.all(|id| readers.get(&id) == Some(&1))
-}
-
 fn filters_probe_side(join_type: JoinType) -> bool {
     matches!(
         join_type,
@@ -86,9 +79,17 @@ fn filters_probe_side(join_type: JoinType) -> bool {
     )
 }
 
-/// Runs after the dynamic filters are in place. Keeps on each HG scan only the filters of hash
-/// joins (TopK and aggregate filters complete only at the end of the query, so waiting for one
-/// would never end), then fails the plan if a scan can find no rows.
+/// Whether a scan holding the join filters `ids` (at least one) is the only scan reading each
+/// of them, by the count in `readers`.
+fn sole_reader(ids: impl Iterator<Item = u64>, readers: &HashMap<u64, usize>) -> bool {
+    let mut ids = ids.peekable();
+    ids.peek().is_some() && ids.all(|id| readers.get(&id) == Some(&1))
+}
+
+/// Runs after the dynamic filters are in place. Keeps on each lookup scan (HG or HTTP table)
+/// only the filters of hash joins (TopK and aggregate filters complete only at the end of the
+/// query, so waiting for one would never end), fails the plan if a scan can find no rows, and
+/// marks each scan that alone reads its join filters, so it lets go of their key lists once read.
 #[derive(Debug, Default)]
 pub struct ApiScanGuard;
 
