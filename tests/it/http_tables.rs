@@ -740,25 +740,6 @@ async fn a_table_cannot_move_a_connections_credential_to_another_origin() {
     }
 }
 
-/// The join filters the HTTP-table scans of `plan` hold, as they are now.
-fn http_scan_filters(plan: &Arc<dyn datafusion::physical_plan::ExecutionPlan>) -> Vec<String> {
-    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
-    use datafusion::physical_expr::expressions::DynamicFilterPhysicalExpr;
-    let mut found = Vec::new();
-    let _ = plan.apply(|node| {
-        if node.name() == "HttpScanExec" {
-            let _ = node.apply_expressions(&mut |expr| {
-                if let Some(dynamic) = expr.as_ref().downcast_ref::<DynamicFilterPhysicalExpr>() {
-                    found.push(dynamic.current().map(|e| e.to_string()).unwrap_or_default());
-                }
-                Ok(TreeNodeRecursion::Continue)
-            });
-        }
-        Ok(TreeNodeRecursion::Continue)
-    });
-    found
-}
-
 /// As an HG scan does, an HTTP-table scan that alone reads a join's keys lets go of
 /// DataFusion's list of them once read, and the join's answer is unchanged; two scans under one
 /// join both keep it.
@@ -786,7 +767,7 @@ async fn a_join_key_list_is_let_go_once_its_only_http_reader_has_it() {
     let (found, plan) =
         run_plan("SELECT a.website, c.owner FROM accounts a JOIN crm_account c ON c.domain = a.website").await;
     assert!(found > 0, "the CRM knows some of the accounts");
-    assert_eq!(http_scan_filters(&plan), ["true"], "the one reader let go of the key list");
+    assert_eq!(crate::support::scan_filters(&plan, "HttpScanExec"), ["true"], "the one reader let go of the key list");
 
     let (rows, plan) = run_plan(
         "SELECT a.website FROM accounts a JOIN (SELECT domain FROM crm_account \
@@ -794,7 +775,7 @@ async fn a_join_key_list_is_let_go_once_its_only_http_reader_has_it() {
     )
     .await;
     assert_eq!(rows, 2 * found, "each scan found what the one that let go found");
-    let filters = http_scan_filters(&plan);
+    let filters = crate::support::scan_filters(&plan, "HttpScanExec");
     assert_eq!(filters.len(), 2, "{filters:?}");
     assert!(filters.iter().all(|f| f.contains("IN (SET)")), "two readers keep the list: {filters:?}");
 }

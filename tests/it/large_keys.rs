@@ -6,14 +6,12 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
-use datafusion::physical_expr::expressions::DynamicFilterPhysicalExpr;
 use datafusion::physical_plan::{ExecutionPlan, collect};
 use hgsql::api::{ApiKey, ApiVersion, ClientConfig, HgClient};
 use hgsql::sandbox::Sandbox;
 use hgsql::session::Session;
 
-use crate::support::sandbox;
+use crate::support::{sandbox, scan_filters};
 
 /// A session on `version` of `sandbox`, with no cache and no rate limit.
 fn session(sandbox: &Sandbox, version: ApiVersion) -> Session {
@@ -105,23 +103,6 @@ async fn a_key_set_past_the_in_list_limits_fails_naming_them_before_any_call() {
     assert_eq!(sandbox.stats()["endpoints"]["company/match"]["calls"].as_u64().unwrap_or(0), 0, "no call was made");
 }
 
-/// The join filters the HG scans of `plan` hold, as they are now.
-fn scan_filters(plan: &Arc<dyn ExecutionPlan>) -> Vec<String> {
-    let mut found = Vec::new();
-    let _ = plan.apply(|node| {
-        if node.name() == "ApiScanExec" {
-            let _ = node.apply_expressions(&mut |expr| {
-                if let Some(dynamic) = expr.as_ref().downcast_ref::<DynamicFilterPhysicalExpr>() {
-                    found.push(dynamic.current().map(|e| e.to_string()).unwrap_or_default());
-                }
-                Ok(TreeNodeRecursion::Continue)
-            });
-        }
-        Ok(TreeNodeRecursion::Continue)
-    });
-    found
-}
-
 /// Runs `sql` on `session` and returns its rows and the plan it ran.
 async fn run_plan(session: &Session, sql: &str) -> (usize, Arc<dyn ExecutionPlan>) {
     let frame = session.context().sql(sql).await.unwrap();
@@ -149,7 +130,7 @@ async fn a_join_key_list_is_let_go_once_its_only_reader_has_it() {
     )
     .await;
     assert_eq!(rows, 40, "every company is found");
-    assert_eq!(scan_filters(&plan), ["true"], "the one reader let go of the key list");
+    assert_eq!(scan_filters(&plan, "ApiScanExec"), ["true"], "the one reader let go of the key list");
 
     let (rows, plan) = run_plan(
         &session,
@@ -158,7 +139,7 @@ async fn a_join_key_list_is_let_go_once_its_only_reader_has_it() {
     )
     .await;
     assert_eq!(rows, 80, "both scans found every company");
-    let filters = scan_filters(&plan);
+    let filters = scan_filters(&plan, "ApiScanExec");
     assert_eq!(filters.len(), 2, "{filters:?}");
     assert!(filters.iter().all(|f| f.contains("IN (SET)")), "two readers keep the list: {filters:?}");
 }

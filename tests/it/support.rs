@@ -144,3 +144,23 @@ pub async fn wait_until_async(what: &str, mut ready: impl FnMut() -> bool) {
         tokio::time::sleep(EVENT_POLL).await;
     }
 }
+
+/// The join filters that the scans named `scan` (`ApiScanExec`, `HttpScanExec`) of `plan` hold,
+/// as they are now: `true` once a scan has let go of its key list.
+pub fn scan_filters(plan: &std::sync::Arc<dyn datafusion::physical_plan::ExecutionPlan>, scan: &str) -> Vec<String> {
+    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    use datafusion::physical_expr::expressions::DynamicFilterPhysicalExpr;
+    let mut found = Vec::new();
+    let _ = plan.apply(|node| {
+        if node.name() == scan {
+            let _ = node.apply_expressions(&mut |expr| {
+                if let Some(dynamic) = expr.as_ref().downcast_ref::<DynamicFilterPhysicalExpr>() {
+                    found.push(dynamic.current().map(|e| e.to_string()).unwrap_or_default());
+                }
+                Ok(TreeNodeRecursion::Continue)
+            });
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    found
+}
