@@ -36,11 +36,7 @@ const MAX_MATCH_COMBINATIONS: usize = 100_000;
 pub enum ScanError {
     #[error("{0}")]
     NoKeys(String),
-    #[error(
-        "hg.{table}: the keys of the join on {column} cannot be read from the filter DataFusion built ({shape}). \
-         Join on the column itself (not an expression of it), or raise \
-         datafusion.optimizer.hash_join_inlist_pushdown_max_distinct_values / _max_size if the key set is very large"
-    )]
+    #[error("{}", super::keys::unreadable_message(&format!("hg.{table}"), column, shape))]
     UnreadableKeys { table: &'static str, column: &'static str, shape: String },
     #[error(
         "hg.{table}: waited {idle:?} for the keys of its join while nothing happened; the join never produced them. \

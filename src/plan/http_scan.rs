@@ -457,10 +457,7 @@ impl Run {
             match keys::known(self.literal.get(column), &self.join_filters, column) {
                 Known::Values(values) => per_column.push(values),
                 Known::Unreadable(shape) => {
-                    let message = format!(
-                        "{}: the keys of the join on {column} cannot be read from the filter DataFusion built ({shape}). Join on the column itself (not an expression of it)",
-                        def.name
-                    );
+                    let message = keys::unreadable_message(&def.name, column, &shape);
                     return Err(fail(DataFusionError::Execution(message), waited));
                 }
                 // The plan's guard makes sure of keys; a plan rewritten after it could still lose them.

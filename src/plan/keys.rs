@@ -59,6 +59,18 @@ pub enum Known {
     Unreadable(String),
 }
 
+/// What a lookup scan (HG or HTTP table) says when a join's filter does not list its keys:
+/// the join is on an expression of the key column, or its key set is past the session's IN-list
+/// limits, and how to mend either.
+pub fn unreadable_message(table: &str, column: &str, shape: &str) -> String {
+    format!(
+        "{table}: the keys of the join on {column} cannot be read from the filter DataFusion built ({shape}). \
+         Join on the column itself (not an expression of it), or, if the key set is very large, raise \
+         datafusion.optimizer.hash_join_inlist_pushdown_max_distinct_values / _max_size \
+         (`SET datafusion.optimizer.hash_join_inlist_pushdown_max_distinct_values = 5000000`)"
+    )
+}
+
 /// The `literal` values of `column` intersected with what every filter of `joins` on it
 /// allows.
 pub fn known(literal: Option<&BTreeSet<String>>, joins: &[Arc<dyn PhysicalExpr>], column: &str) -> Known {

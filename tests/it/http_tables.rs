@@ -779,3 +779,25 @@ async fn a_join_key_list_is_let_go_once_its_only_http_reader_has_it() {
     assert_eq!(filters.len(), 2, "{filters:?}");
     assert!(filters.iter().all(|f| f.contains("IN (SET)")), "two readers keep the list: {filters:?}");
 }
+
+/// An HTTP-table join whose key set is past the session's IN-list limits fails as an HG one
+/// does: the message names the settings to raise, and no request is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_set_past_the_in_list_limits_fails_naming_them() {
+    let sandbox = sandbox(|_| {}).await;
+    let session = session();
+    run(&session, &crm_table(&sandbox, "crm_account", "bearer", ", 'auth' 'bearer', 'connection' 'crm'")).await;
+    run(&session, "SET datafusion.optimizer.hash_join_inlist_pushdown_max_distinct_values = 2").await;
+    let values: Vec<String> = domains(&sandbox, 20).iter().map(|d| format!("('{d}')")).collect();
+    run(&session, &format!("CREATE TABLE accounts AS SELECT column1 AS website FROM (VALUES {})", values.join(", ")))
+        .await;
+    let error =
+        fails(&session, "SELECT a.website, c.owner FROM accounts a JOIN crm_account c ON c.domain = a.website").await;
+    assert!(
+        error.contains("crm_account") && error.contains("hash_join_inlist_pushdown_max_distinct_values / _max_size"),
+        "{error}"
+    );
+    let requests =
+        rest_stats(&sandbox)["requests"].as_object().map_or(0, |r| r.values().filter_map(Value::as_u64).sum());
+    assert_eq!(requests, 0, "no request was sent");
+}
