@@ -14,6 +14,8 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::MemorySchemaProvider;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
@@ -50,8 +52,10 @@ use crate::api::HgClient;
 use crate::api::http::HttpContext;
 use crate::api::webhook::WebhookContext;
 use crate::atomic::PendingOutput;
+use crate::distributed::{ClusterOptions, Coordinator, coordinate};
 use crate::plan::{
     ApiOnProbeSide, ApiScanGuard, ExplainOnly, HgOptions, HgTable, HttpTableFactory, ScanOptions, ShareEnrichRequests,
+    apply_lookup_settings,
 };
 use crate::script;
 use crate::sink::{SendNothing, WEBHOOK, WebhookFormatFactory, WebhookTableFactory};
@@ -74,6 +78,8 @@ pub struct Session {
     options: ScanOptions,
     /// A dry run: `COPY … TO` runs but its file is never put in place.
     dry_run: bool,
+    /// Across workers: the coordinator's own worker, served while the session lives.
+    coordinator: Option<Coordinator>,
 }
 
 impl Default for Session {
@@ -96,27 +102,48 @@ impl Session {
 
     /// A session with `client` (or the reason there is none) and scan settings.
     pub fn build(client: Result<HgClient, String>, options: ScanOptions) -> Session {
+        Session::assemble(client, options, None).expect("a session on one machine always builds")
+    }
+
+    /// A session that plans its queries across `cluster`'s workers (docs/distributed.md): this
+    /// process coordinates, runs every API lookup and serves its own worker. Must be called
+    /// inside a tokio runtime. Fails when the coordinator cannot listen where it is told.
+    pub fn distributed(
+        client: Result<HgClient, String>,
+        options: ScanOptions,
+        cluster: &ClusterOptions,
+    ) -> Result<Session, DataFusionError> {
+        Session::assemble(client, options, Some(cluster))
+    }
+
+    fn assemble(
+        client: Result<HgClient, String>,
+        options: ScanOptions,
+        cluster: Option<&ClusterOptions>,
+    ) -> Result<Session, DataFusionError> {
         let mut config = SessionConfig::new().with_information_schema(true).with_option_extension(HgOptions::default());
         // Files hgsql writes are read by pandas, polars and DuckDB: strings stay plain Utf8
         // (`string`), not Utf8View (`string_view`), whether they come from a Parquet input or a
         // cast in SQL.
         config.options_mut().execution.parquet.schema_force_view_types = false;
         config.options_mut().sql_parser.map_string_types_to_utf8view = false;
-        let optimizer = &mut config.options_mut().optimizer;
-        // Join keys must reach HG scans as a readable IN list, however many there are
-        // (docs/architecture.md, "Large key sets"): the defaults (150 values, 128 KiB) turn
-        // larger key sets into an opaque hash probe.
-        optimizer.hash_join_inlist_pushdown_max_distinct_values = 1_000_000;
-        optimizer.hash_join_inlist_pushdown_max_size = 64 * 1024 * 1024;
-        // Only hash joins send their keys to the probe side.
-        optimizer.prefer_hash_join = true;
-        optimizer.enable_join_dynamic_filter_pushdown = true;
-        let state = SessionStateBuilder::new()
-            .with_config(config)
-            .with_default_features()
-            .with_physical_optimizer_rules(physical_rules())
-            .build();
+        apply_lookup_settings(&mut config.options_mut().optimizer);
+        let mut rules = physical_rules();
+        let mut builder = SessionStateBuilder::new().with_config(config).with_default_features();
+        let coordinator = match cluster {
+            Some(cluster) => {
+                crate::distributed::add_rules(&mut rules, ApiOnProbeSide.name());
+                let (distributed, coordinator) = coordinate(builder, cluster, Arc::new(RuntimeEnv::default()))?;
+                builder = distributed;
+                Some(coordinator)
+            }
+            None => None,
+        };
+        let state = builder.with_physical_optimizer_rules(rules).build();
         let ctx = SessionContext::new_with_state(state).enable_url_table();
+        if let Some(coordinator) = &coordinator {
+            coordinator.follow(&ctx.state_ref());
+        }
         let catalog = ctx.catalog("datafusion").expect("the default catalog exists");
         catalog.register_schema(HG_SCHEMA, Arc::new(MemorySchemaProvider::new())).expect("schema hg registers");
         let version = client.as_ref().map_or(Default::default(), |c| c.config().version);
@@ -134,11 +161,23 @@ impl Session {
         };
         let webhooks =
             WebhookContext::new(crate::api::webhook::ledger::default_ledger_file(), Default::default(), dry_run);
-        let session =
-            Session { ctx, client: client.ok(), http: Arc::new(http), webhooks: Arc::new(webhooks), options, dry_run };
+        let session = Session {
+            ctx,
+            client: client.ok(),
+            http: Arc::new(http),
+            webhooks: Arc::new(webhooks),
+            options,
+            dry_run,
+            coordinator,
+        };
         session.register_http_factory();
         session.register_webhook_factories();
-        session
+        Ok(session)
+    }
+
+    /// When the session runs across workers, the URL they dial its own worker at.
+    pub fn coordinator_url(&self) -> Option<&url::Url> {
+        self.coordinator.as_ref().map(Coordinator::url)
     }
 
     /// Sets what the session's webhook destinations share: the ledger file, the config file's

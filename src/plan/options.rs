@@ -5,6 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use datafusion::common::config::{ConfigEntry, ConfigExtension, ConfigField, ExtensionOptions, Visit};
+use datafusion::config::OptimizerOptions;
 use datafusion::error::{DataFusionError, Result};
 
 use crate::api::LookupOptions;
@@ -259,4 +260,16 @@ impl ExplainOnly {
     pub fn keep(&self, lookup: String, estimate: Option<u64>) {
         self.estimates.lock().expect("estimates").insert(lookup, estimate);
     }
+}
+
+/// The optimizer settings lookup joins need, wherever a plan runs (docs/architecture.md,
+/// "Large key sets"): every session hgsql builds, and every worker session, applies them.
+pub fn apply_lookup_settings(optimizer: &mut OptimizerOptions) {
+    // Join keys must reach lookup scans as a readable IN list, however many there are: the
+    // defaults (150 values, 128 KiB) turn larger key sets into an opaque hash probe.
+    optimizer.hash_join_inlist_pushdown_max_distinct_values = 1_000_000;
+    optimizer.hash_join_inlist_pushdown_max_size = 64 * 1024 * 1024;
+    // Only hash joins send their keys to the probe side.
+    optimizer.prefer_hash_join = true;
+    optimizer.enable_join_dynamic_filter_pushdown = true;
 }

@@ -52,7 +52,7 @@ impl PhysicalOptimizerRule for ApiOnProbeSide {
 
 /// Whether `plan` holds an HG scan that needs keys from a join above `plan`: one with no literal
 /// keys that no hash join inside `plan` feeds from its probe side.
-fn waits_for_keys(plan: &Arc<dyn ExecutionPlan>) -> bool {
+pub fn waits_for_keys(plan: &Arc<dyn ExecutionPlan>) -> bool {
     if let Some(scan) = plan.downcast_ref::<ApiScanExec>() {
         return scan.needs_join_keys();
     }
@@ -77,6 +77,29 @@ fn filters_probe_side(join_type: JoinType) -> bool {
             | JoinType::LeftAnti
             | JoinType::LeftMark
     )
+}
+
+/// Whether `plan` is a lookup scan (HG or HTTP table): a node that calls an API, and so must run
+/// where the keys, rate gates, cache and credit budget are.
+pub fn is_lookup_scan(plan: &Arc<dyn ExecutionPlan>) -> bool {
+    plan.is::<ApiScanExec>() || plan.is::<HttpScanExec>()
+}
+
+/// Whether hash join `join` sends its keys to a lookup scan on its probe side: the two must run
+/// in one place, as the scan reads the keys from the join's filter in memory.
+pub fn feeds_lookup_scan(join: &HashJoinExec) -> bool {
+    let ids: HashSet<u64> = join.dynamic_expressions_produced().iter().filter_map(|f| f.expression_id()).collect();
+    let mut fed = false;
+    let _ = join.right().apply(|node| {
+        let reads = |mut held: Box<dyn Iterator<Item = u64> + '_>| held.any(|id| ids.contains(&id));
+        if let Some(scan) = node.downcast_ref::<ApiScanExec>() {
+            fed = reads(Box::new(scan.join_filter_ids()));
+        } else if let Some(scan) = node.downcast_ref::<HttpScanExec>() {
+            fed = reads(Box::new(scan.join_filter_ids()));
+        }
+        Ok(if fed { TreeNodeRecursion::Stop } else { TreeNodeRecursion::Continue })
+    });
+    fed
 }
 
 /// Whether a scan holding the join filters `ids` (at least one) is the only scan reading each

@@ -8,6 +8,7 @@ mod cli_http;
 mod cli_parquet;
 mod cli_repl;
 mod cli_webhook;
+mod distributed;
 mod fault_matrix;
 mod http_tables;
 mod large_keys;

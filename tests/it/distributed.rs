@@ -1,0 +1,195 @@
+//! Queries across datafusion-distributed workers, in one process: the sandbox, three workers on
+//! 127.0.0.1:0 without any key, and a coordinator session. Each query shape gives the rows and
+//! the HG calls of the single-process run, each HG join runs in a one-task stage in the
+//! coordinator, and the workers really run tasks.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use datafusion::arrow::util::pretty::pretty_format_batches;
+use datafusion::physical_plan::{ExecutionPlan, collect};
+use hgsql::api::{ApiKey, ClientConfig, HgClient};
+use hgsql::distributed::{ClusterOptions, Serving, WorkerSessions, display_plan, serve, worker};
+use hgsql::plan::ScanOptions;
+use hgsql::sandbox::Sandbox;
+use hgsql::session::Session;
+use serde_json::Value;
+
+use crate::support::sandbox;
+
+/// Three workers, as `hgsql worker` runs them, on 127.0.0.1:0.
+async fn workers(n: usize) -> Vec<Serving> {
+    let mut serving = Vec::new();
+    for _ in 0..n {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        serving.push(serve(worker(WorkerSessions::new(None), None), listener, None).unwrap());
+    }
+    serving
+}
+
+fn client(sandbox: &Sandbox) -> HgClient {
+    let mut config = ClientConfig::new(sandbox.base_url(), ApiKey::new(sandbox.key()));
+    config.rate = None;
+    HgClient::new(config).unwrap()
+}
+
+/// A short wait for join keys: a join split from its scan fails fast instead of hanging.
+fn options() -> ScanOptions {
+    ScanOptions { join_wait_idle: Duration::from_secs(10), ..ScanOptions::default() }
+}
+
+/// Writes the accounts as four Parquet files (the same domains in several, some unknown) and
+/// a second local table, and registers both.
+async fn write_tables(session: &Session, dir: &Path, sandbox: &Sandbox) {
+    let data = sandbox.data();
+    let domains: Vec<String> = (0..60u32).map(|c| data.company(c * 7).domain.clone()).collect();
+    for file in 0..4 {
+        let rows: Vec<String> = (0..50)
+            .map(|i| {
+                let id = file * 50 + i;
+                let website =
+                    if i % 9 == 0 { format!("unknown{id}.example") } else { domains[(id * 13 % 60) as usize].clone() };
+                format!("({id}, '{website}')")
+            })
+            .collect();
+        let path = dir.join(format!("accounts/part-{file}.parquet"));
+        session
+            .run(&format!(
+                "COPY (SELECT column1 AS id, column2 AS website FROM (VALUES {})) TO '{}'",
+                rows.join(", "),
+                path.display()
+            ))
+            .await
+            .unwrap();
+    }
+    for file in 0..2 {
+        let rows: Vec<String> =
+            (0..100).map(|i| file * 100 + i).map(|id| format!("({id}, 'region{}')", id % 5)).collect();
+        let path = dir.join(format!("warehouse/part-{file}.parquet"));
+        session
+            .run(&format!(
+                "COPY (SELECT column1 AS id, column2 AS region FROM (VALUES {})) TO '{}'",
+                rows.join(", "),
+                path.display()
+            ))
+            .await
+            .unwrap();
+    }
+}
+
+async fn register(session: &Session, dir: &Path) {
+    session
+        .run(&format!(
+            "CREATE EXTERNAL TABLE accounts STORED AS PARQUET LOCATION '{}/accounts/'; \
+             CREATE EXTERNAL TABLE warehouse STORED AS PARQUET LOCATION '{}/warehouse/'",
+            dir.display(),
+            dir.display()
+        ))
+        .await
+        .unwrap();
+}
+
+const SHAPES: [(&str, &str); 8] = [
+    ("inner", "SELECT a.id, a.website, c.company_id FROM accounts a JOIN hg.companies c ON c.match_domain = a.website"),
+    ("left", "SELECT a.id, c.company_id FROM accounts a LEFT JOIN hg.companies c ON c.match_domain = a.website"),
+    ("in", "SELECT a.id FROM accounts a WHERE a.website IN (SELECT match_domain FROM hg.companies)"),
+    ("not in", "SELECT a.id FROM accounts a WHERE a.website NOT IN (SELECT match_domain FROM hg.companies)"),
+    (
+        "chain",
+        "SELECT a.id, c.company_id, i.product_id FROM accounts a JOIN hg.companies c ON c.match_domain = a.website \
+         JOIN hg.installs i ON i.company_id = c.company_id",
+    ),
+    (
+        "group by",
+        "SELECT c.company_id, count(*) AS n FROM accounts a JOIN hg.companies c ON c.match_domain = a.website \
+         GROUP BY c.company_id ORDER BY n DESC, c.company_id LIMIT 5",
+    ),
+    (
+        "local join first",
+        "SELECT a.id, w.region, c.company_id FROM accounts a JOIN warehouse w ON w.id = a.id \
+         JOIN hg.companies c ON c.match_domain = a.website",
+    ),
+    (
+        "literal keys",
+        "SELECT company_id, product_id FROM hg.installs WHERE company_id IN ('00000000000000000000000000000001', '00000000000000000000000000000002')",
+    ),
+];
+
+/// The rows of `sql`, as sorted text lines, with the plan it ran.
+async fn run(session: &Session, sql: &str) -> (Vec<String>, Arc<dyn ExecutionPlan>) {
+    let frame = session.context().sql(sql).await.unwrap();
+    let plan = frame.create_physical_plan().await.unwrap();
+    let batches = collect(plan.clone(), session.context().task_ctx()).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let text = pretty_format_batches(&batches).unwrap().to_string();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines.sort();
+    (lines, plan)
+}
+
+fn calls(stats: &Value) -> Value {
+    let mut endpoints = stats["endpoints"].clone();
+    for (_, endpoint) in endpoints.as_object_mut().into_iter().flatten() {
+        endpoint.as_object_mut().unwrap().remove("status");
+    }
+    endpoints
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_shapes_across_workers_match_one_process() {
+    // Two sandboxes of the same data, one for each run, so each run's ledger starts empty.
+    let sandbox = sandbox(|_| {}).await;
+    let twin = crate::support::sandbox(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let single = Session::build(Ok(client(&sandbox)), options());
+    write_tables(&single, dir.path(), &sandbox).await;
+    register(&single, dir.path()).await;
+    let workers = workers(3).await;
+    let cluster = ClusterOptions { workers: workers.iter().map(|w| w.url.clone()).collect(), ..Default::default() };
+    let distributed = Session::distributed(Ok(client(&twin)), options(), &cluster).unwrap();
+    register(&distributed, dir.path()).await;
+    distributed.run("SET distributed.file_scan_config_bytes_per_partition = 1").await.unwrap();
+    for (name, sql) in SHAPES {
+        sandbox.reset_stats();
+        let (expected, _) = run(&single, sql).await;
+        let one = sandbox.stats();
+        twin.reset_stats();
+        let (rows, plan) = run(&distributed, sql).await;
+        let across = twin.stats();
+        let shown = display_plan(&plan, true);
+        assert_eq!(rows, expected, "{name}: the rows of one process");
+        assert!(calls(&one).as_object().is_some_and(|c| !c.is_empty()), "{name}: the query calls HG");
+        assert_eq!(calls(&across), calls(&one), "{name}: the HG calls of one process");
+        assert_eq!(across["companies_repeated"], 0, "{name}: no company fetched twice");
+        let lookups = tasks_of(&shown, |line| line.contains("ApiScanExec") || line.contains("ApiJoinExec"));
+        assert!(!lookups.is_empty(), "{name}: {shown}");
+        assert!(lookups.iter().all(|tasks| *tasks == 1), "{name}: every lookup in a one-task stage: {shown}");
+        if name == "literal keys" {
+            continue;
+        }
+        let joins = tasks_of(&shown, |line| line.contains("ApiJoinExec"));
+        assert!(!joins.is_empty(), "{name}: each HG join kept whole: {shown}");
+        let local = tasks_of(&shown, |line| line.contains("DataSourceExec"));
+        assert!(local.iter().any(|tasks| *tasks > 1), "{name}: the local scan on several tasks: {shown}");
+        let remote = plan.metrics().and_then(|m| m.sum_by_name("remote_coordinator_channels")).map(|m| m.as_usize());
+        assert!(remote.unwrap_or(0) > 0, "{name}: the workers ran tasks: {shown}");
+    }
+}
+
+/// The task count of the stage of each line of `shown` (a plan with its stages) that `pick`
+/// picks; the head stage, which runs in the coordinator, counts as one task.
+fn tasks_of(shown: &str, pick: impl Fn(&str) -> bool) -> Vec<usize> {
+    let mut tasks = 1;
+    let mut found = Vec::new();
+    for line in shown.lines() {
+        if let Some((_, header)) = line.split_once("┌───── ") {
+            tasks = header
+                .split_once("tasks=")
+                .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+                .unwrap_or(1);
+        } else if pick(line) {
+            found.push(tasks);
+        }
+    }
+    found
+}
