@@ -1,5 +1,5 @@
 //! Settings from flags, the environment (`HG_API_KEY`, `HG_BASE_URL`, `HG_API_VERSION`,
-//! `HG_PROFILE`) and the
+//! `HG_PROFILE`, `HGSQL_WORKERS`) and the
 //! config file (`$XDG_CONFIG_HOME/hgsql/config.toml`, named profiles), in that order of
 //! precedence. Each setting remembers where it came from, so `hgsql doctor` can say.
 //!
@@ -13,6 +13,7 @@
 //! api_version = "v2"       # else the key says (hg_v2_…), else the base URL, else v1
 //! auth_scheme = "bare"     # send the key without "Bearer"
 //! rate = 10                # requests per second
+//! workers = ["http://10.0.0.5:7000", "http://10.0.0.6:7000"]   # or HGSQL_WORKERS, --workers
 //!
 //! [http.crm]               # a connection for HTTP tables: 'connection' 'crm'
 //! auth = "bearer"
@@ -73,6 +74,8 @@ pub struct Overrides {
     pub api_version: Option<String>,
     pub profile: Option<String>,
     pub config_file: Option<PathBuf>,
+    /// `--workers URL[,URL…]`.
+    pub workers: Option<String>,
 }
 
 /// One profile of the config file.
@@ -89,6 +92,25 @@ struct Profile {
     page_size: Option<usize>,
     max_attempts: Option<u32>,
     timeout_seconds: Option<u64>,
+    /// Workers to plan queries across: `"URL,URL"` or `["URL", "URL"]`.
+    workers: Option<WorkerList>,
+}
+
+/// The `workers` key: one comma-separated string, or a list.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+enum WorkerList {
+    Joined(String),
+    Each(Vec<String>),
+}
+
+impl WorkerList {
+    fn joined(self) -> String {
+        match self {
+            WorkerList::Joined(text) => text,
+            WorkerList::Each(urls) => urls.join(","),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -177,6 +199,8 @@ pub struct Settings {
     pub http_connections: NamedOptions,
     /// `[webhooks.NAME]` sections, webhook destinations.
     pub webhooks: NamedOptions,
+    /// The workers queries are planned across (`URL[,URL…]`), when any (docs/distributed.md).
+    pub workers: Option<Setting<String>>,
 }
 
 /// The config file's default place: `$XDG_CONFIG_HOME/hgsql/config.toml`, else
@@ -284,6 +308,11 @@ impl Settings {
             chosen.api_version.clone(),
         );
         let api_version = version(asked, api_key.as_ref(), base_url.as_ref())?;
+        let workers = pick(
+            Some(("--workers", overrides.workers.clone())),
+            Some("HGSQL_WORKERS"),
+            chosen.workers.clone().map(WorkerList::joined),
+        );
         let base_url = base_url
             .unwrap_or(Setting { value: api_version.value.default_base_url().to_string(), source: Source::Default });
         let settings = Settings {
@@ -299,6 +328,7 @@ impl Settings {
             timeout: from_file_or(chosen.timeout_seconds.map(Duration::from_secs), Duration::from_secs(10), &in_file),
             http_connections: NamedOptions::read(&file.http),
             webhooks: NamedOptions::read(&file.webhooks),
+            workers,
             profile,
             config_file,
         };
@@ -468,5 +498,22 @@ auth_scheme = "bare"
             default_config_file(&|n| (n == "HOME").then(|| "/h".to_string())),
             PathBuf::from("/h/.config/hgsql/config.toml")
         );
+    }
+
+    #[test]
+    fn workers_come_from_the_flag_the_environment_or_the_profile_as_a_string_or_a_list() {
+        let listed = "[profiles.default]\nworkers = [\"http://a:1\", \"http://b:2\"]\n";
+        let s = resolve(Some(listed), &[], Overrides::default()).unwrap();
+        let workers = s.workers.unwrap();
+        assert_eq!(workers.value, "http://a:1,http://b:2");
+        assert!(matches!(workers.source, Source::File { .. }), "{:?}", workers.source);
+        let joined = "[profiles.default]\nworkers = \"http://a:1\"\n";
+        assert_eq!(resolve(Some(joined), &[], Overrides::default()).unwrap().workers.unwrap().value, "http://a:1");
+        let env = resolve(Some(joined), &[("HGSQL_WORKERS", "http://e:3")], Overrides::default()).unwrap();
+        assert_eq!(env.workers.unwrap(), Setting { value: "http://e:3".into(), source: Source::Env("HGSQL_WORKERS") });
+        let flag = Overrides { workers: Some("http://f:4".into()), ..Overrides::default() };
+        let s = resolve(Some(joined), &[("HGSQL_WORKERS", "http://e:3")], flag).unwrap();
+        assert_eq!(s.workers.unwrap(), Setting { value: "http://f:4".into(), source: Source::Flag("--workers") });
+        assert!(resolve(None, &[], Overrides::default()).unwrap().workers.is_none());
     }
 }

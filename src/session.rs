@@ -276,6 +276,16 @@ impl Session {
             // EXPLAIN ANALYZE runs the query, but a webhook sink only counts what would go.
             state.config_mut().set_extension(Arc::new(SendNothing));
         }
+        // Across workers, a plain EXPLAIN also shows the stages and their tasks, which only
+        // the distributed planner, run on the statement explained, knows.
+        let stages = match &statement {
+            DFStatement::Explain(explain) if explain_only && self.coordinator.is_some() => {
+                let inner = state.statement_to_plan((*explain.statement).clone()).await?;
+                let physical = state.create_physical_plan(&inner).await?;
+                Some(crate::distributed::display_plan(&physical, false))
+            }
+            _ => None,
+        };
         let plan = state.statement_to_plan(statement).await?;
         let frame = if explaining {
             datafusion::dataframe::DataFrame::new(state, plan)
@@ -283,7 +293,10 @@ impl Session {
             self.ctx.execute_logical_plan(plan).await?
         };
         let schema = frame.schema().inner().clone();
-        let stream = frame.execute_stream().await?;
+        let mut stream = frame.execute_stream().await?;
+        if let Some(stages) = stages {
+            stream = with_stages(stream, stages)?;
+        }
         let stream = match pending {
             // A dry run's COPY fills its temporary file with what it could know, then drops it.
             Some(pending) if !self.dry_run => commit_on_end(stream, pending),
@@ -335,6 +348,19 @@ fn atomic_copy(statement: &mut DFStatement) -> Option<PendingOutput> {
     }
     copy.target = temp;
     Some(pending)
+}
+
+/// An EXPLAIN's rows, then one more: the `distributed_plan`, with its stages and tasks.
+fn with_stages(
+    stream: SendableRecordBatchStream,
+    stages: String,
+) -> Result<SendableRecordBatchStream, DataFusionError> {
+    use datafusion::arrow::array::{ArrayRef, StringArray};
+    let schema = stream.schema();
+    let columns: Vec<ArrayRef> =
+        vec![Arc::new(StringArray::from(vec!["distributed_plan"])), Arc::new(StringArray::from(vec![stages]))];
+    let row = RecordBatch::try_new(schema.clone(), columns)?;
+    Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream.chain(futures::stream::once(async { Ok(row) })))))
 }
 
 /// `stream`, which moves `pending` into place once it ends without error.

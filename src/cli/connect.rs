@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::{ApiFlags, ConnectionFlags, exit};
+use super::{ApiFlags, ClusterFlags, ConnectionFlags, exit};
 use std::sync::Arc;
 
 use crate::api::http::HttpContext;
@@ -12,6 +12,8 @@ use crate::api::webhook::WebhookContext;
 use crate::api::webhook::ledger::default_ledger_file;
 use crate::api::{ApiKey, ApiVersion, ClientConfig, HgClient, ResponseCache, default_cache_file};
 use crate::config::{ConfigError, Overrides, Settings, default_config_file};
+use crate::distributed::{ClusterOptions, parse_workers};
+use crate::plan::ScanOptions;
 use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::session::Session;
 
@@ -26,13 +28,76 @@ pub struct Connection {
 
 /// The settings the flags, environment and config file give.
 pub fn settings(flags: &ApiFlags) -> Result<Settings, ConfigError> {
+    settings_with_workers(flags, None)
+}
+
+/// The settings, with `--workers` when it was given.
+pub fn settings_with_workers(flags: &ApiFlags, workers: Option<String>) -> Result<Settings, ConfigError> {
     Settings::from_env(&Overrides {
         api_key: flags.api_key.clone(),
         base_url: flags.base_url.clone(),
         api_version: flags.api_version.map(|v| v.as_str().to_string()),
         profile: flags.profile.clone(),
         config_file: None,
+        workers,
     })
+}
+
+/// The workers queries run across: `--workers`, else `HGSQL_WORKERS`, else the profile's
+/// `workers`; `None` to run on this machine.
+pub fn workers(flags: &ApiFlags, given: Option<String>) -> Result<Option<Vec<url::Url>>, (u8, String)> {
+    let text = match settings_with_workers(flags, given.clone()) {
+        Ok(settings) => settings.workers.map(|w| w.value),
+        // The sandbox needs no config file: a broken one is reported where it is needed.
+        Err(_) if flags.sandbox => given.or_else(|| std::env::var("HGSQL_WORKERS").ok()),
+        Err(e) => return Err((exit::USAGE, e.to_string())),
+    };
+    match text.filter(|t| !t.trim().is_empty()) {
+        Some(text) => parse_workers(&text).map(Some).map_err(|e| (exit::USAGE, e)),
+        None => Ok(None),
+    }
+}
+
+/// The secret in the environment variable `name` (`--token-env NAME`).
+pub fn read_token(name: Option<&str>) -> Result<Option<secrecy::SecretString>, String> {
+    let Some(name) = name else { return Ok(None) };
+    match std::env::var(name) {
+        Ok(token) if !token.trim().is_empty() => Ok(Some(secrecy::SecretString::from(token))),
+        _ => Err(format!("--token-env {name}: the environment variable {name} is not set (or is empty)")),
+    }
+}
+
+/// What the cluster flags ask for: `None` to run on this machine.
+fn cluster(flags: &ClusterFlags, api: &ApiFlags) -> Result<Option<ClusterOptions>, (u8, String)> {
+    let Some(workers) = workers(api, flags.workers.clone())? else {
+        let stray = [
+            flags.coordinator_listen.is_some().then_some("--coordinator-listen"),
+            flags.coordinator_advertise.is_some().then_some("--coordinator-advertise"),
+            flags.token_env.is_some().then_some("--token-env"),
+        ];
+        return match stray.into_iter().flatten().next() {
+            Some(flag) => {
+                Err((exit::USAGE, format!("{flag} goes with --workers (or HGSQL_WORKERS): name the workers")))
+            }
+            None => Ok(None),
+        };
+    };
+    let token = read_token(flags.token_env.as_deref()).map_err(|e| (exit::USAGE, e))?;
+    Ok(Some(ClusterOptions {
+        workers,
+        listen: flags.coordinator_listen,
+        advertise: flags.coordinator_advertise.clone(),
+        token,
+    }))
+}
+
+/// A session for `client`: across workers when `cluster` names them.
+fn session(client: Result<HgClient, String>, cluster: Option<&ClusterOptions>) -> Result<Session, (u8, String)> {
+    match cluster {
+        None => Ok(Session::build(client, ScanOptions::default())),
+        Some(cluster) => Session::distributed(client, ScanOptions::default(), cluster)
+            .map_err(|e| (exit::USAGE, e.message().to_string())),
+    }
 }
 
 /// Connects as the flags say: an error is (exit code, message). `dry_run` makes a client that
@@ -49,11 +114,12 @@ pub async fn connect(flags: &ConnectionFlags, dry_run: bool) -> Result<Connectio
         config.dry_run = dry_run;
         Ok(())
     };
+    let cluster = cluster(&flags.cluster, &flags.api)?;
     let connection = if flags.api.sandbox {
         let version = sandbox_version(&flags.api)?;
         let (sandbox, client) = start_sandbox(version, tune).await?;
         let describe = format!("the built-in sandbox at {} (HG API {version})", client.config().base_url);
-        Connection { session: Session::with_client(client), describe, _sandbox: Some(sandbox) }
+        Connection { session: session(Ok(client), cluster.as_ref())?, describe, _sandbox: Some(sandbox) }
     } else {
         let settings = settings(&flags.api).map_err(|e| (exit::USAGE, e.to_string()))?;
         let describe = match &settings.api_key {
@@ -68,7 +134,7 @@ pub async fn connect(flags: &ConnectionFlags, dry_run: bool) -> Result<Connectio
             }
             Err(e) => Err(e.to_string()),
         };
-        Connection { session: Session::build(client, Default::default()), describe, _sandbox: None }
+        Connection { session: session(client, cluster.as_ref())?, describe, _sandbox: None }
     };
     let (connections, webhooks) = match flags.api.sandbox {
         // The sandbox needs no config file; a broken one is reported where it is needed.
@@ -79,6 +145,10 @@ pub async fn connect(flags: &ConnectionFlags, dry_run: bool) -> Result<Connectio
         }
     };
     let mut connection = connection;
+    if let Some(cluster) = &cluster {
+        let n = cluster.workers.len();
+        connection.describe.push_str(&format!(", across {n} worker{}", if n == 1 { "" } else { "s" }));
+    }
     let mut connections = connections.0;
     let mut webhooks = webhooks.0;
     if let Some(sandbox) = &connection._sandbox {

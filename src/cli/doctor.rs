@@ -8,9 +8,53 @@ use super::{ApiFlags, exit};
 use crate::api::{ApiVersion, Endpoint, FieldValue, HgClient, Payload};
 use crate::config::{Setting, Settings};
 
-/// Runs the checks and returns the exit code: 0 when HG answered, 2 for bad settings, 3 when
-/// HG could not be reached or refused the key.
-pub async fn run(flags: &ApiFlags, probe: bool) -> u8 {
+/// Runs the checks and returns the exit code: 0 when HG answered (and every worker named is
+/// reachable and of this build), 2 for bad settings or a worker that is not, 3 when HG could
+/// not be reached or refused the key.
+pub async fn run(flags: &ApiFlags, probe: bool, workers: Option<String>) -> u8 {
+    let workers = match connect::workers(flags, workers) {
+        Ok(workers) => workers.unwrap_or_default(),
+        Err((code, message)) => return failed(code, &message),
+    };
+    let code = check_hg(flags, probe).await;
+    if code != exit::OK {
+        return code;
+    }
+    if !check_workers(&workers).await {
+        return failed(exit::USAGE, "a worker is unreachable or runs another build (above)");
+    }
+    match workers.len() {
+        0 => println!("ok: HG answered; queries can run"),
+        n => println!("ok: HG answered and {n} worker(s) of this build too; queries can run across them"),
+    }
+    exit::OK
+}
+
+/// One line per worker: reachable and of this build, or why not. Whether all were.
+async fn check_workers(urls: &[url::Url]) -> bool {
+    let mut all = true;
+    for url in urls {
+        let shown = crate::distributed::shown(url);
+        match crate::distributed::worker_build(url).await {
+            Ok(build) if build == crate::distributed::BUILD => line("worker", &format!("{shown}: reachable, {build}")),
+            Ok(build) => {
+                all = false;
+                let build = if build.is_empty() { "no hgsql build".to_string() } else { build };
+                line(
+                    "worker",
+                    &format!("{shown}: runs {build}, not {}: start it with this build", crate::distributed::BUILD),
+                );
+            }
+            Err(e) => {
+                all = false;
+                line("worker", &format!("{shown}: {}", e.message()));
+            }
+        }
+    }
+    all
+}
+
+async fn check_hg(flags: &ApiFlags, probe: bool) -> u8 {
     let mut _sandbox = None;
     let client = if flags.sandbox {
         let version = match connect::sandbox_version(flags) {
@@ -96,7 +140,6 @@ pub async fn run(flags: &ApiFlags, probe: bool) -> u8 {
             Err(e) => return failed(exit::HG_API, &e.to_string()),
         }
     }
-    println!("ok: HG answered; queries can run");
     exit::OK
 }
 

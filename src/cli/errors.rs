@@ -11,6 +11,7 @@ use super::exit;
 use crate::api::HgError;
 use crate::api::http::HttpError;
 use crate::api::webhook::WebhookError;
+use crate::distributed::WorkerError;
 use crate::plan::ScanError;
 use crate::tables::http::BatchError;
 
@@ -24,6 +25,8 @@ enum Cause<'a> {
     Scan(&'a ScanError),
     /// A webhook run did not deliver every row, or could not start.
     Webhook(&'a WebhookError),
+    /// A worker could not be reached, runs another build, or was lost mid-query.
+    Worker(&'a WorkerError),
     Other(&'a DataFusionError),
 }
 
@@ -42,6 +45,9 @@ fn cause(error: &DataFusionError) -> Cause<'_> {
         if let Some(webhook) = current.downcast_ref::<WebhookError>() {
             return Cause::Webhook(webhook);
         }
+        if let Some(worker) = current.downcast_ref::<WorkerError>() {
+            return Cause::Worker(worker);
+        }
         match current.downcast_ref::<BatchError>() {
             Some(batch @ BatchError::Row { .. }) => return Cause::Http(batch.to_string()),
             Some(batch @ BatchError::Misfit { .. }) => return Cause::Misfit(batch.to_string()),
@@ -59,6 +65,7 @@ pub fn exit_code(error: &DataFusionError) -> u8 {
     match cause(error) {
         Cause::Hg(_) | Cause::Http(_) | Cause::Scan(ScanError::JoinTimeout { .. }) => exit::HG_API,
         Cause::Webhook(_) => exit::DELIVERY,
+        Cause::Worker(_) => exit::WORKERS,
         Cause::Scan(_) | Cause::Misfit(_) | Cause::Other(_) => exit::QUERY_ERROR,
     }
 }
@@ -77,6 +84,7 @@ pub fn located(error: &DataFusionError, first_line: usize, first_column: usize) 
         Cause::Http(text) | Cause::Misfit(text) => text,
         Cause::Scan(scan) => scan.to_string(),
         Cause::Webhook(webhook) => webhook.to_string(),
+        Cause::Worker(worker) => worker.to_string(),
         Cause::Other(DataFusionError::SQL(parser, _)) => syntax(parser, first_line, first_column),
         Cause::Other(root) => explain(root.strip_backtrace()),
     }
@@ -92,7 +100,8 @@ pub fn for_statement(error: &DataFusionError, statement: &crate::script::ScriptS
         | Cause::Http(_)
         | Cause::Misfit(_)
         | Cause::Scan(_)
-        | Cause::Webhook(_) => text,
+        | Cause::Webhook(_)
+        | Cause::Worker(_) => text,
         Cause::Other(_) => with_files(text, &quoted_files(&statement.text)),
     }
 }

@@ -15,6 +15,7 @@ mod probe;
 mod progress;
 mod repl;
 mod sandbox_cmd;
+mod worker_cmd;
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
@@ -121,6 +122,30 @@ pub struct ConnectionFlags {
     /// query stops, saying what it still needs (also `SET hg.max_credits = N`).
     #[arg(long, value_name = "N")]
     pub max_credits: Option<u64>,
+    #[command(flatten)]
+    pub cluster: ClusterFlags,
+}
+
+/// Where queries run: on this machine, or across `hgsql worker` processes (docs/distributed.md).
+/// This process stays the one that holds the HG key and makes every HG call.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ClusterFlags {
+    /// Plan queries across these workers (started with `hgsql worker`): URL[,URL…]. Default:
+    /// HGSQL_WORKERS, then the profile's `workers`. Worker traffic is unencrypted: keep it on
+    /// loopback or a private network.
+    #[arg(long, value_name = "URL[,URL…]")]
+    pub workers: Option<String>,
+    /// Where this process listens for its workers, which pull from it (default 127.0.0.1:0 when
+    /// every worker is on this machine; required otherwise).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub coordinator_listen: Option<std::net::SocketAddr>,
+    /// The URL workers reach this process at, when it is not the address it listens on.
+    #[arg(long, value_name = "URL")]
+    pub coordinator_advertise: Option<url::Url>,
+    /// The environment variable holding the token the workers were started with (their
+    /// --token-env): it is sent to every worker, never printed.
+    #[arg(long, value_name = "NAME")]
+    pub token_env: Option<String>,
 }
 
 fn parse_version(text: &str) -> Result<crate::api::ApiVersion, String> {
@@ -136,6 +161,9 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Show what the response cache holds, or empty it.
     Cache(cache_cmd::CacheArgs),
+    /// Run a worker that other hgsql processes plan queries across (`--workers`): it scans,
+    /// joins and aggregates local data, and never holds an HG key or calls HG.
+    Worker(worker_cmd::WorkerArgs),
 }
 
 /// `hgsql doctor`'s own flags.
@@ -148,6 +176,10 @@ pub struct DoctorArgs {
     pub probe: bool,
     #[command(flatten)]
     pub api: ApiFlags,
+    /// Also check that each of these workers is reachable and runs this hgsql build (default:
+    /// HGSQL_WORKERS, then the profile's `workers`).
+    #[arg(long, value_name = "URL[,URL…]")]
+    pub workers: Option<String>,
 }
 
 /// Process exit codes.
@@ -162,6 +194,8 @@ pub mod exit {
     /// A webhook did not take every row: rejected, refused, failed or of unknown outcome, or
     /// the destination was refused (`on_error 'continue'` makes a run with such rows succeed).
     pub const DELIVERY: u8 = 4;
+    /// A worker (`--workers`): unreachable, of another hgsql build, or lost mid-query.
+    pub const WORKERS: u8 = 5;
     /// Ctrl-C stopped a script (SIGTERM 143, SIGHUP 129).
     pub const INTERRUPTED: u8 = 130;
     /// Stdout was closed before the script's last statement (as SIGPIPE would report).
@@ -214,9 +248,11 @@ pub async fn run(cli: Cli, order: Vec<ScriptSource>) -> ExitCode {
         }
         Some(Command::Doctor(args)) => {
             let flags = args.api.or(&cli.connection.api);
-            return ExitCode::from(doctor::run(&flags, args.probe).await);
+            let workers = args.workers.clone().or_else(|| cli.connection.cluster.workers.clone());
+            return ExitCode::from(doctor::run(&flags, args.probe, workers).await);
         }
         Some(Command::Cache(args)) => return ExitCode::from(cache_cmd::run(args)),
+        Some(Command::Worker(args)) => return worker_cmd::run(args).await,
         None => {}
     }
     let output = match cli.output.as_deref().map(OutputFile::parse).transpose() {

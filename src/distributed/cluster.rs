@@ -2,25 +2,18 @@
 //! its own worker (which runs every stage holding a lookup, and which the workers pull from),
 //! and refuses a worker of another build when it first connects.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use async_trait::async_trait;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnv;
-use datafusion_distributed::grpc::DefaultChannelResolver;
-use datafusion_distributed::{
-    ChannelResolver, DistributedExt, GetWorkerInfoRequest, SessionStateBuilderExt, WorkerChannel, WorkerResolver,
-};
+use datafusion_distributed::{DistributedExt, SessionStateBuilderExt, WorkerResolver};
 use http::{HeaderMap, HeaderValue};
-use parking_lot::Mutex;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
-use super::BUILD;
+use super::channels::SameBuildChannels;
 use super::codec::LookupCodec;
 use super::placement::{LookupsOnCoordinator, one_task_for_lookups};
 use super::worker::{Serving, TOKEN_HEADER, TokenCheck, WorkerSessions, serve, worker};
@@ -132,7 +125,9 @@ pub fn coordinate(
     let builder = builder
         .with_runtime_env(runtime)
         .with_distributed_planner()
-        .with_distributed_worker_resolver(Workers(options.workers.clone()))
+        .with_distributed_worker_resolver(Workers(
+            std::iter::once(serving.url.clone()).chain(options.workers.clone()).collect(),
+        ))
         .with_distributed_channel_resolver(SameBuildChannels::default())
         .with_distributed_user_codec(LookupCodec)
         .with_distributed_desired_task_count_handler(one_task_for_lookups)
@@ -142,73 +137,13 @@ pub fn coordinate(
     Ok((builder, Coordinator { serving, sessions }))
 }
 
-/// The workers named on the command line.
+/// Where tasks may run: the coordinator's own worker, then the workers named on the command
+/// line. The coordinator takes a share of the local work too, and with one worker named a
+/// stage still has two tasks (a stage of one task would stay in the coordinator).
 struct Workers(Vec<Url>);
 
 impl WorkerResolver for Workers {
     fn get_urls(&self) -> Result<Vec<Url>> {
         Ok(self.0.clone())
     }
-}
-
-/// Connects to workers as datafusion-distributed does, and asks each, the first time, which
-/// build it is: a worker of another build would misread the plans it is sent.
-#[derive(Default)]
-struct SameBuildChannels {
-    channels: DefaultChannelResolver,
-    checked: Mutex<HashSet<Url>>,
-}
-
-#[async_trait]
-impl ChannelResolver for SameBuildChannels {
-    async fn get_worker_client_for_url(&self, url: &Url) -> Result<Box<dyn WorkerChannel>> {
-        let mut client = self.channels.get_worker_client_for_url(url).await.map_err(|e| unreachable(url, &e))?;
-        if !self.checked.lock().contains(url) {
-            same_build(client.as_mut(), url).await?;
-            self.checked.lock().insert(url.clone());
-        }
-        Ok(client)
-    }
-}
-
-fn unreachable(url: &Url, error: &DataFusionError) -> DataFusionError {
-    DataFusionError::Execution(format!(
-        "cannot reach hgsql worker {url}: {}. Start it there with `hgsql worker --listen HOST:PORT`, or leave it \
-         out of --workers",
-        error.message()
-    ))
-}
-
-/// How long a worker may take to say which build it is.
-const INFO_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Fails unless the worker behind `client` runs this build.
-async fn same_build(client: &mut dyn WorkerChannel, url: &Url) -> Result<()> {
-    let info = tokio::time::timeout(INFO_TIMEOUT, client.get_worker_info(GetWorkerInfoRequest {}))
-        .await
-        .map_err(|_| DataFusionError::Execution(format!("hgsql worker {url} did not answer within {INFO_TIMEOUT:?}")))?
-        .map_err(|e| unreachable(url, &e))?;
-    if info.version != BUILD {
-        let theirs = if info.version.is_empty() { "no hgsql build".to_string() } else { info.version };
-        return Err(DataFusionError::Execution(format!(
-            "hgsql worker {url} runs {theirs}, and this coordinator is {BUILD}: plans pass between them as \
-             DataFusion protobuf, so every process must run the same hgsql build. Start the worker with this build"
-        )));
-    }
-    Ok(())
-}
-
-/// Connects to the worker at `url` and returns the build it runs (`hgsql doctor --workers`).
-pub async fn worker_build(url: &Url) -> Result<String> {
-    let channels = DefaultChannelResolver::default();
-    let connect = channels.get_worker_client_for_url(url);
-    let mut client = tokio::time::timeout(INFO_TIMEOUT, connect)
-        .await
-        .map_err(|_| DataFusionError::Execution(format!("hgsql worker {url} did not answer within {INFO_TIMEOUT:?}")))?
-        .map_err(|e| unreachable(url, &e))?;
-    let info = tokio::time::timeout(INFO_TIMEOUT, client.get_worker_info(GetWorkerInfoRequest {}))
-        .await
-        .map_err(|_| DataFusionError::Execution(format!("hgsql worker {url} did not answer within {INFO_TIMEOUT:?}")))?
-        .map_err(|e| unreachable(url, &e))?;
-    Ok(info.version)
 }

@@ -6,9 +6,10 @@
 //! data and shuffle it; they hold no key and refuse a lookup node. Results and API calls are the
 //! single-process run's by construction.
 //!
-//! Imports run one way: `cluster` → `worker`, `placement`, `codec` → `join`; `rules` → `join`;
-//! all of them → `crate::plan`. Every use of datafusion-distributed stays in this module.
+//! Imports run one way: `cluster` → `worker` → `channels`, `codec`; `cluster` → `placement`,
+//! `codec` → `join`; `rules` → `join`; all of them → `crate::plan`. Every use of datafusion-distributed stays in this module.
 
+mod channels;
 mod cluster;
 mod codec;
 mod join;
@@ -20,8 +21,9 @@ use std::sync::Arc;
 
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 
-pub use cluster::{ClusterOptions, Coordinator, coordinate, parse_workers, worker_build};
-pub use codec::refusal;
+pub use channels::{SameBuildChannels, WorkerError, shown, worker_build};
+pub use cluster::{ClusterOptions, Coordinator, coordinate, parse_workers};
+pub use codec::{LookupCodec, refusal};
 pub use join::ApiJoinExec;
 pub use placement::stage_holds_lookup;
 pub use rules::{CollectLookupBuildSides, WrapLookupJoins};

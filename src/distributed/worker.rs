@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::execution::{SessionState, SessionStateBuilder};
-use datafusion_distributed::{DistributedExt, Worker, WorkerQueryContext, WorkerSessionBuilder};
+use datafusion_distributed::{ChannelResolver, DistributedExt, Worker, WorkerQueryContext, WorkerSessionBuilder};
 use http::HeaderMap;
 use parking_lot::RwLock;
 use secrecy::{ExposeSecret, SecretString};
@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 use url::Url;
 
 use super::BUILD;
+use super::channels::SameBuildChannels;
 use super::codec::LookupCodec;
 use crate::plan::apply_lookup_settings;
 
@@ -45,9 +46,12 @@ impl TokenCheck {
 /// Builds the session each task runs in: hgsql's settings for lookup joins (on the coordinator,
 /// the coordinator's own optimizer settings, `SET`s included), the codec that refuses lookup
 /// nodes, and the token check.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct WorkerSessions {
     token: Option<TokenCheck>,
+    /// How this worker dials the others to pull their shuffled rows: one resolver for all
+    /// its tasks, so connections and build checks are shared.
+    channels: Arc<dyn ChannelResolver + Send + Sync>,
     /// The coordinator's session, whose optimizer settings its own worker follows.
     coordinator: Arc<OnceLock<Weak<RwLock<SessionState>>>>,
 }
@@ -55,7 +59,7 @@ pub struct WorkerSessions {
 impl WorkerSessions {
     /// Sessions for a worker that checks `token` when one is given.
     pub fn new(token: Option<TokenCheck>) -> WorkerSessions {
-        WorkerSessions { token, coordinator: Default::default() }
+        WorkerSessions { token, channels: Arc::new(SameBuildChannels::default()), coordinator: Default::default() }
     }
 
     /// Makes the sessions follow `state`'s optimizer settings (the coordinator's own worker).
@@ -83,7 +87,10 @@ impl WorkerSessionBuilder for WorkerSessions {
             Some(state) => config.options_mut().optimizer = state.read().config_options().optimizer.clone(),
             None => apply_lookup_settings(&mut config.options_mut().optimizer),
         }
-        Ok(builder.with_distributed_user_codec(LookupCodec).build())
+        Ok(builder
+            .with_distributed_user_codec(LookupCodec)
+            .with_distributed_channel_resolver(self.channels.clone())
+            .build())
     }
 }
 

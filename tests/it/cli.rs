@@ -93,7 +93,7 @@ fn exited(pid: u32) -> mpsc::Receiver<()> {
 pub fn hgsql() -> Command {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let mut command = Command::new(env!("CARGO_BIN_EXE_hgsql"));
-    for var in ["HG_API_KEY", "HG_BASE_URL", "HG_PROFILE", "HGSQL_LOG", "NO_COLOR"] {
+    for var in ["HG_API_KEY", "HG_BASE_URL", "HG_PROFILE", "HGSQL_LOG", "HGSQL_WORKERS", "NO_COLOR"] {
         command.env_remove(var);
     }
     let run = std::env::temp_dir().join(format!("hgsql-tests-{}", std::process::id()));

@@ -193,3 +193,97 @@ fn tasks_of(shown: &str, pick: impl Fn(&str) -> bool) -> Vec<usize> {
     }
     found
 }
+
+/// A query that needs the one worker named: the coordinator and the worker each scan a share.
+const SCAN: &str = "SELECT count(*) AS n FROM accounts WHERE website LIKE '%.%'";
+
+/// A coordinator across `workers`, with `token`, on the accounts of `dir`.
+async fn coordinator(sandbox: &Sandbox, dir: &Path, workers: &[&Serving], token: Option<&str>) -> Session {
+    let cluster = ClusterOptions {
+        workers: workers.iter().map(|w| w.url.clone()).collect(),
+        token: token.map(|t| secrecy::SecretString::from(t.to_string())),
+        ..Default::default()
+    };
+    let session = Session::distributed(Ok(client(sandbox)), options(), &cluster).unwrap();
+    register(&session, dir).await;
+    session.run("SET distributed.file_scan_config_bytes_per_partition = 1").await.unwrap();
+    session
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_of_another_build_is_refused_naming_it() {
+    let sandbox = sandbox(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    write_tables(&Session::build(Ok(client(&sandbox)), options()), dir.path(), &sandbox).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let older = datafusion_distributed::Worker::from_session_builder(WorkerSessions::new(None))
+        .with_version("hgsql 0.0.9 (datafusion 55.0.0, datafusion-distributed 3.0.0)");
+    let older = serve(older, listener, None).unwrap();
+    let session = coordinator(&sandbox, dir.path(), &[&older], None).await;
+    let error = session.run(SCAN).await.err().expect("a worker of another build is refused").to_string();
+    assert!(error.contains(hgsql::distributed::shown(&older.url)), "{error}");
+    assert!(error.contains("runs hgsql 0.0.9") && error.contains("same hgsql build"), "{error}");
+    // The same data with a worker of this build: the refusal was the build's.
+    let same = workers(1).await;
+    let session = coordinator(&sandbox, dir.path(), &[&same[0]], None).await;
+    let rows = session.run(SCAN).await.unwrap();
+    let text = pretty_format_batches(&rows[0].batches).unwrap().to_string();
+    assert!(text.contains("| 200 |"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_with_a_token_takes_plans_only_from_a_coordinator_that_sends_it() {
+    let sandbox = sandbox(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    write_tables(&Session::build(Ok(client(&sandbox)), options()), dir.path(), &sandbox).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let token = secrecy::SecretString::from("s3cret-cluster-t0ken".to_string());
+    let sessions = WorkerSessions::new(Some(hgsql::distributed::TokenCheck::new(&token)));
+    let guarded = serve(worker(sessions, None), listener, None).unwrap();
+    for sent in [None, Some("another-t0ken")] {
+        let session = coordinator(&sandbox, dir.path(), &[&guarded], sent).await;
+        let error = session.run(SCAN).await.err().expect("a plan without the token is refused").to_string();
+        assert!(error.contains("shared token"), "{sent:?}: {error}");
+        assert!(!error.contains("s3cret") && !error.contains("another-t0ken"), "no token shown: {error}");
+    }
+    let session = coordinator(&sandbox, dir.path(), &[&guarded], Some("s3cret-cluster-t0ken")).await;
+    let rows = session.run(SCAN).await.unwrap();
+    let text = pretty_format_batches(&rows[0].batches).unwrap().to_string();
+    assert!(text.contains("| 200 |"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lookup_that_reached_a_worker_would_be_refused_there_and_carries_no_secret() {
+    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    use datafusion_proto::physical_plan::{DefaultPhysicalProtoConverter, PhysicalExtensionCodec};
+    let sandbox = sandbox(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    write_tables(&Session::build(Ok(client(&sandbox)), options()), dir.path(), &sandbox).await;
+    let same = workers(1).await;
+    let session = coordinator(&sandbox, dir.path(), &[&same[0]], None).await;
+    let frame = session.context().sql(SHAPES[1].1).await.unwrap();
+    let plan = frame.create_physical_plan().await.unwrap();
+    let mut lookups = Vec::new();
+    plan.apply(|node| {
+        if ["ApiScanExec", "ApiJoinExec"].contains(&node.name()) {
+            lookups.push(node.clone());
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })
+    .unwrap();
+    assert_eq!(lookups.len(), 2, "the LEFT join's join and scan");
+    let codec = hgsql::distributed::LookupCodec;
+    let task = session.context().task_ctx();
+    for node in lookups {
+        let mut encoded = Vec::new();
+        codec.try_encode(node.clone(), &mut encoded, &DefaultPhysicalProtoConverter {}).unwrap();
+        let text = String::from_utf8_lossy(&encoded);
+        assert!(!text.contains(sandbox.key()) && !text.contains("127.0.0.1"), "{text}");
+        let refused = codec.try_decode(&encoded, &[], &task, &DefaultPhysicalProtoConverter {}).unwrap_err();
+        let refused = refused.to_string();
+        assert!(refused.contains("run only in the coordinator"), "{refused}");
+        if node.name() == "ApiScanExec" {
+            assert!(refused.contains("hg.companies"), "{refused}");
+        }
+    }
+}

@@ -4,6 +4,7 @@ mod api_client;
 mod bad_input;
 mod cache;
 mod cli;
+mod cli_distributed;
 mod cli_http;
 mod cli_parquet;
 mod cli_repl;
