@@ -175,11 +175,6 @@ impl Session {
         Ok(session)
     }
 
-    /// When the session runs across workers, the URL they dial its own worker at.
-    pub fn coordinator_url(&self) -> Option<&url::Url> {
-        self.coordinator.as_ref().map(Coordinator::url)
-    }
-
     /// Sets what the session's webhook destinations share: the ledger file, the config file's
     /// `[webhooks.NAME]` destinations, and whether this is a dry run. Tables created before
     /// keep theirs.

@@ -194,6 +194,20 @@ fn tasks_of(shown: &str, pick: impl Fn(&str) -> bool) -> Vec<usize> {
     found
 }
 
+/// A sandbox, and the tables of [`write_tables`] in a fresh directory.
+async fn tables_on_disk() -> (Sandbox, tempfile::TempDir) {
+    let sandbox = sandbox(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    write_tables(&Session::build(Ok(client(&sandbox)), options()), dir.path(), &sandbox).await;
+    (sandbox, dir)
+}
+
+/// The count [`SCAN`] finds: every account.
+fn counted_every_account(session_rows: &[hgsql::session::StatementResult]) {
+    let text = pretty_format_batches(&session_rows[0].batches).unwrap().to_string();
+    assert!(text.contains("| 200 |"), "{text}");
+}
+
 /// A query that needs the one worker named: the coordinator and the worker each scan a share.
 const SCAN: &str = "SELECT count(*) AS n FROM accounts WHERE website LIKE '%.%'";
 
@@ -212,9 +226,7 @@ async fn coordinator(sandbox: &Sandbox, dir: &Path, workers: &[&Serving], token:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_of_another_build_is_refused_naming_it() {
-    let sandbox = sandbox(|_| {}).await;
-    let dir = tempfile::tempdir().unwrap();
-    write_tables(&Session::build(Ok(client(&sandbox)), options()), dir.path(), &sandbox).await;
+    let (sandbox, dir) = tables_on_disk().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let older = datafusion_distributed::Worker::from_session_builder(WorkerSessions::new(None))
         .with_version("hgsql 0.0.9 (datafusion 55.0.0, datafusion-distributed 3.0.0)");
@@ -226,16 +238,12 @@ async fn a_worker_of_another_build_is_refused_naming_it() {
     // The same data with a worker of this build: the refusal was the build's.
     let same = workers(1).await;
     let session = coordinator(&sandbox, dir.path(), &[&same[0]], None).await;
-    let rows = session.run(SCAN).await.unwrap();
-    let text = pretty_format_batches(&rows[0].batches).unwrap().to_string();
-    assert!(text.contains("| 200 |"), "{text}");
+    counted_every_account(&session.run(SCAN).await.unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_with_a_token_takes_plans_only_from_a_coordinator_that_sends_it() {
-    let sandbox = sandbox(|_| {}).await;
-    let dir = tempfile::tempdir().unwrap();
-    write_tables(&Session::build(Ok(client(&sandbox)), options()), dir.path(), &sandbox).await;
+    let (sandbox, dir) = tables_on_disk().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let token = secrecy::SecretString::from("s3cret-cluster-t0ken".to_string());
     let sessions = WorkerSessions::new(Some(hgsql::distributed::TokenCheck::new(&token)));
@@ -247,18 +255,14 @@ async fn a_worker_with_a_token_takes_plans_only_from_a_coordinator_that_sends_it
         assert!(!error.contains("s3cret") && !error.contains("another-t0ken"), "no token shown: {error}");
     }
     let session = coordinator(&sandbox, dir.path(), &[&guarded], Some("s3cret-cluster-t0ken")).await;
-    let rows = session.run(SCAN).await.unwrap();
-    let text = pretty_format_batches(&rows[0].batches).unwrap().to_string();
-    assert!(text.contains("| 200 |"), "{text}");
+    counted_every_account(&session.run(SCAN).await.unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lookup_that_reached_a_worker_would_be_refused_there_and_carries_no_secret() {
     use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
     use datafusion_proto::physical_plan::{DefaultPhysicalProtoConverter, PhysicalExtensionCodec};
-    let sandbox = sandbox(|_| {}).await;
-    let dir = tempfile::tempdir().unwrap();
-    write_tables(&Session::build(Ok(client(&sandbox)), options()), dir.path(), &sandbox).await;
+    let (sandbox, dir) = tables_on_disk().await;
     let same = workers(1).await;
     let session = coordinator(&sandbox, dir.path(), &[&same[0]], None).await;
     let frame = session.context().sql(SHAPES[1].1).await.unwrap();
@@ -286,4 +290,61 @@ async fn a_lookup_that_reached_a_worker_would_be_refused_there_and_carries_no_se
             assert!(refused.contains("hg.companies"), "{refused}");
         }
     }
+}
+
+/// Worker sessions that say when a plan has reached them, then never finish building: a worker
+/// stuck mid-query, whose connections the test then breaks.
+struct Stalling {
+    reached: Arc<tokio::sync::Notify>,
+}
+
+#[async_trait::async_trait]
+impl datafusion_distributed::WorkerSessionBuilder for Stalling {
+    async fn build_session_state(
+        &self,
+        _context: datafusion_distributed::WorkerQueryContext,
+    ) -> datafusion::error::Result<datafusion::execution::SessionState> {
+        self.reached.notify_one();
+        std::future::pending().await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_lost_mid_query_fails_the_query_naming_it() {
+    use std::os::fd::AsRawFd;
+    use tokio_stream::StreamExt;
+    let (sandbox, dir) = tables_on_disk().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = url::Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
+    // The worker's accepted connections, to break them as a crash would.
+    let sockets = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = sockets.clone();
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener).map(move |stream| {
+        if let Ok(stream) = &stream {
+            kept.lock().unwrap().push(stream.as_raw_fd());
+        }
+        stream
+    });
+    let reached = Arc::new(tokio::sync::Notify::new());
+    let stuck = datafusion_distributed::Worker::from_session_builder(Stalling { reached: reached.clone() })
+        .with_version(hgsql::distributed::BUILD);
+    let server = tokio::spawn(
+        tonic::transport::Server::builder().add_service(stuck.into_worker_server()).serve_with_incoming(incoming),
+    );
+    let cluster = ClusterOptions { workers: vec![url.clone()], ..Default::default() };
+    let session = Session::distributed(Ok(client(&sandbox)), options(), &cluster).unwrap();
+    register(&session, dir.path()).await;
+    session.run("SET distributed.file_scan_config_bytes_per_partition = 1").await.unwrap();
+    let query = tokio::spawn(async move { session.run(SCAN).await.map(|_| ()) });
+    reached.notified().await;
+    for fd in sockets.lock().unwrap().iter() {
+        // SAFETY: the fds are the server's open sockets; shutdown only ends their traffic.
+        unsafe { libc::shutdown(*fd, libc::SHUT_RDWR) };
+    }
+    // A deadline, not a wait: a query that hangs on a lost worker fails the test.
+    let ended = tokio::time::timeout(Duration::from_secs(60), query).await.expect("the query ends, not hangs");
+    let error = ended.unwrap().expect_err("the query fails").to_string();
+    assert!(error.contains(hgsql::distributed::shown(&url)), "{error}");
+    assert!(error.contains("lost mid-query"), "{error}");
+    server.abort();
 }
