@@ -348,3 +348,59 @@ async fn a_worker_lost_mid_query_fails_the_query_naming_it() {
     assert!(error.contains("lost mid-query"), "{error}");
     server.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lookup_stage_in_the_coordinators_worker_keeps_the_sessions_in_list_limits() {
+    let sandbox = sandbox(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    // 400 distinct domains: past DataFusion's own IN-list limit (150), inside hgsql's.
+    let data = sandbox.data();
+    let rows: Vec<String> = (0..400u32).map(|c| format!("({c}, '{}')", data.company(c * 3).domain)).collect();
+    let single = Session::build(Ok(client(&sandbox)), options());
+    for (part, chunk) in rows.chunks(200).enumerate() {
+        let path = dir.path().join(format!("accounts/part-{part}.parquet"));
+        let copy = format!(
+            "COPY (SELECT column1 AS id, column2 AS website FROM (VALUES {})) TO '{}'",
+            chunk.join(", "),
+            path.display()
+        );
+        single.run(&copy).await.unwrap();
+    }
+    for part in 0..2 {
+        let warehouse = dir.path().join(format!("warehouse/part-{part}.parquet"));
+        let copy = format!(
+            "COPY (SELECT value AS id, 'region' || (value % 5) AS region FROM range({}, {})) TO '{}'",
+            part * 200,
+            part * 200 + 200,
+            warehouse.display()
+        );
+        single.run(&copy).await.unwrap();
+    }
+    // The enriched accounts meet the warehouse in a partitioned join (no join is small enough to
+    // collect), spread over every task: the HG join, kept whole as a collecting join, is in a
+    // stage of its own, run by the coordinator's worker, not in the head stage.
+    let sql = "SELECT x.company_id, w.region FROM \
+               (SELECT a.id, c.company_id FROM accounts a JOIN hg.companies c ON c.match_domain = a.website) x \
+               JOIN warehouse w ON w.id = x.id";
+    let same = workers(2).await;
+    let session = coordinator(&sandbox, dir.path(), &[&same[0], &same[1]], None).await;
+    session
+        .run(
+            "SET datafusion.optimizer.hash_join_single_partition_threshold = 0; \
+             SET datafusion.optimizer.hash_join_single_partition_threshold_rows = 0",
+        )
+        .await
+        .unwrap();
+    let (rows, plan) = run(&session, sql).await;
+    let shown = display_plan(&plan, true);
+    let joins = tasks_of(&shown, |line| line.contains("ApiJoinExec"));
+    assert_eq!(joins, [1], "{shown}");
+    let head = shown.split("└").next().unwrap();
+    assert!(!head.contains("ApiJoinExec"), "the join in a stage of its own: {shown}");
+    assert!(shown.contains("ApiJoinExec: HashJoinExec: mode=CollectLeft"), "the lookup join collects: {shown}");
+    assert!(rows.len() > 300, "{} rows", rows.len());
+    // The coordinator's worker follows the session's own settings, SETs included.
+    session.run("SET datafusion.optimizer.hash_join_inlist_pushdown_max_distinct_values = 10").await.unwrap();
+    let error = session.run(sql).await.err().expect("past the session's limit").to_string();
+    assert!(error.contains("hash_join_inlist_pushdown_max_distinct_values"), "{error}");
+}
