@@ -316,6 +316,18 @@ pub fn missing_keys_message(spec: &TableSpec) -> String {
     }
 }
 
+/// What a query is told when `NOT IN (SELECT column FROM hg.…)` gives an HG scan no keys:
+/// DataFusion sends a NOT IN no key list when the local column may be NULL.
+pub fn not_in_message(spec: &TableSpec, column: &str) -> String {
+    let name = spec.name;
+    format!(
+        "hg.{name} cannot be scanned: NOT IN (SELECT {column} FROM hg.{name}) gives it no keys when the local \
+         column it is compared with may be NULL (a NULL there changes what NOT IN means, so DataFusion sends no \
+         key list). Keep the rows HG does not know with a LEFT JOIN instead, e.g.\n  \
+         SELECT a.* FROM 'accounts.csv' a LEFT JOIN hg.{name} t ON t.{column} = a.website WHERE t.{column} IS NULL"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,7 +18,7 @@ use datafusion::physical_plan::joins::HashJoinExec;
 use datafusion::physical_plan::repartition::RepartitionExec;
 
 use super::http_scan::HttpScanExec;
-use super::request::{criterion_join_message, missing_keys_message};
+use super::request::{criterion_join_message, missing_keys_message, not_in_message};
 use super::scan::ApiScanExec;
 use crate::api::{Companion, Handoff, Keys};
 
@@ -136,6 +136,24 @@ impl PhysicalOptimizerRule for ApiScanGuard {
             }
             Ok(TreeNodeRecursion::Continue)
         })?;
+        // Lookup scans on the probe side of a NOT IN's join (null-aware), with the column it
+        // compares: DataFusion gives them no keys when the local column may be NULL.
+        let mut under_not_in: HashMap<*const (), String> = HashMap::new();
+        plan.apply(|node| {
+            if let Some(join) = node.downcast_ref::<HashJoinExec>()
+                && join.null_aware
+                && let [(_, probe_key)] = join.on()
+                && let Some(column) = probe_key.downcast_ref::<Column>()
+            {
+                join.right().apply(|below| {
+                    if below.is::<ApiScanExec>() {
+                        under_not_in.insert(Arc::as_ptr(below) as *const (), column.name().to_string());
+                    }
+                    Ok(TreeNodeRecursion::Continue)
+                })?;
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })?;
         plan.transform_up(|node| {
             if let Some(scan) = node.downcast_ref::<HttpScanExec>() {
                 let kept = scan.keep_join_filters(&join_filters);
@@ -155,7 +173,10 @@ impl PhysicalOptimizerRule for ApiScanGuard {
             let kept = scan.keep_join_filters(&join_filters);
             let kept_scan = kept.as_ref().unwrap_or(scan);
             if !kept_scan.can_find_rows() {
-                return Err(DataFusionError::Plan(missing_keys_message(scan.spec())));
+                return Err(DataFusionError::Plan(match under_not_in.get(&(Arc::as_ptr(&node) as *const ())) {
+                    Some(column) => not_in_message(scan.spec(), column),
+                    None => missing_keys_message(scan.spec()),
+                }));
             }
             if let Some(column) = kept_scan.joined_criterion() {
                 return Err(DataFusionError::Plan(criterion_join_message(scan.spec(), column)));

@@ -88,6 +88,22 @@ fn bad_local_input_gets_a_clear_error_naming_what_is_wrong() {
     assert_eq!(std::fs::read_dir(d).unwrap().count(), 5, "no file written or removed");
 }
 
+#[test]
+fn not_in_over_a_column_that_may_be_null_says_to_write_a_left_join_which_works() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "accounts.csv", b"account_id,website\n1,acme.com\n2,\n");
+    let not_in = "SELECT count(*) FROM 'accounts.csv' a WHERE a.website NOT IN (SELECT match_domain FROM hg.companies)";
+    let says = ["NOT IN (SELECT match_domain FROM hg.companies)", "may be NULL", "WHERE t.match_domain IS NULL"];
+    let mut command = hgsql();
+    command.current_dir(dir.path()).args(["--sandbox", "-c", not_in]);
+    Case::new("NOT IN over a column that may be NULL", not_in, 1, &says).check(&run(&mut command));
+    let rewritten = "SELECT count(*) AS n FROM 'accounts.csv' a LEFT JOIN hg.companies t ON t.match_domain = a.website \
+                     WHERE t.match_domain IS NULL";
+    let mut command = hgsql();
+    command.current_dir(dir.path()).args(["--sandbox", "-c", rewritten]);
+    Case::new("the LEFT JOIN it suggests", rewritten, 0, &["| 2 |"]).check(&run(&mut command));
+}
+
 /// Known domains of the sandbox, from its free search endpoint.
 fn domains(sandbox: &SandboxProcess, n: usize) -> Vec<String> {
     let mut command = sandbox.hgsql();
