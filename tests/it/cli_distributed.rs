@@ -96,7 +96,12 @@ fn two_worker_processes_print_the_csv_and_make_the_calls_of_one_process() {
     assert!(csv.lines().count() > 20, "{csv}");
     assert_eq!(String::from_utf8(across.stdout).unwrap(), csv, "the same CSV across workers");
     assert_eq!(hg_calls(&across_err), hg_calls(&alone_err), "the same HG calls:\n{alone_err}\n{across_err}");
-    // The workers ran the scan: EXPLAIN ANALYZE counts the tasks sent over the network.
+    // EXPLAIN shows the stages and their tasks; EXPLAIN ANALYZE what each ran, and the tasks
+    // sent over the network to the workers.
+    let explain = format!("{view}\nEXPLAIN {select}");
+    let explained = run(hgsql().args(["--sandbox", "--workers", &urls, "-c", fan_out, "-c", &explain]));
+    let text = String::from_utf8_lossy(&explained.stdout);
+    assert!(text.contains("distributed_plan") && text.contains("Stage 1") && text.contains("tasks=3"), "{text}");
     let analyze = format!("{view}\nEXPLAIN ANALYZE {select}");
     let explained = run(hgsql().args(["--sandbox", "--workers", &urls, "-c", fan_out, "-c", &analyze]));
     let text = String::from_utf8_lossy(&explained.stdout);
