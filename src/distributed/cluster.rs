@@ -147,3 +147,38 @@ impl WorkerResolver for Workers {
         Ok(self.0.clone())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_lists_take_urls_or_host_and_port_and_refuse_the_rest_saying_how() {
+        let urls = parse_workers(" http://10.0.0.5:7000, 127.0.0.1:7001 ,").unwrap();
+        assert_eq!(
+            urls.iter().map(Url::as_str).collect::<Vec<_>>(),
+            ["http://10.0.0.5:7000/", "http://127.0.0.1:7001/"]
+        );
+        for (bad, says) in [
+            ("https://10.0.0.5:7000", "plaintext gRPC"),
+            ("http://10.0.0.5", "http://HOST:PORT"),
+            ("http://[::1", "not a URL"),
+            (" , ", "names no worker"),
+        ] {
+            let error = parse_workers(bad).unwrap_err();
+            assert!(error.contains(says), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn the_coordinator_listens_on_loopback_for_local_workers_and_must_be_told_for_others() {
+        let local =
+            ClusterOptions { workers: parse_workers("127.0.0.1:7000,localhost:7001").unwrap(), ..Default::default() };
+        assert_eq!(local.listen_address().unwrap(), SocketAddr::from(([127, 0, 0, 1], 0)));
+        let remote =
+            ClusterOptions { workers: parse_workers("127.0.0.1:7000,10.0.0.6:7000").unwrap(), ..Default::default() };
+        assert!(remote.listen_address().unwrap_err().to_string().contains("--coordinator-listen"));
+        let told = ClusterOptions { listen: Some(SocketAddr::from(([10, 0, 0, 4], 7100))), ..remote };
+        assert_eq!(told.listen_address().unwrap(), SocketAddr::from(([10, 0, 0, 4], 7100)));
+    }
+}
