@@ -21,13 +21,12 @@ use std::sync::Arc;
 
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 
-pub use channels::{SameBuildChannels, WorkerError, shown, worker_build};
+pub use channels::{WorkerError, shown, worker_build};
 pub use cluster::{ClusterOptions, Coordinator, coordinate, parse_workers};
-pub use codec::{LookupCodec, refusal};
+pub use codec::LookupCodec;
 pub use join::ApiJoinExec;
-pub use placement::stage_holds_lookup;
-pub use rules::{CollectLookupBuildSides, WrapLookupJoins};
-pub use worker::{Serving, TOKEN_HEADER, TokenCheck, WorkerSessions, serve, url_of, worker};
+use rules::{CollectLookupBuildSides, WrapLookupJoins};
+pub use worker::{Serving, TokenCheck, WorkerSessions, serve, worker};
 
 /// Which build a process is. Coordinator and workers exchange plans as DataFusion protobuf, so
 /// they must run the same build; a worker reports this, and the coordinator compares.
