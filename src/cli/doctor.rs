@@ -9,8 +9,8 @@ use crate::api::{ApiVersion, Endpoint, FieldValue, HgClient, Payload};
 use crate::config::{Setting, Settings};
 
 /// Runs the checks and returns the exit code: 0 when HG answered (and every worker named is
-/// reachable and of this build), 2 for bad settings or a worker that is not, 3 when HG could
-/// not be reached or refused the key.
+/// reachable and of this build), 2 for bad settings, 3 when HG could not be reached or refused
+/// the key, 5 when a worker is unreachable or of another build.
 pub async fn run(flags: &ApiFlags, probe: bool, workers: Option<String>) -> u8 {
     let workers = match connect::workers(flags, workers) {
         Ok(workers) => workers.unwrap_or_default(),
@@ -21,7 +21,7 @@ pub async fn run(flags: &ApiFlags, probe: bool, workers: Option<String>) -> u8 {
         return code;
     }
     if !check_workers(&workers).await {
-        return failed(exit::USAGE, "a worker is unreachable or runs another build (above)");
+        return failed(exit::WORKERS, "a worker is unreachable or runs another build (above)");
     }
     match workers.len() {
         0 => println!("ok: HG answered; queries can run"),

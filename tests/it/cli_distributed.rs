@@ -121,3 +121,21 @@ fn two_worker_processes_print_the_csv_and_make_the_calls_of_one_process() {
     assert!(stderr.contains(&gone) && stderr.contains("hgsql worker"), "{stderr}");
     assert!(!output.exists(), "no file from a failed run");
 }
+
+#[test]
+fn doctor_checks_each_worker_is_reachable_and_of_this_build() {
+    let live = WorkerProcess::start();
+    let gone = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    let out = run(hgsql().args(["doctor", "--sandbox", "--workers", &live.url]));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains(&format!("{}: reachable, {}", live.url, hgsql::distributed::BUILD)), "{stdout}");
+    let out = run(hgsql().args(["doctor", "--sandbox", "--workers", &format!("{},{gone}", live.url)]));
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(5), "{stdout}{stderr}");
+    assert!(stdout.contains(&format!("{gone}: cannot reach hgsql worker {gone}: nothing listens there")), "{stdout}");
+    assert!(stderr.contains("a worker is unreachable"), "{stderr}");
+}
