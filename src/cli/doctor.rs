@@ -35,16 +35,8 @@ async fn check_workers(urls: &[url::Url]) -> bool {
     let mut all = true;
     for url in urls {
         let shown = crate::distributed::shown(url);
-        match crate::distributed::worker_build(url).await {
-            Ok(build) if build == crate::distributed::BUILD => line("worker", &format!("{shown}: reachable, {build}")),
-            Ok(build) => {
-                all = false;
-                let build = if build.is_empty() { "no hgsql build".to_string() } else { build };
-                line(
-                    "worker",
-                    &format!("{shown}: runs {build}, not {}: start it with this build", crate::distributed::BUILD),
-                );
-            }
+        match crate::distributed::check_worker(url).await {
+            Ok(()) => line("worker", &format!("{shown}: reachable, {}", crate::distributed::BUILD)),
             Err(e) => {
                 all = false;
                 line("worker", &format!("{shown}: {}", e.message()));

@@ -114,38 +114,34 @@ impl ChannelResolver for SameBuildChannels {
 /// How long a worker may take to say which build it is.
 const INFO_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The build the worker behind `client` runs.
-async fn build_of(client: &mut dyn WorkerChannel, url: &Url) -> Result<String> {
-    let silent =
-        || WorkerError::Unreachable { url: shown(url).to_string(), reason: "it did not answer in time".into() };
-    let info = tokio::time::timeout(INFO_TIMEOUT, client.get_worker_info(GetWorkerInfoRequest {}))
-        .await
-        .map_err(|_| silent().into_datafusion())?
-        .map_err(|e| unreachable(url, &e))?;
-    Ok(info.version)
+/// A worker that took longer than [`INFO_TIMEOUT`].
+fn silent(url: &Url) -> DataFusionError {
+    WorkerError::Unreachable { url: shown(url).to_string(), reason: "it did not answer in time".into() }
+        .into_datafusion()
 }
 
 /// Fails unless the worker behind `client` runs this build.
 async fn same_build(client: &mut dyn WorkerChannel, url: &Url) -> Result<()> {
-    let theirs = build_of(client, url).await?;
-    if theirs != BUILD {
-        let theirs = if theirs.is_empty() { "no hgsql build".to_string() } else { theirs };
+    let info = tokio::time::timeout(INFO_TIMEOUT, client.get_worker_info(GetWorkerInfoRequest {}))
+        .await
+        .map_err(|_| silent(url))?
+        .map_err(|e| unreachable(url, &e))?;
+    if info.version != BUILD {
+        let theirs = if info.version.is_empty() { "no hgsql build".to_string() } else { info.version };
         return Err(WorkerError::OtherBuild { url: shown(url).to_string(), theirs }.into_datafusion());
     }
     Ok(())
 }
 
-/// Connects to the worker at `url` and returns the build it runs (`hgsql doctor --workers`).
-pub async fn worker_build(url: &Url) -> Result<String> {
+/// Connects to the worker at `url` and fails, saying why, unless it runs this build, as a
+/// coordinator would when it first dials it (`hgsql doctor --workers`).
+pub async fn check_worker(url: &Url) -> Result<()> {
     let channels = DefaultChannelResolver::default();
-    let connect = channels.get_worker_client_for_url(url);
-    let silent =
-        || WorkerError::Unreachable { url: shown(url).to_string(), reason: "it did not answer in time".into() };
-    let mut client = tokio::time::timeout(INFO_TIMEOUT, connect)
+    let mut client = tokio::time::timeout(INFO_TIMEOUT, channels.get_worker_client_for_url(url))
         .await
-        .map_err(|_| silent().into_datafusion())?
+        .map_err(|_| silent(url))?
         .map_err(|e| unreachable(url, &e))?;
-    build_of(client.as_mut(), url).await
+    same_build(client.as_mut(), url).await
 }
 
 /// A worker's channel whose transport errors name the worker.

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 
-pub use channels::{WorkerError, shown, worker_build};
+pub use channels::{WorkerError, check_worker, shown};
 pub use cluster::{ClusterOptions, Coordinator, coordinate, parse_workers};
 pub use codec::LookupCodec;
 pub use join::ApiJoinExec;
